@@ -1,0 +1,289 @@
+"""The `lp` command. The only place that turns errors and reports into exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from ._version import __version__
+from .errors import LittlePipelinesError
+from .outcomes import ExitCode
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .outcomes import RunReport
+    from .runner import Project
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="lp",
+    help="Run tasks_*.py pipelines with cached results: only what changed runs again.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+Root = Annotated[
+    Optional[Path],  # noqa: UP045 (typer reads the annotation at runtime)
+    typer.Option("--root", "-C", help="Project root (default: found upward from here)."),
+]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show more (cached tasks too).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Show only failures and totals.")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+Tasks = Annotated[Optional[list[str]], typer.Argument(help="Task names (default: all).")]  # noqa: UP045
+
+
+class GraphFormat(StrEnum):
+    text = "text"
+    mermaid = "mermaid"
+    dot = "dot"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"little-pipelines {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+    root: Root = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+) -> None:
+    """Run tasks_*.py pipelines with cached results: only what changed runs again."""
+    ctx.obj = {"root": root, "verbose": verbose, "quiet": quiet}
+
+
+def _opt(ctx: typer.Context, key: str, value: Any) -> Any:
+    """A command's own option, else the one given before the command (`lp -C dir run`)."""
+    return value or (ctx.obj or {}).get(key)
+
+
+def _console() -> Console:
+    from .console import make_console
+
+    return make_console()
+
+
+def _task_logs_to_stderr(verbose: bool) -> None:
+    """Task loggers always write their log files; on stderr they show only with --verbose."""
+    from loguru import logger
+
+    logger.remove()
+    if verbose:
+        logger.add(sys.stderr, level="INFO", format="{level} | {message}")
+
+
+def _project(root: Path | None) -> Project:
+    from .runner import Project
+
+    return Project(root)
+
+
+@contextmanager
+def _errors(*, as_json: bool = False, project: list[Any] | None = None) -> Iterator[None]:
+    """Turn our errors into a message (or a JSON error object) and exit code 2."""
+    try:
+        yield
+    except LittlePipelinesError as exc:
+        if as_json:
+            _print_json(_json_head(project[0] if project else None, ok=False, error=exc.to_json()))
+        else:
+            _console().print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+        raise typer.Exit(ExitCode.USAGE) from None
+    except KeyboardInterrupt:
+        _console().print("interrupted")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+
+def _print_json(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data) + "\n")
+    sys.stdout.flush()
+
+
+def _json_head(project: Project | None, *, ok: bool, error: Any = None) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "pipeline": project.config.name if project else None,
+        "root": str(project.root) if project else None,
+        "ok": ok,
+        "trigger": [],
+        "error": error,
+    }
+
+
+def run_json(project: Project, report: RunReport, trigger: list[str] | None = None) -> dict:
+    """The `--json` object of one run (SPEC section 4)."""
+    data = _json_head(project, ok=report.ok)
+    data["trigger"] = trigger or []
+    data["tasks"] = [t.to_json() for t in report.tasks]
+    data["counts"] = report.counts()
+    data["duration_s"] = round(report.duration_s, 6)
+    if report.warnings:
+        data["warnings"] = report.warnings
+    return data
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    tasks: Tasks = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Ignore cached results.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", "-n", help="Print what would run and why; run nothing.")
+    ] = False,
+    exitfirst: Annotated[
+        bool, typer.Option("--exitfirst", "-x", help="Stop at the first failure.")
+    ] = False,
+    no_upstream: Annotated[
+        bool,
+        typer.Option("--no-upstream", help="Run only the named tasks, on cached upstream results."),
+    ] = False,
+    as_json: Json = False,
+    root: Root = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+) -> None:
+    """Run all tasks, or the named tasks plus everything upstream of them."""
+    from .outcomes import Reporter
+
+    if no_upstream and not tasks:
+        _usage("--no-upstream needs task names: lp run NAME --no-upstream")
+    console = _console()
+    _task_logs_to_stderr(_opt(ctx, "verbose", verbose) and not as_json)
+    holder: list[Any] = []
+    reporter: Reporter = Reporter()
+    with _errors(as_json=as_json, project=holder):
+        project = _project(_opt(ctx, "root", root))
+        holder.append(project)
+        if not as_json:
+            from .console import make_reporter
+
+            reporter = make_reporter(
+                console, verbose=_opt(ctx, "verbose", verbose), quiet=_opt(ctx, "quiet", quiet)
+            )
+        try:
+            report = project.run(
+                tasks or None,
+                force=force,
+                dry_run=dry_run,
+                exitfirst=exitfirst,
+                no_upstream=no_upstream,
+                reporter=reporter,
+                on_wait=lambda message: console.print(message, highlight=False),
+            )
+        finally:
+            close = getattr(reporter, "close", None)
+            if close is not None:
+                close()
+    if as_json:
+        _print_json(run_json(project, report))
+    else:
+        for warning in report.warnings:
+            console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    raise typer.Exit(report.exit_code)
+
+
+def _usage(message: str) -> None:
+    _console().print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(ExitCode.USAGE)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context, as_json: Json = False, root: Root = None, verbose: Verbose = False
+) -> None:
+    """A table of tasks: file:line, dependencies, state, expiry, last duration."""
+    from .console import list_rows, render_list
+
+    with _errors(as_json=as_json):
+        project = _project(_opt(ctx, "root", root))
+        rows = list_rows(project)
+    if as_json:
+        _print_json({"version": 1, "pipeline": project.config.name, "tasks": rows})
+    else:
+        render_list(_console(), rows)
+
+
+@app.command()
+def graph(
+    ctx: typer.Context,
+    fmt: Annotated[GraphFormat, typer.Option("--format", help="Output format.")] = GraphFormat.text,
+    root: Root = None,
+) -> None:
+    """The task graph, with each task's state."""
+    from .console import list_rows, render_graph
+
+    with _errors():
+        project = _project(_opt(ctx, "root", root))
+        rows = list_rows(project)
+    typer.echo(render_graph(rows, str(fmt)))
+
+
+@app.command()
+def why(ctx: typer.Context, task: str, root: Root = None) -> None:
+    """Why TASK would run now (the chain back to its cause), or why it is fresh."""
+    from .explain import explain
+
+    with _errors():
+        project = _project(_opt(ctx, "root", root))
+        lines = explain(project.graph, project.cache, project.graph[task].name)
+    typer.echo("\n".join(lines))
+
+
+@app.command()
+def show(ctx: typer.Context, task: str, root: Root = None) -> None:
+    """The cached result of TASK, pretty-printed."""
+    from rich.console import Console
+    from rich.pretty import Pretty
+
+    with _errors():
+        value = _project(_opt(ctx, "root", root)).result(task)
+    Console(highlight=False).print(Pretty(value))
+
+
+@app.command()
+def clean(ctx: typer.Context, tasks: Tasks = None, root: Root = None) -> None:
+    """Drop cached results (all of them when no task is named)."""
+    with _errors():
+        project = _project(_opt(ctx, "root", root))
+        if tasks:
+            names = project.graph.check(tasks)
+            dropped = sum(project.cache.drop(name) for name in names)
+            message = f"dropped {dropped} cached result(s)"
+        else:
+            project.cache.reset()
+            message = f"dropped every cached result in {project.config.state_dir}"
+    _console().print(message, highlight=False)
+
+
+@app.command()
+def shell(ctx: typer.Context, root: Root = None) -> None:
+    """An interactive shell on the project (list_tasks, execute, peek, ...)."""
+    from .shell import Shell
+
+    with _errors():
+        project = _project(_opt(ctx, "root", root))
+        project.graph  # noqa: B018 (load now, so errors show before the prompt)
+        Shell().set_pipeline(project.pipeline).cmdloop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `lp` and `little-pipelines` commands."""
+    app(args=argv, prog_name="lp")

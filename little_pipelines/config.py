@@ -1,0 +1,115 @@
+"""Project root and `[tool.little_pipelines]` configuration (SPEC section 3)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["Config", "find_root", "load_config"]
+
+_KEYS = {"name", "paths", "exclude", "cache_dir", "jobs"}
+
+
+@dataclass(slots=True)
+class Config:
+    """The project's settings, validated."""
+
+    root: Path
+    name: str
+    paths: list[Path]
+    exclude: list[str] = field(default_factory=list)
+    cache_dir: Path | None = None
+    jobs: int = 1
+    file: Path | None = None
+
+    @property
+    def state_dir(self) -> Path:
+        """Where the runner keeps its cache and logs."""
+        return self.cache_dir or self.root / ".little_pipelines"
+
+
+def _table(pyproject: Path) -> dict[str, Any] | None:
+    try:
+        with open(pyproject, "rb") as f:
+            data = tomllib.load(f)
+    except OSError:
+        return None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{pyproject}: invalid TOML: {exc}", file=str(pyproject)) from exc
+    table = data.get("tool", {}).get("little_pipelines")
+    return table if isinstance(table, dict) else None
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest folder upward holding a pyproject.toml with `[tool.little_pipelines]`.
+
+    Falls back to `start` (the current folder) when there is none.
+    """
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file() and _table(candidate) is not None:
+            return folder
+    return here
+
+
+def load_config(root: Path) -> Config:
+    """Read and validate `[tool.little_pipelines]` under `root` (defaults when absent)."""
+    root = root.resolve()
+    pyproject = root / "pyproject.toml"
+    table = _table(pyproject) if pyproject.is_file() else None
+    if table is None:
+        return Config(root=root, name=root.name, paths=[root])
+
+    def bad(key: str, expected: str) -> ConfigError:
+        return ConfigError(
+            f"{pyproject.name}: [tool.little_pipelines] {key} must be {expected},"
+            f" not {table[key]!r}",
+            file=str(pyproject),
+        )
+
+    unknown = sorted(set(table) - _KEYS)
+    if unknown:
+        from .errors import did_you_mean
+
+        raise ConfigError(
+            f"{pyproject.name}: unknown key '{unknown[0]}' in [tool.little_pipelines]"
+            f"{did_you_mean(unknown[0], _KEYS)} (known keys: {', '.join(sorted(_KEYS))})",
+            file=str(pyproject),
+        )
+    name = table.get("name", root.name)
+    if not isinstance(name, str) or not name.strip():
+        raise bad("name", "a non-empty string")
+    paths = table.get("paths", ["."])
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise bad("paths", "a list of folder names")
+    resolved = [(root / p).resolve() for p in paths]
+    for path, given in zip(resolved, paths, strict=True):
+        if not path.is_dir():
+            raise ConfigError(
+                f"{pyproject.name}: [tool.little_pipelines] paths names '{given}',"
+                " which is not a folder",
+                file=str(pyproject),
+            )
+    exclude = table.get("exclude", [])
+    if not isinstance(exclude, list) or not all(isinstance(p, str) for p in exclude):
+        raise bad("exclude", "a list of glob patterns")
+    cache_dir = table.get("cache_dir")
+    if cache_dir is not None and not isinstance(cache_dir, str):
+        raise bad("cache_dir", "a folder name")
+    jobs = table.get("jobs", 1)
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise bad("jobs", "a whole number of at least 1")
+    return Config(
+        root=root,
+        name=name,
+        paths=resolved,
+        exclude=exclude,
+        cache_dir=(root / cache_dir).resolve() if cache_dir else None,
+        jobs=jobs,
+        file=pyproject,
+    )

@@ -1,0 +1,409 @@
+"""Human output of a run: a live rich display on terminals, plain lines everywhere else.
+
+The engine never prints; it emits events to a `Reporter` (SPEC section 8). The reporters here
+are what a person sees. Human output goes to stderr so that `lp run --json` owns stdout.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from datetime import datetime
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from .outcomes import PlannedTask, Reporter, RunReport, Status, TaskReport
+
+__all__ = [
+    "LiveReporter",
+    "PlainReporter",
+    "estimate_durations",
+    "format_duration",
+    "make_console",
+    "make_reporter",
+]
+
+# Above this many tasks, the summary table leaves out cached rows unless verbose.
+_SUMMARY_ROW_LIMIT = 50
+# Long task names stop pushing the status column further right beyond this width.
+_MAX_NAME_WIDTH = 40
+
+_MARKS: dict[Status, tuple[str, str]] = {
+    Status.EXECUTED: ("✓", "green"),
+    Status.CACHED: ("·", "dim"),
+    Status.FAILED: ("✗", "bold red"),
+    Status.SKIPPED: ("-", "yellow"),
+    Status.UPSTREAM_FAILED: ("!", "red"),
+    Status.WOULD_RUN: ("→", "cyan"),
+}
+_SUMMARY_HEADER = ("task", "status", "reason", "duration")
+
+
+def make_console(*, stderr: bool = True, no_color: bool | None = None) -> Console:
+    """A console for human output, on stderr by default; NO_COLOR turns off every style."""
+    if no_color is None:
+        no_color = os.environ.get("NO_COLOR", "") != ""
+    # rich's no_color only strips colours and still emits bold/dim codes; drop styles entirely.
+    color_system = None if no_color else "auto"
+    return Console(stderr=stderr, no_color=no_color, color_system=color_system, highlight=False)
+
+
+def make_reporter(console: Console, *, verbose: bool = False, quiet: bool = False) -> Reporter:
+    """The live reporter on a real terminal, the plain one on pipes, CI and dumb terminals."""
+    live = console.is_terminal and not console.is_dumb_terminal
+    cls = LiveReporter if live else PlainReporter
+    return cls(console, verbose=verbose, quiet=quiet)
+
+
+def format_duration(seconds: float | None) -> str:
+    """A short human duration: "12ms", "1.23s", "2m03s", "1h02m", or "—" when unknown."""
+    if seconds is None:
+        return "—"
+    seconds = max(seconds, 0.0)
+    if round(seconds * 1000) < 1000:
+        return f"{round(seconds * 1000)}ms"
+    if round(seconds, 2) < 60:
+        return f"{seconds:.2f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def estimate_durations(plan: list[PlannedTask]) -> dict[str, float]:
+    """Expected seconds per planned task, for the ETA: cached ones are instant, unknown ones
+    count as the median of the known durations (or 0 when none is known)."""
+    known = [p.last_duration_s for p in plan if p.last_duration_s is not None]
+    fallback = statistics.median(known) if known else 0.0
+
+    def expect(p: PlannedTask) -> float:
+        if not p.will_run:
+            return 0.0
+        return fallback if p.last_duration_s is None else p.last_duration_s
+
+    return {p.name: expect(p) for p in plan}
+
+
+def _summary_cells(task: TaskReport) -> tuple[str, str, str, str]:
+    """One summary row as text: task, status, reason (blank when cached), duration."""
+    reason = "" if task.reason is None else str(task.reason)
+    return task.name, str(task.status), reason, format_duration(task.duration_s)
+
+
+def _location(task: TaskReport) -> str:
+    """Where a task is defined, as a " (file:line)" suffix; empty when unknown."""
+    if task.file is None:
+        return ""
+    return f" ({task.file}:{task.line})" if task.line is not None else f" ({task.file})"
+
+
+class _ConsoleReporter(Reporter):
+    """What both reporters share: which lines to show, and the end-of-run summary."""
+
+    styled = False
+
+    def __init__(self, console: Console, *, verbose: bool = False, quiet: bool = False) -> None:
+        self.console = console
+        self.verbose = verbose
+        self.quiet = quiet
+        self._name_width = 0
+
+    def run_started(self, plan: list[PlannedTask]) -> None:
+        self._name_width = min(max((len(p.name) for p in plan), default=0), _MAX_NAME_WIDTH)
+
+    def task_finished(self, report: TaskReport) -> None:
+        if self.quiet or (report.status is Status.CACHED and not self.verbose):
+            return
+        self._print(self._task_line(report))
+
+    def run_finished(self, report: RunReport) -> None:
+        if not self.quiet:
+            self._print_summary(report)
+        for task in report.tasks:
+            if task.status is Status.FAILED:
+                self._print_failure(task)
+        self._print(self._totals_line(report))
+
+    def _style(self, style: str) -> str:
+        return style if self.styled else ""
+
+    def _print(self, renderable: RenderableType) -> None:
+        # soft_wrap keeps long lines whole (copyable tracebacks, greppable CI logs).
+        self.console.print(renderable, soft_wrap=True, markup=False, highlight=False)
+
+    def _task_line(self, report: TaskReport) -> Text:
+        symbol, style = _MARKS[report.status]
+        line = Text()
+        line.append(symbol, style=self._style(style))
+        line.append(f" {report.name.ljust(self._name_width)}  ")
+        line.append(str(report.status), style=self._style(style))
+        if report.reason is not None:
+            line.append(f" ({report.reason})")
+        if report.duration_s is not None:
+            line.append(f"  {format_duration(report.duration_s)}", style=self._style("dim"))
+        if report.detail:
+            line.append(f"  {report.detail}", style=self._style("dim"))
+        return line
+
+    def _summary_rows(self, report: RunReport) -> tuple[list[TaskReport], int]:
+        """The rows to show and how many cached rows were left out to keep big runs short."""
+        if self.verbose or len(report.tasks) <= _SUMMARY_ROW_LIMIT:
+            return report.tasks, 0
+        shown = [t for t in report.tasks if t.status is not Status.CACHED]
+        return shown, len(report.tasks) - len(shown)
+
+    def _print_summary(self, report: RunReport) -> None:
+        rows, hidden = self._summary_rows(report)
+        if rows:
+            self._print(self._summary_table(rows))
+        if hidden:
+            self._print(Text(f"... {hidden} cached tasks not shown", style=self._style("dim")))
+
+    def _summary_table(self, rows: list[TaskReport]) -> RenderableType:
+        cells = [_SUMMARY_HEADER, *(_summary_cells(t) for t in rows)]
+        widths = [max(len(c[i]) for c in cells) for i in range(4)]
+        lines = []
+        for name, status, reason, duration in cells:
+            left = [v.ljust(w) for v, w in zip((name, status, reason), widths, strict=False)]
+            lines.append("  ".join([*left, duration.rjust(widths[3])]))
+        return Text("\n".join(lines))
+
+    def _failure_body(self, task: TaskReport) -> str:
+        error = task.error
+        if error is None:
+            return task.detail or "failed (no error was recorded)"
+        return error.traceback.rstrip() or f"{error.type}: {error.message}"
+
+    def _print_failure(self, task: TaskReport) -> None:
+        self._print(Text(f"✗ {task.name} failed{_location(task)}"))
+        self._print(Text(self._failure_body(task)))
+        self._print(Text(""))
+
+    def _totals_line(self, report: RunReport) -> Text:
+        counts = report.counts()
+        dry_run = any(t.status is Status.WOULD_RUN for t in report.tasks)
+        parts = [
+            f"{counts['executed']} {'would run' if dry_run else 'executed'}",
+            f"{counts['cached']} cached",
+            f"{counts['failed']} failed",
+        ]
+        parts += [f"{counts[k]} {k}" for k in ("skipped", "upstream_failed") if counts[k]]
+        text = f"{', '.join(parts)} in {format_duration(report.duration_s)}"
+        if report.interrupted:
+            text += " (interrupted)"
+        return Text(text, style=self._style("bold green" if report.ok else "bold red"))
+
+
+class PlainReporter(_ConsoleReporter):
+    """For CI logs and pipes: one plain line per finished task, no colour, no live display."""
+
+
+class _EtaColumn(ProgressColumn):
+    """Time left, counting down towards the estimate the reporter last stored on the task."""
+
+    def render(self, task: Task) -> Text:
+        eta_at = task.fields.get("eta_at")
+        if eta_at is None or task.finished:
+            return Text("")
+        return Text(f"ETA {format_duration(max(0.0, eta_at - time.monotonic()))}", style="cyan")
+
+
+class LiveReporter(_ConsoleReporter):
+    """For terminals: a transient display of running tasks and overall progress with an ETA
+    from earlier runs' durations, task lines printed above it, then a coloured summary."""
+
+    styled = True
+
+    def __init__(self, console: Console, *, verbose: bool = False, quiet: bool = False) -> None:
+        super().__init__(console, verbose=verbose, quiet=quiet)
+        self._live: Live | None = None
+        self._running_view: Progress | None = None
+        self._overall_view: Progress | None = None
+        self._overall_id = TaskID(0)
+        self._expected: dict[str, float] = {}
+        self._pending_s = 0.0  # expected seconds of tasks neither started nor finished
+        self._running: dict[str, tuple[TaskID, float]] = {}
+
+    def run_started(self, plan: list[PlannedTask]) -> None:
+        super().run_started(plan)
+        self.close()
+        self._expected = estimate_durations(plan)
+        self._pending_s = sum(self._expected.values())
+        self._running = {}
+        if self.quiet:
+            return
+        self._running_view = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}", markup=False),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
+        self._overall_view = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _EtaColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
+        self._overall_id = self._overall_view.add_task("run", total=len(plan))
+        self._update_eta()
+        self._live = Live(
+            Group(self._running_view, self._overall_view),
+            console=self.console,
+            transient=True,
+            refresh_per_second=10,
+        )
+        self._live.start()
+
+    def task_started(self, name: str) -> None:
+        self._pending_s -= self._expected.get(name, 0.0)
+        task_id = TaskID(-1)
+        if self._running_view is not None:
+            task_id = self._running_view.add_task(name, total=None)
+        self._running[name] = (task_id, time.monotonic())
+        self._update_eta()
+
+    def task_finished(self, report: TaskReport) -> None:
+        started = self._running.pop(report.name, None)
+        if started is None:
+            self._pending_s -= self._expected.get(report.name, 0.0)
+        elif self._running_view is not None:
+            self._running_view.remove_task(started[0])
+        if self._overall_view is not None:
+            self._overall_view.advance(self._overall_id)
+        self._update_eta()
+        super().task_finished(report)
+
+    def run_finished(self, report: RunReport) -> None:
+        self.close()
+        super().run_finished(report)
+
+    def close(self) -> None:
+        """Stop the live display; safe to call twice, e.g. from a `finally` after a crash."""
+        if self._live is not None:
+            self._live.stop()
+        self._live = self._running_view = self._overall_view = None
+
+    def _update_eta(self) -> None:
+        if self._overall_view is None:
+            return
+        now = time.monotonic()
+        # Only running tasks are summed here, so an event costs O(jobs), not O(tasks).
+        running_s = sum(
+            max(0.0, self._expected.get(name, 0.0) - (now - started))
+            for name, (_, started) in self._running.items()
+        )
+        eta_at = now + max(0.0, self._pending_s) + running_s
+        self._overall_view.update(self._overall_id, eta_at=eta_at)
+
+    def _summary_table(self, rows: list[TaskReport]) -> RenderableType:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for column in _SUMMARY_HEADER:
+            table.add_column(column, justify="right" if column == "duration" else "left")
+        for t in rows:
+            name, status, reason, duration = _summary_cells(t)
+            # Text, not str: a task name like "load[raw]" must not be read as rich markup.
+            status_text = Text(status, style=_MARKS[t.status][1])
+            table.add_row(Text(name), status_text, Text(reason), Text(duration, style="dim"))
+        return table
+
+    def _print_failure(self, task: TaskReport) -> None:
+        title = Text(f"✗ {task.name}{_location(task)}", style="bold red")
+        panel = Panel(
+            Text(self._failure_body(task)), title=title, title_align="left", border_style="red"
+        )
+        self.console.print(panel, markup=False, highlight=False)
+
+
+def list_rows(project: Any) -> list[dict[str, Any]]:
+    """One dict per task for `lp list` and `lp graph`: where, needs, state, expiry, duration."""
+    reasons = project.reasons()
+    rows = []
+    for spec in project.graph:
+        entry = project.cache.entry(spec.name)
+        reason = reasons[spec.name]
+        state = "never run" if entry is None else "fresh" if reason is None else "stale"
+        if entry is not None and entry.session is not None:
+            expiry = "after session"
+        elif entry is not None and entry.expires_at is not None:
+            expiry = datetime.fromtimestamp(entry.expires_at).strftime("%Y-%m-%d %H:%M")
+        else:
+            expiry = spec.meta.get("expire_text") or "never"
+        rows.append(
+            {
+                "name": spec.name,
+                "file": spec.file,
+                "line": spec.line,
+                "deps": list(spec.deps),
+                "state": state,
+                "reason": None if reason is None else str(reason),
+                "expiry": expiry,
+                "last_duration_s": None if entry is None else entry.duration_s,
+            }
+        )
+    return rows
+
+
+def _state_text(row: dict[str, Any]) -> str:
+    if row["state"] == "stale":
+        return f"stale ({row['reason']})"
+    return str(row["state"])
+
+
+def render_list(console: Console, rows: list[dict[str, Any]]) -> None:
+    """The `lp list` table."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("task", "file:line", "needs", "state", "expiry", "last run"):
+        table.add_column(column)
+    styles = {"fresh": "green", "stale": "yellow", "never run": "cyan"}
+    for row in rows:
+        table.add_row(
+            Text(row["name"]),
+            Text(f"{row['file']}:{row['line']}" if row["file"] else "—"),
+            Text(", ".join(row["deps"]) or "—"),
+            Text(_state_text(row), style=styles.get(row["state"], "")),
+            Text(row["expiry"]),
+            Text(format_duration(row["last_duration_s"])),
+        )
+    console.print(table)
+    if not rows:
+        console.print("no tasks found (tasks are functions named task_<name> in tasks_*.py files)")
+
+
+def render_graph(rows: list[dict[str, Any]], fmt: str) -> str:
+    """The task graph as text, Mermaid or Graphviz dot, each task labelled with its state."""
+    if fmt == "mermaid":
+        lines = ["graph LR"]
+        lines += [f'    {r["name"]}["{r["name"]} ({_state_text(r)})"]' for r in rows]
+        lines += [f"    {d} --> {r['name']}" for r in rows for d in r["deps"]]
+        return "\n".join(lines)
+    if fmt == "dot":
+        lines = ["digraph pipeline {", "    rankdir=LR;"]
+        lines += [f'    "{r["name"]}" [label="{r["name"]}\\n{_state_text(r)}"];' for r in rows]
+        lines += [f'    "{d}" -> "{r["name"]}";' for r in rows for d in r["deps"]]
+        return "\n".join([*lines, "}"])
+    lines = []
+    for row in rows:
+        needs = f"  <- {', '.join(row['deps'])}" if row["deps"] else ""
+        lines.append(f"{row['name']} [{_state_text(row)}]{needs}")
+    return "\n".join(lines)

@@ -1,0 +1,400 @@
+"""Tasks files to task specs: find `tasks_*.py`, read their tasks without importing them.
+
+Each module-level `def task_<name>(...)` is a task; its parameters name its upstream tasks.
+Reading is static (syntax trees), so deciding what is fresh costs no import of user code; a
+module is imported only when one of its tasks executes. A module whose tasks cannot be read
+statically (built dynamically, or `lp.Task` objects) is imported and hashed whole.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import importlib.util
+import inspect
+import os
+import re
+import sys
+import traceback
+import types
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Config
+from .errors import DiscoveryError, DuplicateTaskError, UnknownDependencyError
+from .fingerprint import SourceIndex, digest
+from .spec import TaskContext, TaskSpec
+
+__all__ = ["Modules", "TaskDef", "find_task_files", "read_project"]
+
+SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "build", "dist"})
+_TASK_PREFIX = "task_"
+
+
+def _excluded(rel: str, patterns: list[str]) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return any(
+        fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) or fnmatch.fnmatch(rel, p + "/*")
+        for p in patterns
+    )
+
+
+def skip_dir(path: Path, rel: str, config: Config) -> bool:
+    """True for folders that discovery (and watch) never enter."""
+    name = path.name
+    return (
+        name.startswith(".")
+        or name in SKIP_DIRS
+        or (path / "pyvenv.cfg").exists()
+        or _excluded(rel, config.exclude)
+    )
+
+
+def find_task_files(config: Config) -> list[Path]:
+    """Every `tasks_*.py` below the configured paths, skipping ignored folders, sorted."""
+    found: dict[Path, None] = {}
+    for base in config.paths:
+        for dirpath, dirnames, filenames in os.walk(base):
+            folder = Path(dirpath)
+            rel_folder = folder.relative_to(config.root).as_posix()
+            dirnames[:] = sorted(
+                d
+                for d in dirnames
+                if not skip_dir(folder / d, f"{rel_folder}/{d}".lstrip("./"), config)
+            )
+            for filename in sorted(filenames):
+                if filename.startswith("tasks_") and filename.endswith(".py"):
+                    path = folder / filename
+                    if not _excluded(path.relative_to(config.root).as_posix(), config.exclude):
+                        found[path] = None
+    return list(found)
+
+
+@dataclass(slots=True)
+class TaskDef:
+    """A task as read from its file, before dependencies are resolved against the project."""
+
+    name: str
+    path: Path
+    rel: str
+    line: int
+    function: str
+    params: list[str]
+    defaults: set[str]
+    code: str
+    inputs: tuple[str, ...] = ()
+    cache: bool = True
+    expire_text: str = ""
+    dynamic: bool = False
+    live: Any = None
+    node: ast.AST | None = None
+
+
+@dataclass(slots=True)
+class FileTasks:
+    """What one tasks file provides: task definitions, or `dynamic` when it must be imported."""
+
+    path: Path
+    tasks: list[TaskDef] = field(default_factory=list)
+    dynamic: bool = False
+
+
+def _error(message: str, rel: str, line: int | None) -> DiscoveryError:
+    return DiscoveryError(
+        f"{rel}:{line}: {message}" if line else f"{rel}: {message}", file=rel, line=line
+    )
+
+
+def _task_decorator(node: ast.FunctionDef) -> ast.expr | None:
+    for deco in node.decorator_list:
+        target = deco.func if isinstance(deco, ast.Call) else deco
+        if (isinstance(target, ast.Name) and target.id == "task") or (
+            isinstance(target, ast.Attribute) and target.attr == "task"
+        ):
+            return deco
+    return None
+
+
+def _static_options(node: ast.FunctionDef) -> dict[str, Any] | None:
+    """The literal options of `@lp.task(...)`, or None when they are not literals."""
+    deco = _task_decorator(node)
+    options: dict[str, Any] = {}
+    if not isinstance(deco, ast.Call):
+        return options
+    for keyword in deco.keywords:
+        if keyword.arg == "expire":
+            options["expire_text"] = ast.unparse(keyword.value)
+            continue
+        try:
+            value = ast.literal_eval(keyword.value)
+        except ValueError:
+            return None
+        if keyword.arg == "inputs":
+            options["inputs"] = (value,) if isinstance(value, str) else tuple(value)
+        elif keyword.arg == "cache":
+            options["cache"] = bool(value)
+    return options
+
+
+def _signature(node: ast.FunctionDef, rel: str) -> tuple[list[str], set[str]]:
+    """Parameter names and those with defaults; *args, **kwargs and `/` are errors."""
+    args = node.args
+    task = node.name[len(_TASK_PREFIX) :]
+    bad = f"*{args.vararg.arg}" if args.vararg else f"**{args.kwarg.arg}" if args.kwarg else None
+    if bad:
+        raise _error(
+            f"task '{task}' takes {bad}; a task's parameters name the tasks it needs, so"
+            " *args and **kwargs cannot be filled — list each upstream task as a parameter",
+            rel,
+            node.lineno,
+        )
+    if args.posonlyargs:
+        raise _error(
+            f"task '{task}' has positional-only parameters; remove the '/' (parameters are"
+            " filled by name)",
+            rel,
+            node.lineno,
+        )
+    positional = [a.arg for a in args.args]
+    defaults = set(positional[len(positional) - len(args.defaults) :])
+    defaults |= {a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d}
+    return positional + [a.arg for a in args.kwonlyargs], defaults
+
+
+def _is_dynamic(tree: ast.Module) -> bool:
+    """True when static reading cannot see every task: `lp.Task` objects or built functions."""
+    for stmt in tree.body:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                if node.id.startswith(_TASK_PREFIX):
+                    return True
+            elif isinstance(node, ast.Call):
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+                if name == "Task":
+                    return True
+    return False
+
+
+def read_file(index: SourceIndex, path: Path, root: Path) -> FileTasks:
+    """Read one tasks file's tasks statically (SyntaxError becomes DiscoveryError)."""
+    rel = path.relative_to(root).as_posix()
+    try:
+        info = index.module(path)
+    except SyntaxError as exc:
+        raise _error(f"syntax error: {exc.msg}", rel, exc.lineno) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _error(f"cannot read: {exc}", rel, None) from None
+    found = FileTasks(path, dynamic=_is_dynamic(info.tree))
+    if found.dynamic:
+        return found
+    for stmt in info.tree.body:
+        if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        if not stmt.name.startswith(_TASK_PREFIX) or stmt.name == _TASK_PREFIX:
+            continue
+        options = _static_options(stmt)  # type: ignore[arg-type]
+        if options is None:
+            return FileTasks(path, dynamic=True)
+        params, defaults = _signature(stmt, rel)  # type: ignore[arg-type]
+        found.tasks.append(
+            TaskDef(
+                name=stmt.name[len(_TASK_PREFIX) :],
+                path=path,
+                rel=rel,
+                line=stmt.lineno,
+                function=stmt.name,
+                params=params,
+                defaults=defaults,
+                code=index.code_digest([(path, stmt)]),
+                node=stmt,
+                **options,
+            )
+        )
+    return found
+
+
+class Modules:
+    """Tasks modules imported by path under unique names, each at most once per version."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._loaded: dict[Path, tuple[int, types.ModuleType]] = {}
+
+    def module_name(self, path: Path) -> str:
+        rel = path.relative_to(self.root).with_suffix("").as_posix()
+        return "lp_tasks__" + re.sub(r"\W", "_", rel.replace("/", "__"))
+
+    def load(self, path: Path) -> types.ModuleType:
+        """Import (or re-import after a change) the tasks file at `path`."""
+        mtime = path.stat().st_mtime_ns
+        known = self._loaded.get(path)
+        if known is not None and known[0] == mtime:
+            return known[1]
+        root = str(self.root)
+        if root not in sys.path:
+            sys.path.insert(0, root)
+        name = self.module_name(path)
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            sys.modules.pop(name, None)
+            raise self._import_error(path, exc) from exc
+        self._loaded[path] = (mtime, module)
+        return module
+
+    def _import_error(self, path: Path, exc: Exception) -> DiscoveryError:
+        rel = path.relative_to(self.root).as_posix()
+        if isinstance(exc, SyntaxError):
+            return _error(f"syntax error: {exc.msg}", rel, exc.lineno)
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+        line = frames[-1].lineno if frames else None
+        hint = ""
+        if isinstance(exc, ModuleNotFoundError):
+            hint = f" (is '{exc.name}' installed in this environment?)"
+        return _error(f"import failed: {type(exc).__name__}: {exc}{hint}", rel, line)
+
+
+def _dynamic_tasks(modules: Modules, index: SourceIndex, path: Path, root: Path) -> list[Any]:
+    """Import a module static reading could not decide, and read its tasks off the live module."""
+    from .pipeline import Task
+
+    module = modules.load(path)
+    rel = path.relative_to(root).as_posix()
+    whole = index.module(path).digest
+    found: list[Any] = []
+    for attr, value in vars(module).items():
+        if isinstance(value, Task):
+            found.append(value)
+        elif attr.startswith(_TASK_PREFIX) and inspect.isfunction(value):
+            sig = inspect.signature(value)
+            for param in sig.parameters.values():
+                if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
+                    line = value.__code__.co_firstlineno
+                    raise _error(
+                        f"task '{attr[5:]}' has a {param.kind.description} parameter"
+                        f" '{param.name}'; parameters are filled by name from upstream tasks",
+                        rel,
+                        line,
+                    )
+            options = getattr(value, "__lp_task__", None)
+            found.append(
+                TaskDef(
+                    name=attr[len(_TASK_PREFIX) :],
+                    path=path,
+                    rel=rel,
+                    line=value.__code__.co_firstlineno,
+                    function=attr,
+                    params=list(sig.parameters),
+                    defaults={p.name for p in sig.parameters.values() if p.default is not p.empty},
+                    code=digest(whole, attr),
+                    inputs=tuple(options.inputs) if options else (),
+                    cache=options.cache if options else True,
+                    dynamic=True,
+                    live=value,
+                )
+            )
+    return found
+
+
+def read_project(
+    config: Config, index: SourceIndex, modules: Modules, files: list[Path] | None = None
+) -> tuple[list[TaskDef], list[Any]]:
+    """All tasks of the project: function tasks (TaskDef) and `lp.Task` objects."""
+    defs: list[TaskDef] = []
+    objects: list[Any] = []
+    for path in files if files is not None else find_task_files(config):
+        found = read_file(index, path, config.root)
+        if found.dynamic:
+            for item in _dynamic_tasks(modules, index, path, config.root):
+                (defs if isinstance(item, TaskDef) else objects).append(item)
+        else:
+            defs.extend(found.tasks)
+    seen: dict[str, str] = {}
+    for item in defs:
+        where = f"{item.rel}:{item.line}"
+        if item.name in seen:
+            raise DuplicateTaskError(
+                item.name, seen[item.name], where, file=item.rel, line=item.line
+            )
+        seen[item.name] = where
+    for task in objects:
+        if task.name in seen:
+            raise DuplicateTaskError(task.name, seen[task.name], "an lp.Task object")
+        seen[task.name] = "an lp.Task object"
+    return defs, objects
+
+
+def dependencies(task: TaskDef, known: Mapping[str, Any]) -> tuple[str, ...]:
+    """The upstream tasks a function task names; a parameter with a default may name none."""
+    deps = []
+    for param in task.params:
+        if param == "this":
+            continue
+        if param in known:
+            deps.append(param)
+        elif param not in task.defaults:
+            raise UnknownDependencyError(task.name, param, known, file=task.rel, line=task.line)
+    return tuple(deps)
+
+
+def function_spec(
+    task: TaskDef,
+    deps: tuple[str, ...],
+    load: Callable[[TaskDef], Callable[..., Any]],
+    index: SourceIndex,
+) -> TaskSpec:
+    """The engine spec of a function task; `load` imports its function when it must run."""
+    spec = TaskSpec(
+        name=task.name,
+        invoke=lambda upstream, this: None,
+        code=task.code,
+        deps=deps,
+        inputs=task.inputs,
+        input_root=index.root,
+        cache=task.cache,
+        file=task.rel,
+        line=task.line,
+        meta={"expire_text": task.expire_text, "dynamic": task.dynamic},
+    )
+    wants_this = "this" in task.params
+    if task.node is not None:
+        node = task.node
+        spec.source = lambda: index.code_source([(task.path, node)])
+    else:
+        spec.source = lambda: ast.unparse(index.module(task.path).tree)
+
+    def invoke(upstream: Mapping[str, Any], this: TaskContext) -> Any:
+        func = load(task)
+        options = getattr(func, "__lp_task__", None)
+        if options is not None and options.expire is not None:
+            spec.expire = options.expire
+        kwargs = {name: upstream[name] for name in deps}
+        if wants_this:
+            kwargs["this"] = this
+        return func(**kwargs)
+
+    spec.invoke = invoke
+    return spec
+
+
+def iter_dirs(config: Config) -> Iterator[Path]:
+    """Every folder discovery enters (for watching)."""
+    for base in config.paths:
+        for dirpath, dirnames, _ in os.walk(base):
+            folder = Path(dirpath)
+            rel_folder = folder.relative_to(config.root).as_posix()
+            dirnames[:] = [
+                d
+                for d in dirnames
+                if not skip_dir(folder / d, f"{rel_folder}/{d}".lstrip("./"), config)
+            ]
+            yield folder

@@ -1,0 +1,384 @@
+"""The run loop: decide what is fresh, execute the rest in order, store results, report.
+
+The engine never prints and never exits. It emits events to a Reporter and returns a RunReport;
+front doors (the library Pipeline, the `lp` command, watch mode) decide what to show.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .cache import Entry, ResultCache, serialize
+from .errors import LittlePipelinesError
+from .fingerprint import digest, input_file_digests, inputs_digest
+from .graph import TaskGraph
+from .logs import TaskLogs, task_logger
+from .outcomes import PlannedTask, Reason, Reporter, RunReport, Status, TaskError, TaskReport
+from .spec import OnUpstreamError, TaskContext, TaskSpec
+
+__all__ = ["decide", "run", "session_id"]
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+@cache
+def session_id() -> str:
+    """This process's identity; results that expire `after_session` are tied to it."""
+    return uuid.uuid4().hex
+
+
+def _policy_kind(policy: Any) -> str:
+    return "never" if policy is None else getattr(policy, "kind", "time")
+
+
+def run(
+    graph: TaskGraph,
+    cache: ResultCache,
+    *,
+    targets: Sequence[str] | None = None,
+    force: bool | Iterable[str] = False,
+    skip: Iterable[str] = (),
+    no_upstream: bool = False,
+    dry_run: bool = False,
+    exitfirst: bool = False,
+    reporter: Reporter | None = None,
+    clock: Callable[[], float] = time.time,
+    log_dir: Path | None = None,
+    root: Path | None = None,
+    results: dict[str, Any] | None = None,
+) -> RunReport:
+    """Run the selected tasks (all, or `targets` plus their upstream) and report each one.
+
+    `force` is True for every selected task or a set of names; `skip` names tasks to mark
+    skipped. `results` receives the values of executed (and loaded) tasks.
+    """
+    state = _Run(graph, cache, clock=clock, root=root, results=results)
+    selected = state.select(targets, no_upstream=no_upstream)
+    state.forced = set(selected) if force is True else set(force or ())
+    state.skip = set(skip) - state.forced
+    reporter = reporter or Reporter()
+    plan = state.plan(selected)
+    if not dry_run:
+        for planned in plan:  # imports fail here, before anything is stored
+            prepare = graph[planned.name].prepare
+            if planned.will_run and prepare is not None:
+                prepare()
+    reporter.run_started(plan)
+    report = RunReport(warnings=state.warnings)
+    started = time.perf_counter()
+    if dry_run:
+        report.tasks = [
+            TaskReport(p.name, Status.WOULD_RUN if p.will_run else Status.CACHED, p.reason)
+            for p in plan
+        ]
+        for task in report.tasks:
+            _locate(task, graph[task.name])
+            reporter.task_finished(task)
+    else:
+        state.logs = TaskLogs(log_dir) if log_dir is not None else None
+        try:
+            with state.logs or contextlib.nullcontext():
+                state.execute(selected, report, reporter, exitfirst=exitfirst)
+        finally:
+            state.expire_on_complete(selected)
+    report.duration_s = time.perf_counter() - started
+    reporter.run_finished(report)
+    return report
+
+
+def decide(graph: TaskGraph, cache: ResultCache, *, clock: Callable[[], float] = time.time):
+    """Each task's reason to run now (None when fresh), without running anything."""
+    state = _Run(graph, cache, clock=clock)
+    return {p.name: p.reason for p in state.plan(graph.order)}
+
+
+def _locate(task: TaskReport, spec: TaskSpec) -> TaskReport:
+    task.file, task.line = spec.file, spec.line
+    return task
+
+
+class _Upstream(Mapping[str, Any]):
+    """A task's upstream results, loaded from the cache only when the task reads them."""
+
+    def __init__(self, state: _Run, names: tuple[str, ...]) -> None:
+        self._state = state
+        self._names = names
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names:
+            raise KeyError(name)
+        return self._state.result(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+class _Run:
+    """The state of one run: entries read, result digests known, values in memory."""
+
+    def __init__(
+        self,
+        graph: TaskGraph,
+        cache: ResultCache,
+        *,
+        clock: Callable[[], float],
+        root: Path | None = None,
+        results: dict[str, Any] | None = None,
+    ) -> None:
+        self.graph = graph
+        self.cache = cache
+        self.clock = clock
+        self.root = root
+        self.results = results if results is not None else {}
+        self.entries: dict[str, Entry | None] = {}
+        self.digests: dict[str, str] = {}
+        self.inputs: dict[str, tuple[str, dict[str, str]]] = {}
+        self.forced: set[str] = set()
+        self.skip: set[str] = set()
+        self.warnings: list[str] = []
+        self.logs: TaskLogs | None = None
+
+    def select(self, targets: Sequence[str] | None, *, no_upstream: bool) -> list[str]:
+        if not targets:
+            return list(self.graph.order)
+        if not no_upstream:
+            return self.graph.upstream(targets)
+        chosen = set(self.graph.check(targets))
+        for name in self.graph.upstream(targets):
+            if name in chosen:
+                continue
+            entry = self.entry(name)
+            if entry is None:
+                raise LittlePipelinesError(
+                    f"--no-upstream: upstream task '{name}' has no cached result;"
+                    f" run it first (lp run {name})"
+                )
+            if self.reason(self.graph[name], entry) is not None:
+                self.warnings.append(f"using the stale cached result of '{name}' (--no-upstream)")
+            self.digests[name] = entry.result
+        return [n for n in self.graph.order if n in chosen]
+
+    def entry(self, name: str) -> Entry | None:
+        if name not in self.entries:
+            self.entries[name] = self.cache.entry(name)
+        return self.entries[name]
+
+    def inputs_of(self, spec: TaskSpec) -> str:
+        return self.input_files(spec)[0]
+
+    def input_files(self, spec: TaskSpec) -> tuple[str, dict[str, str]]:
+        """The digest of a task's inputs, and each file's digest (for `lp why`)."""
+        if not spec.inputs:
+            return "", {}
+        found = self.inputs.get(spec.name)
+        if found is None:
+            root = spec.input_root or self.root or Path.cwd()
+            files = input_file_digests(root, spec.inputs)
+            found = self.inputs[spec.name] = (inputs_digest(files), files)
+        return found
+
+    def reason(self, spec: TaskSpec, entry: Entry | None) -> Reason | None:
+        """Why `spec` must run now, given what its upstream tasks produced; None if fresh."""
+        if spec.name in self.forced:
+            return Reason.FORCED
+        if not spec.cache:
+            return Reason.ALWAYS
+        if entry is None:
+            return Reason.NEW
+        if entry.code != spec.code:
+            return Reason.CODE
+        if entry.inputs != self.inputs_of(spec):
+            return Reason.INPUTS
+        for dep in spec.deps:
+            current = self.digests.get(dep)
+            if current is None or entry.upstream.get(dep) != current:
+                return Reason.UPSTREAM
+        if entry.session is not None and entry.session != session_id():
+            return Reason.EXPIRED
+        if entry.expires_at is not None and self.clock() >= entry.expires_at:
+            return Reason.EXPIRED
+        return None
+
+    def plan(self, selected: list[str]) -> list[PlannedTask]:
+        """Decide every selected task as if upstream tasks that must run change their result."""
+        known = dict(self.digests)
+        plan = []
+        for name in selected:
+            spec = self.graph[name]
+            entry = self.entry(name)
+            reason = None if name in self.skip else self.reason(spec, entry)
+            if reason is None and entry is not None:
+                self.digests[name] = entry.result
+            last = entry.duration_s if entry is not None else None
+            plan.append(PlannedTask(name, reason is not None, reason, last))
+        self.digests = known
+        return plan
+
+    def result(self, name: str) -> Any:
+        if name not in self.results:
+            self.results[name] = self.cache.load(name)
+        return self.results[name]
+
+    def execute(
+        self, selected: list[str], report: RunReport, reporter: Reporter, *, exitfirst: bool
+    ) -> None:
+        failed: dict[str, str] = {}  # task -> the failed task it traces back to
+        missing: set[str] = set()  # skipped tasks that left no result behind
+        for i, name in enumerate(selected):
+            spec = self.graph[name]
+            task = self._blocked(spec, failed, missing)
+            if task is None:
+                try:
+                    task = self._decide_and_run(spec, reporter)
+                except KeyboardInterrupt:
+                    report.interrupted = True
+                    report.tasks.append(_locate(TaskReport(name, Status.FAILED), spec))
+                    return
+            if task.status is Status.FAILED:
+                failed[name] = name
+            elif task.status is Status.UPSTREAM_FAILED:
+                failed[name] = failed[next(d for d in spec.deps if d in failed)]
+            elif task.status is Status.SKIPPED and name not in self.digests:
+                missing.add(name)
+            report.tasks.append(_locate(task, spec))
+            reporter.task_finished(task)
+            if exitfirst and task.status is Status.FAILED:
+                for rest in selected[i + 1 :]:
+                    late = TaskReport(
+                        rest, Status.SKIPPED, detail="not run: stopped at first failure"
+                    )
+                    report.tasks.append(_locate(late, self.graph[rest]))
+                return
+
+    def _blocked(
+        self, spec: TaskSpec, failed: dict[str, str], missing: set[str]
+    ) -> TaskReport | None:
+        """The report of a task that cannot run because of its upstream, or None."""
+        bad = [d for d in spec.deps if d in failed]
+        if bad:
+            origin = failed[bad[0]]
+            if spec.on_upstream_error is OnUpstreamError.SKIP:
+                return TaskReport(spec.name, Status.SKIPPED, detail=f"upstream '{origin}' failed")
+            error = TaskError("DependencyFailure", f"upstream task '{origin}' failed")
+            return TaskReport(spec.name, Status.UPSTREAM_FAILED, error=error)
+        if spec.name in self.skip or any(d in missing for d in spec.deps):
+            entry = self.entry(spec.name)
+            if entry is not None:
+                self.digests[spec.name] = entry.result
+            return TaskReport(spec.name, Status.SKIPPED)
+        return None
+
+    def _decide_and_run(self, spec: TaskSpec, reporter: Reporter) -> TaskReport:
+        entry = self.entry(spec.name)
+        reason = self.reason(spec, entry)
+        if reason is None:
+            assert entry is not None
+            self.digests[spec.name] = entry.result
+            return TaskReport(spec.name, Status.CACHED)
+        reporter.task_started(spec.name)
+        return self._execute(spec, reason, entry)
+
+    def _execute(self, spec: TaskSpec, reason: Reason, previous: Entry | None) -> TaskReport:
+        context = TaskContext(spec.name, task_logger(spec.name), self.root)
+        self._note(spec.name, "INFO", f"started ({reason})")
+        started = time.perf_counter()
+        try:
+            value = spec.invoke(_Upstream(self, spec.deps), context)
+        except Exception as exc:
+            duration = time.perf_counter() - started
+            self._forget(spec.name)
+            error = _error(exc)
+            self._note(spec.name, "ERROR", f"failed after {duration:.3f}s\n{error.traceback}")
+            return TaskReport(spec.name, Status.FAILED, reason, duration, error=error)
+        except KeyboardInterrupt:
+            self._forget(spec.name)
+            raise
+        duration = time.perf_counter() - started
+        try:
+            data = serialize(value)
+        except Exception as exc:
+            self._forget(spec.name)
+            message = (
+                f"task '{spec.name}' returned a {type(value).__qualname__}, which cannot be "
+                f"stored: {exc}"
+            )
+            return TaskReport(
+                spec.name,
+                Status.FAILED,
+                reason,
+                duration,
+                error=TaskError(type(exc).__name__, message),
+            )
+        self.results[spec.name] = value
+        self.digests[spec.name] = self._store(spec, data, duration)
+        self._note(spec.name, "INFO", f"finished in {duration:.3f}s")
+        return TaskReport(spec.name, Status.EXECUTED, reason, duration)
+
+    def _note(self, name: str, level: str, text: str) -> None:
+        if self.logs is not None:
+            self.logs.note(name, level, text)
+
+    def _store(self, spec: TaskSpec, data: bytes, duration: float) -> str:
+        result = digest(data)
+        now = self.clock()
+        entry = Entry(
+            code=spec.code,
+            inputs=self.inputs_of(spec),
+            upstream={dep: self.digests[dep] for dep in spec.deps},
+            result=result,
+            stored_at=now,
+            duration_s=duration,
+        )
+        if spec.source is not None:
+            entry.extra["source"] = spec.source()
+        if spec.inputs:
+            entry.extra["inputs"] = self.input_files(spec)[1]
+        kind = _policy_kind(spec.expire)
+        if kind == "session":
+            entry.session = session_id()
+        elif kind == "time":
+            try:
+                seconds = spec.expire(now=datetime.fromtimestamp(now))
+            except TypeError:
+                seconds = spec.expire()
+            if seconds is not None:
+                entry.expires_at = now + seconds
+        self.cache.store(spec.name, data, entry)
+        self.entries[spec.name] = entry
+        return result
+
+    def _forget(self, name: str) -> None:
+        """A failed task's previous result must not be used until it succeeds again."""
+        self.results.pop(name, None)
+        self.digests.pop(name, None)
+        self.entries[name] = None
+        self.cache.drop(name)
+
+    def expire_on_complete(self, selected: list[str]) -> None:
+        """Results that expire `on_complete` stop being fresh once the run is over."""
+        for name in selected:
+            if _policy_kind(self.graph[name].expire) == "run" and self.entries.get(name):
+                self.cache.update(name, expires_at=0.0)
+
+
+def _error(exc: BaseException) -> TaskError:
+    """The exception with its traceback trimmed to the user's frames."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith(_PACKAGE_DIR)
+    ]
+    text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
+    text += "".join(traceback.format_exception_only(type(exc), exc))
+    return TaskError(type(exc).__name__, str(exc), text)

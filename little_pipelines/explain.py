@@ -1,0 +1,125 @@
+"""Why a task would run now: the chain of reasons back to its cause, as lines of text."""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from .cache import ResultCache
+from .engine import decide, session_id
+from .fingerprint import input_file_digests
+from .graph import TaskGraph
+from .outcomes import Reason
+from .spec import TaskSpec
+
+__all__ = ["explain"]
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def explain(
+    graph: TaskGraph, cache: ResultCache, name: str, *, clock: Callable[[], float] = time.time
+) -> list[str]:
+    """Lines saying why `name` would run now (or why it is fresh), following upstream causes."""
+    reasons = decide(graph, cache, clock=clock)
+    lines: list[str] = []
+    seen: set[str] = set()
+
+    def visit(task: str, indent: str) -> None:
+        if task in seen:
+            lines.append(f"{indent}'{task}': see above")
+            return
+        seen.add(task)
+        spec = graph[task]
+        entry = cache.entry(task)
+        reason = reasons[task]
+        where = f" ({spec.where})" if spec.where else ""
+        if reason is None:
+            assert entry is not None
+            lines.append(
+                f"{indent}'{task}'{where} is fresh: its code, inputs and upstream results are"
+                f" unchanged since it ran at {_when(entry.stored_at)}"
+            )
+            if entry.expires_at is not None:
+                lines.append(f"{indent}  its result expires at {_when(entry.expires_at)}")
+            return
+        head = f"{indent}'{task}'{where} would run: {reason}"
+        if reason is Reason.NEW:
+            lines.append(f"{head} — no cached result (never run, cleaned, or its last run failed)")
+        elif reason is Reason.ALWAYS:
+            lines.append(f"{head} — cache=False, so it runs every time")
+        elif reason is Reason.EXPIRED:
+            assert entry is not None
+            if entry.session is not None and entry.session != session_id():
+                lines.append(f"{head} — its result lasts one session, and that session ended")
+            else:
+                when = _when(entry.expires_at or 0)
+                lines.append(f"{head} — its result expired at {when}")
+        elif reason is Reason.INPUTS:
+            assert entry is not None
+            lines.append(f"{head} — an input file changed:")
+            lines.extend(_input_changes(spec, entry.extra.get("inputs", {}), indent))
+        elif reason is Reason.CODE:
+            assert entry is not None
+            lines.append(f"{head} — its code changed:")
+            if spec.meta.get("dynamic"):
+                lines.append(
+                    f"{indent}  (its tasks file builds tasks dynamically, so it is imported and"
+                    " hashed whole: any change to that file counts)"
+                )
+            lines.extend(_code_diff(entry.extra.get("source"), spec, indent))
+        elif reason is Reason.UPSTREAM:
+            lines.append(f"{head} — an upstream result changed or will change:")
+            for dep in spec.deps:
+                dep_entry = cache.entry(dep)
+                changed = (
+                    reasons[dep] is not None
+                    or entry is None
+                    or dep_entry is None
+                    or entry.upstream.get(dep) != dep_entry.result
+                )
+                if not changed:
+                    continue
+                if reasons[dep] is None:
+                    lines.append(
+                        f"{indent}  upstream '{dep}' has a newer result than '{task}' used"
+                    )
+                else:
+                    visit(dep, indent + "  ")
+
+    visit(name, "")
+    return lines
+
+
+def _input_changes(spec: TaskSpec, stored: dict[str, str], indent: str) -> list[str]:
+    root = spec.input_root or Path.cwd()
+    current = input_file_digests(root, spec.inputs)
+    out = []
+    for rel in sorted(set(stored) | set(current)):
+        old, new = stored.get(rel), current.get(rel)
+        if old == new:
+            continue
+        if old is None:
+            out.append(f"{indent}  added: {rel}")
+        elif new is None or new == "missing":
+            out.append(f"{indent}  removed: {rel}")
+        else:
+            out.append(f"{indent}  changed: {rel}")
+    return out or [f"{indent}  (the set of input files changed)"]
+
+
+def _code_diff(old: str | None, spec: TaskSpec, indent: str) -> list[str]:
+    if spec.source is None:
+        return []
+    new = spec.source()
+    if old is None:
+        return [f"{indent}  (no earlier source stored to compare with)"]
+    diff = difflib.unified_diff(
+        old.splitlines(), new.splitlines(), "cached", "now", lineterm="", n=2
+    )
+    return [f"{indent}  {line}" for line in diff]

@@ -1,0 +1,111 @@
+"""The task graph, built and validated once: order, upstream and downstream selection."""
+
+from __future__ import annotations
+
+import graphlib
+from collections.abc import Iterable, Iterator
+
+from .errors import (
+    CycleError,
+    DuplicateTaskError,
+    TaskNotFoundError,
+    UnknownDependencyError,
+    did_you_mean,
+)
+from .spec import TaskSpec
+
+__all__ = ["TaskGraph"]
+
+
+class TaskGraph:
+    """Validated tasks in a fixed execution order.
+
+    Raises DuplicateTaskError, UnknownDependencyError or CycleError (a subclass each of
+    PipelineValidationError) on construction, so a graph that exists is runnable.
+    """
+
+    def __init__(self, specs: Iterable[TaskSpec]) -> None:
+        self.specs: dict[str, TaskSpec] = {}
+        for spec in specs:
+            first = self.specs.get(spec.name)
+            if first is not None:
+                raise DuplicateTaskError(
+                    spec.name,
+                    first.where or "(library task)",
+                    spec.where or "(library task)",
+                    file=spec.file,
+                    line=spec.line,
+                )
+            self.specs[spec.name] = spec
+        for spec in self.specs.values():
+            for dep in spec.deps:
+                if dep not in self.specs:
+                    raise UnknownDependencyError(
+                        spec.name, dep, self.specs, file=spec.file, line=spec.line
+                    )
+        self.order: list[str] = self._sort()
+        self._position = {name: i for i, name in enumerate(self.order)}
+        self.downstream: dict[str, list[str]] = {name: [] for name in self.specs}
+        for spec in self.specs.values():
+            for dep in spec.deps:
+                self.downstream[dep].append(spec.name)
+
+    def _sort(self) -> list[str]:
+        sorter = graphlib.TopologicalSorter({n: s.deps for n, s in self.specs.items()})
+        try:
+            return list(sorter.static_order())
+        except graphlib.CycleError as exc:
+            cycle = list(reversed(exc.args[1]))
+            spec = self.specs[cycle[0]]
+            raise CycleError(cycle, file=spec.file, line=spec.line) from None
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.specs
+
+    def __iter__(self) -> Iterator[TaskSpec]:
+        return (self.specs[name] for name in self.order)
+
+    def __getitem__(self, name: str) -> TaskSpec:
+        try:
+            return self.specs[name]
+        except KeyError:
+            raise self.not_found(name) from None
+
+    def not_found(self, name: str) -> TaskNotFoundError:
+        """The error for an unknown task name, with a suggestion."""
+        return TaskNotFoundError(
+            f"no task named '{name}'{did_you_mean(name, self.specs)} (see: lp list)"
+        )
+
+    def check(self, names: Iterable[str]) -> list[str]:
+        """The names, each checked to exist (TaskNotFoundError otherwise)."""
+        return [self[name].name for name in names]
+
+    def upstream(self, targets: Iterable[str], *, include_targets: bool = True) -> list[str]:
+        """Targets and everything they need, in execution order."""
+        wanted: set[str] = set()
+        stack = self.check(targets)
+        while stack:
+            name = stack.pop()
+            if name in wanted:
+                continue
+            wanted.add(name)
+            stack.extend(self.specs[name].deps)
+        if not include_targets:
+            wanted -= set(targets)
+        return sorted(wanted, key=self._position.__getitem__)
+
+    def dependents(self, names: Iterable[str]) -> list[str]:
+        """The named tasks and everything downstream of them, in execution order."""
+        found: set[str] = set()
+        stack = self.check(names)
+        while stack:
+            name = stack.pop()
+            if name in found:
+                continue
+            found.add(name)
+            stack.extend(self.downstream[name])
+        return sorted(found, key=self._position.__getitem__)

@@ -1,0 +1,78 @@
+"""Per-task log files: one loguru sink for a whole run, dispatching records by task name.
+
+Nothing is configured at import. `TaskLogs` adds its sink when entered and removes it (closing
+every file it opened) when left, so logs are open exactly around a run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["TaskLogs", "task_logger"]
+
+_KEY = "lp_task"
+_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {message}\n{exception}"
+
+
+def task_logger(name: str) -> Any:
+    """A loguru logger bound to task `name`; its records reach that task's log file."""
+    from loguru import logger
+
+    return logger.bind(**{_KEY: name})
+
+
+class TaskLogs:
+    """A context manager that writes each task's records to `<log_dir>/<task>.log`."""
+
+    def __init__(self, log_dir: Path, level: str = "DEBUG") -> None:
+        self.log_dir = Path(log_dir)
+        self.level = level
+        self._files: dict[str, IO[str]] = {}
+        self._sink_id: int | None = None
+
+    def __enter__(self) -> TaskLogs:
+        from loguru import logger
+
+        self._sink_id = logger.add(
+            self._write,
+            level=self.level,
+            format=_FORMAT,
+            filter=lambda record: _KEY in record["extra"],
+            colorize=False,
+            catch=True,
+        )
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        from loguru import logger
+
+        if self._sink_id is not None:
+            logger.remove(self._sink_id)
+            self._sink_id = None
+        for handle in self._files.values():  # flushes the engine's notes too
+            handle.close()
+        self._files.clear()
+
+    def path(self, name: str) -> Path:
+        """Where task `name` logs."""
+        return self.log_dir / f"{name}.log"
+
+    def note(self, name: str, level: str, text: str) -> None:
+        """Write one line of the engine's own (start, finish, failure) to a task's log."""
+        from datetime import datetime
+
+        stamp = datetime.now().isoformat(sep=" ", timespec="milliseconds")
+        self._handle(name).write(f"{stamp} | {level: <8} | {text}\n")
+
+    def _handle(self, name: str) -> IO[str]:
+        handle = self._files.get(name)
+        if handle is None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            handle = self._files[name] = open(self.path(name), "a", encoding="utf-8")  # noqa: SIM115
+        return handle
+
+    def _write(self, message: Any) -> None:
+        handle = self._handle(message.record["extra"][_KEY])
+        handle.write(message)
+        handle.flush()

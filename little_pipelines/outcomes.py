@@ -1,0 +1,149 @@
+"""What a run decided and did, as data: statuses, reasons, exit codes and reports."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ExitCode",
+    "PlannedTask",
+    "Reason",
+    "Reporter",
+    "RunReport",
+    "Status",
+    "TaskError",
+    "TaskReport",
+]
+
+
+class Status(enum.StrEnum):
+    """What happened to one task in a run."""
+
+    EXECUTED = "executed"
+    CACHED = "cached"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UPSTREAM_FAILED = "upstream_failed"
+    WOULD_RUN = "would_run"
+
+
+class Reason(enum.StrEnum):
+    """Why a task ran (or would run); a cached task has no reason."""
+
+    NEW = "new"
+    CODE = "code"
+    UPSTREAM = "upstream"
+    INPUTS = "inputs"
+    EXPIRED = "expired"
+    FORCED = "forced"
+    ALWAYS = "always"
+
+
+class ExitCode(enum.IntEnum):
+    """The `lp` command's exit codes (SPEC section 4)."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    INTERRUPTED = 130
+
+
+@dataclass(frozen=True, slots=True)
+class TaskError:
+    """A task's failure: exception type, message and the traceback trimmed to user frames."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"type": self.type, "message": self.message}
+
+
+@dataclass(slots=True)
+class TaskReport:
+    """One task's line in a run report."""
+
+    name: str
+    status: Status
+    reason: Reason | None = None
+    duration_s: float | None = None
+    file: str | None = None
+    line: int | None = None
+    error: TaskError | None = None
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": str(self.status),
+            "reason": None if self.reason is None else str(self.reason),
+            "duration_s": None if self.duration_s is None else round(self.duration_s, 6),
+            "file": self.file,
+            "line": self.line,
+            "error": None if self.error is None else self.error.to_json(),
+        }
+
+
+@dataclass(slots=True)
+class RunReport:
+    """Everything a run did, in execution order; the engine's only output."""
+
+    tasks: list[TaskReport] = field(default_factory=list)
+    duration_s: float = 0.0
+    interrupted: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        bad = (Status.FAILED, Status.UPSTREAM_FAILED)
+        return not self.interrupted and all(t.status not in bad for t in self.tasks)
+
+    def counts(self) -> dict[str, int]:
+        keys = ("executed", "cached", "failed", "skipped", "upstream_failed")
+        counts = dict.fromkeys(keys, 0)
+        for t in self.tasks:
+            key = "executed" if t.status is Status.WOULD_RUN else str(t.status)
+            counts[key] += 1
+        return counts
+
+    def by_name(self) -> dict[str, TaskReport]:
+        return {t.name: t for t in self.tasks}
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
+        return ExitCode.OK if self.ok else ExitCode.FAILED
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedTask:
+    """A task the engine is about to consider, with its duration on the last run if known."""
+
+    name: str
+    will_run: bool
+    reason: Reason | None = None
+    last_duration_s: float | None = None
+
+
+class Reporter:
+    """Receives the engine's lifecycle events; the base class ignores them all.
+
+    The engine never prints: the rich display, plain lines, `--json` and the watch loop are
+    reporters. Events arrive in order on the thread that called the engine.
+    """
+
+    def run_started(self, plan: list[PlannedTask]) -> None:
+        """The run begins; `plan` lists the selected tasks in execution order."""
+
+    def task_started(self, name: str) -> None:
+        """A task starts executing (cached tasks never start)."""
+
+    def task_finished(self, report: TaskReport) -> None:
+        """A task has its final status: executed, cached, failed, skipped or upstream_failed."""
+
+    def run_finished(self, report: RunReport) -> None:
+        """The run is over; `report` is what the engine returns."""

@@ -1,0 +1,322 @@
+"""The library front door: `Task`, `@task.process` and `Pipeline`, as in the original README.
+
+Tasks and pipelines are plain objects: creating them touches no disk and adds no log sink.
+`Pipeline.execute` builds engine specs from the tasks and runs them on the shared engine.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import types
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import expire as _expire
+from .errors import TaskNotFoundError, did_you_mean
+from .fingerprint import SourceIndex, digest, object_code_digest
+from .spec import OnUpstreamError, TaskContext, TaskSpec
+
+if TYPE_CHECKING:
+    import diskcache
+
+    from .cache import ResultCache
+    from .outcomes import Reporter, RunReport
+
+__all__ = ["Pipeline", "Task", "find_tasks", "home_dir"]
+
+
+def home_dir() -> Path:
+    """`$LITTLE_PIPELINES_HOME`, else `~/.little_pipelines`."""
+    configured = os.environ.get("LITTLE_PIPELINES_HOME")
+    return Path(configured).expanduser() if configured else Path.home() / ".little_pipelines"
+
+
+class Task:
+    """A named unit of work whose `run` process produces a result.
+
+    Processes are functions registered with `@task.process`; each receives the task as `this`,
+    and `this.<process>(...)` calls another one.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        dependencies: Iterable[str] | None = None,
+        expire_results: Callable[[], int | None] | None = None,
+        if_upstream_errors: str = "FAIL",
+        input_files: Iterable[str | os.PathLike[str]] | None = None,
+        hash_inputs: bool = True,
+    ) -> None:
+        try:
+            self.if_upstream_errors = OnUpstreamError(str(if_upstream_errors).lower())
+        except ValueError:
+            raise ValueError(
+                f"if_upstream_errors must be 'FAIL' or 'SKIP', not {if_upstream_errors!r}"
+            ) from None
+        self.name = name
+        self.dependency_names: list[str] = list(dependencies or [])
+        self.expire_results = expire_results or _expire.after_session(name)
+        self.input_files = [str(p) for p in input_files or ()]
+        self.hash_inputs = hash_inputs
+        self.pipeline: Pipeline | None = None
+        self.logger: Any = None
+        self.is_executed = False
+        self.is_skipped = False
+        self._result: Any = None
+        self._processes: dict[str, Callable[..., Any]] = {}
+        self._module = sys._getframe(1).f_globals.get("__name__")
+
+    def __repr__(self) -> str:
+        return f"<Task ('{self.name}')>"
+
+    def process(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Register `func` as a process of this task (the one named `run` is required)."""
+        self._processes[func.__name__] = func
+        return func
+
+    def __getattr__(self, name: str) -> Any:
+        processes = self.__dict__.get("_processes", {})
+        if name in processes:
+            return functools.partial(processes[name], self)
+        raise AttributeError(f"task '{self.__dict__.get('name')}' has no attribute {name!r}")
+
+    def run(self) -> Any:
+        """Call the `run` process now, outside the cache, and keep its result."""
+        if "run" not in self._processes:
+            raise AttributeError(f"task '{self.name}' is missing 'run' process")
+        self._result = self._processes["run"](self)
+        self.is_executed = True
+        if self.pipeline is not None:
+            self.pipeline._results[self.name] = self._result
+        return self._result
+
+    @property
+    def result(self) -> Any:
+        if self.pipeline is not None and self.name in self.pipeline._results:
+            return self.pipeline._results[self.name]
+        return self._result
+
+    @property
+    def dependencies(self) -> dict[str, Task | None] | None:
+        """Dependency name -> Task once the task is in a pipeline, else None."""
+        if self.pipeline is None:
+            return None
+        return {name: self.pipeline._tasks.get(name) for name in self.dependency_names}
+
+    @property
+    def log_dir(self) -> Path | None:
+        return None if self.pipeline is None else self.pipeline.log_dir
+
+    @property
+    def info(self) -> str | None:
+        """The docstring of the module that defined the task."""
+        module = sys.modules.get(self._module or "")
+        return getattr(module, "__doc__", None)
+
+    def _code(self, indexes: dict[Path, SourceIndex]) -> str:
+        parts = [",".join(self.dependency_names), str(self.if_upstream_errors)]
+        for name in sorted(self._processes):
+            parts.append(name + ":" + _function_digest(self._processes[name], indexes))
+        return digest(*parts)
+
+    def _spec(self, indexes: dict[Path, SourceIndex]) -> TaskSpec:
+        code = getattr(self._processes.get("run"), "__code__", None)
+        return TaskSpec(
+            name=self.name,
+            invoke=self._invoke,
+            code=self._code(indexes),
+            deps=tuple(self.dependency_names),
+            inputs=tuple(self.input_files) if self.hash_inputs else (),
+            input_root=Path.cwd(),
+            expire=self.expire_results,
+            on_upstream_error=self.if_upstream_errors,
+            file=code.co_filename if code else None,
+            line=code.co_firstlineno if code else None,
+        )
+
+    def _invoke(self, upstream: Mapping[str, Any], this: TaskContext) -> Any:
+        return self._processes["run"](self)
+
+
+def _function_digest(func: Callable[..., Any], indexes: dict[Path, SourceIndex]) -> str:
+    """Code hash of a process: from its source file's syntax tree, else its code object."""
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return digest(repr(func))
+    path = Path(code.co_filename)
+    if path.is_file():
+        index = indexes.get(path.parent)
+        if index is None:
+            index = indexes[path.parent] = SourceIndex(path.parent)
+        try:
+            node = index.function_at(path, code.co_firstlineno)
+        except (OSError, SyntaxError):
+            node = None
+        if node is not None:
+            return index.code_digest([(path, node)])
+    return object_code_digest(code)
+
+
+class Pipeline:
+    """Tasks run in dependency order, with results cached under the pipeline's home folder."""
+
+    def __init__(self, name: str, *, home: Path | None = None) -> None:
+        self.name = name
+        self._home = home
+        self._tasks: dict[str, Task] = {}
+        self._results: dict[str, Any] = {}
+        self._cache: ResultCache | None = None
+
+    def __repr__(self) -> str:
+        return f"<Pipeline: {self.name} ({self.ntasks} tasks)>"
+
+    @property
+    def home(self) -> Path:
+        """The folder of the cache and `logs/`: `<home_dir()>/<name>` unless given."""
+        return self._home or home_dir() / self.name
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def result_cache(self) -> ResultCache:
+        if self._cache is None:
+            from .cache import ResultCache
+
+            self._cache = ResultCache(self.home)
+        return self._cache
+
+    @property
+    def cache(self) -> diskcache.Cache:
+        """The `diskcache.Cache` holding the results."""
+        return self.result_cache.raw
+
+    @property
+    def ntasks(self) -> int:
+        return len(self._tasks)
+
+    def add(self, *tasks: Task) -> Pipeline:
+        """Add tasks, in any order."""
+        from .logs import task_logger
+
+        for task in tasks:
+            self._tasks[task.name] = task
+            task.pipeline = self
+            task.logger = task_logger(task.name)
+        return self
+
+    def get_task(self, name: str) -> Task:
+        try:
+            return self._tasks[name]
+        except KeyError:
+            raise TaskNotFoundError(
+                f"pipeline '{self.name}' has no task '{name}'{did_you_mean(name, self._tasks)}"
+            ) from None
+
+    def get_result(self, name: str) -> Any:
+        """The task's result from this run, else from the cache, else None."""
+        if name in self._results:
+            return self._results[name]
+        self.get_task(name)
+        try:
+            value = self.result_cache.load(name)
+        except KeyError:
+            return None
+        self._results[name] = value
+        return value
+
+    @property
+    def tasks(self) -> Iterator[Task]:
+        """The tasks in dependency order."""
+        return (self._tasks[name] for name in self._graph().order)
+
+    @property
+    def is_complete(self) -> bool:
+        """True when every task has run (or was served from cache) or was skipped."""
+        return all(t.is_executed or t.is_skipped for t in self._tasks.values())
+
+    def validate_tasks(self) -> None:
+        """Raise if a task lacks its `run` process or the graph is invalid."""
+        for task in self._tasks.values():
+            if "run" not in task._processes:
+                raise AttributeError(f"task '{task.name}' is missing 'run' process")
+        self._graph()
+
+    def _graph(self, indexes: dict[Path, SourceIndex] | None = None):
+        from .graph import TaskGraph
+
+        if indexes is None:
+            specs = [
+                TaskSpec(t.name, t._invoke, "", tuple(t.dependency_names))
+                for t in self._tasks.values()
+            ]
+        else:
+            specs = [t._spec(indexes) for t in self._tasks.values()]
+        return TaskGraph(specs)
+
+    def execute(
+        self,
+        force: bool = False,
+        force_tasks: Iterable[str] | None = None,
+        skip_tasks: Iterable[str] | None = None,
+        single_task: str = "",
+        *,
+        reporter: Reporter | None = None,
+    ) -> RunReport:
+        """Run what is not fresh; serve the rest from the cache. Returns the run's report."""
+        from . import engine
+
+        self.validate_tasks()
+        graph = self._graph({})
+        for name in [*(force_tasks or ()), *(skip_tasks or ())]:
+            self.get_task(name)
+        if single_task:
+            self.get_task(single_task)
+        if force:
+            self.result_cache.clear()
+            self._results.clear()
+        if reporter is None:
+            reporter = _default_reporter()
+        for task in self._tasks.values():
+            task.is_executed = False
+            task.is_skipped = task.is_skipped and task.name in set(skip_tasks or ())
+        report = engine.run(
+            graph,
+            self.result_cache,
+            targets=[single_task] if single_task else None,
+            force=set(force_tasks or ()),
+            skip=set(skip_tasks or ()),
+            reporter=reporter,
+            log_dir=self.log_dir,
+            results=self._results,
+        )
+        from .outcomes import Status
+
+        for task_report in report.tasks:
+            task = self._tasks[task_report.name]
+            task.is_executed = task_report.status in (Status.EXECUTED, Status.CACHED)
+            task.is_skipped = task_report.status is Status.SKIPPED
+        if report.interrupted:
+            raise KeyboardInterrupt
+        return report
+
+
+def _default_reporter() -> Reporter:
+    """Plain progress lines on stderr, as the original printed its progress."""
+    from .console import make_console, make_reporter
+
+    return make_reporter(make_console())
+
+
+def find_tasks(namespace: Mapping[str, Any], nested: bool = True) -> set[Task]:
+    """The Tasks among a namespace's values (such as `locals()`), and in its modules if nested."""
+    found = {v for v in namespace.values() if isinstance(v, Task)}
+    if nested:
+        for value in namespace.values():
+            if isinstance(value, types.ModuleType):
+                found |= {v for v in vars(value).values() if isinstance(v, Task)}
+    return found

@@ -1,0 +1,273 @@
+"""The file-convention runner: a project on disk, its task graph, cache and runs.
+
+`Project` ties discovery, the cache and the engine together for the `lp` command, watch mode
+and the shell; `task` is the decorator for runner task options and `load` reads a runner
+task's cached result from a notebook or script.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, overload
+
+from . import engine
+from .cache import ResultCache
+from .config import Config, find_root, load_config
+from .discovery import Modules, TaskDef, dependencies, find_task_files, function_spec, read_project
+from .errors import TaskNotFoundError
+from .expire import never
+from .fingerprint import SourceIndex
+from .graph import TaskGraph
+from .outcomes import Reporter, RunReport
+from .pipeline import Pipeline
+from .spec import TaskSpec
+
+__all__ = ["Project", "TaskOptions", "load", "task"]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOptions:
+    """Options of a runner task, set with `@lp.task(...)`."""
+
+    expire: Any = None
+    inputs: tuple[str, ...] = ()
+    cache: bool = True
+
+
+@overload
+def task(func: Callable[..., Any], /) -> Callable[..., Any]: ...
+@overload
+def task(
+    *, expire: Any = None, inputs: Iterable[str] | str = (), cache: bool = True
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+def task(
+    func: Callable[..., Any] | None = None,
+    /,
+    *,
+    expire: Any = None,
+    inputs: Iterable[str] | str = (),
+    cache: bool = True,
+) -> Any:
+    """Set a runner task's options: `@lp.task(expire=..., inputs=[...], cache=True)`.
+
+    `inputs` are paths or globs relative to the project root whose contents count towards the
+    task's freshness; `cache=False` runs the task every time. Write the options as literals:
+    they are read from the file without importing it.
+    """
+    if isinstance(inputs, str):
+        inputs = (inputs,)
+    options = TaskOptions(expire, tuple(inputs), cache)
+
+    def mark(f: Callable[..., Any]) -> Callable[..., Any]:
+        f.__lp_task__ = options  # type: ignore[attr-defined]
+        return f
+
+    return mark(func) if func is not None else mark
+
+
+class FunctionTask:
+    """A runner function task seen through the library's Task interface (for the shell)."""
+
+    def __init__(self, project: Project, spec: TaskSpec) -> None:
+        self.name = spec.name
+        self.spec = spec
+        self._project = project
+        self.is_executed = False
+        self.is_skipped = False
+
+    def __repr__(self) -> str:
+        return f"<Task ('{self.name}')>"
+
+    @property
+    def dependencies(self) -> dict[str, Any]:
+        return {name: self._project.pipeline._tasks.get(name) for name in self.spec.deps}
+
+    @property
+    def result(self) -> Any:
+        return self._project.pipeline.get_result(self.name)
+
+    @property
+    def info(self) -> str | None:
+        """The docstring of the tasks file that defines the task, read without importing it."""
+        path = self._project.config.root / (self.spec.file or "")
+        try:
+            return ast.get_docstring(ast.parse(path.read_bytes()))
+        except (OSError, SyntaxError):
+            return None
+
+
+class ProjectPipeline(Pipeline):
+    """The discovered project as an `lp.Pipeline`, so the shell and `lp.Task` objects work."""
+
+    def __init__(self, project: Project) -> None:
+        super().__init__(project.config.name, home=project.config.state_dir)
+        self.project = project
+        self._cache = project.cache
+
+    def validate_tasks(self) -> None:
+        self.project.reload()
+
+    def _graph(self, indexes: Any = None) -> TaskGraph:
+        return self.project.graph
+
+    def execute(  # type: ignore[override]
+        self,
+        force: bool = False,
+        force_tasks: Iterable[str] | None = None,
+        skip_tasks: Iterable[str] | None = None,
+        single_task: str = "",
+        *,
+        reporter: Reporter | None = None,
+    ) -> RunReport:
+        """Run the project like `lp run` (force=True forces every selected task)."""
+        return self.project.run(
+            targets=[single_task] if single_task else None,
+            force=True if force else set(force_tasks or ()),
+            skip=skip_tasks or (),
+            reporter=reporter,
+        )
+
+
+class Project:
+    """A project root with its configuration, tasks files, task graph and result cache."""
+
+    def __init__(self, root: Path | None = None, *, config: Config | None = None) -> None:
+        self.config = config or load_config(root if root is not None else find_root())
+        self.root = self.config.root
+        self.index = SourceIndex(self.root)
+        self.modules = Modules(self.root)
+        self.cache = ResultCache(self.config.state_dir, import_module=self._import_named)
+        self.results: dict[str, Any] = {}
+        self._graph: TaskGraph | None = None
+        self._pipeline: ProjectPipeline | None = None
+        self.defs: dict[str, TaskDef] = {}
+
+    @property
+    def log_dir(self) -> Path:
+        return self.config.state_dir / "logs"
+
+    @property
+    def graph(self) -> TaskGraph:
+        """The task graph, read on first use (errors: DiscoveryError, PipelineValidationError)."""
+        if self._graph is None:
+            self.reload()
+        assert self._graph is not None
+        return self._graph
+
+    @property
+    def pipeline(self) -> ProjectPipeline:
+        if self._pipeline is None:
+            self._pipeline = ProjectPipeline(self)
+            self._pipeline._results = self.results
+        return self._pipeline
+
+    def reload(self, files: list[Path] | None = None) -> TaskGraph:
+        """Read the tasks files again (parsing only those that changed) and rebuild the graph."""
+        defs, objects = read_project(self.config, self.index, self.modules, files)
+        known = {d.name for d in defs} | {t.name for t in objects}
+        specs = [function_spec(d, dependencies(d, known), self._function, self.index) for d in defs]
+        for spec, definition in zip(specs, defs, strict=True):
+            spec.expire = never()
+            spec.prepare = self._preparer(definition, spec)
+        pipeline = self.pipeline
+        indexes = {self.root: self.index}
+        for obj in objects:
+            pipeline._tasks[obj.name] = obj
+            obj.pipeline = pipeline
+            spec = obj._spec(indexes)
+            spec.input_root = self.root
+            if spec.file and Path(spec.file).is_relative_to(self.root):
+                spec.file = Path(spec.file).relative_to(self.root).as_posix()
+            specs.append(spec)
+        self.defs = {d.name: d for d in defs}
+        graph = TaskGraph(specs)
+        self._graph = graph
+        for spec in specs:
+            if spec.name in self.defs:
+                pipeline._tasks[spec.name] = FunctionTask(self, spec)  # type: ignore[assignment]
+        return graph
+
+    def _function(self, definition: TaskDef) -> Callable[..., Any]:
+        if definition.live is not None:
+            return definition.live
+        return getattr(self.modules.load(definition.path), definition.function)
+
+    def _preparer(self, definition: TaskDef, spec: TaskSpec) -> Callable[[], None]:
+        def prepare() -> None:
+            options = getattr(self._function(definition), "__lp_task__", None)
+            if options is not None and options.expire is not None:
+                spec.expire = options.expire
+
+        return prepare
+
+    def _import_named(self, module_name: str) -> bool:
+        """Import the tasks file that a pickled result refers to by its unique module name."""
+        for path in find_task_files(self.config):
+            if self.modules.module_name(path) == module_name:
+                self.modules.load(path)
+                return module_name in sys.modules
+        return False
+
+    def run(
+        self,
+        targets: Sequence[str] | None = None,
+        *,
+        force: bool | Iterable[str] = False,
+        skip: Iterable[str] = (),
+        no_upstream: bool = False,
+        dry_run: bool = False,
+        exitfirst: bool = False,
+        reporter: Reporter | None = None,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> RunReport:
+        """Run the project (or `targets` and their upstream) holding the project's run lock."""
+        graph = self.graph
+        if targets:
+            graph.check(targets)
+        if dry_run:
+            return engine.run(
+                graph, self.cache, targets=targets, force=force, skip=skip,
+                no_upstream=no_upstream, dry_run=True, reporter=reporter, root=self.root,
+            )  # fmt: skip
+        with self.cache.lock(on_wait):
+            return engine.run(
+                graph, self.cache, targets=targets, force=force, skip=skip,
+                no_upstream=no_upstream, exitfirst=exitfirst, reporter=reporter,
+                log_dir=self.log_dir, root=self.root, results=self.results,
+            )  # fmt: skip
+
+    def reasons(self) -> dict[str, Any]:
+        """Each task's reason to run now (None when fresh), deciding without running anything."""
+        return engine.decide(self.graph, self.cache)
+
+    def result(self, name: str) -> Any:
+        """The cached result of task `name` (TaskNotFoundError with a hint when missing)."""
+        graph = self.graph
+        if name not in graph:
+            raise graph.not_found(name)
+        try:
+            return self.cache.load(name)
+        except KeyError:
+            raise TaskNotFoundError(
+                f"task '{name}' has no cached result yet; run it first: lp run {name}"
+            ) from None
+
+    def names(self) -> Iterator[str]:
+        return iter(self.graph.order)
+
+
+def load(name: str, root: str | Path | None = None) -> Any:
+    """A runner task's cached result, for notebooks and scripts.
+
+    The project root is `root`, else found upward from the current folder as `lp` finds it.
+    Raises TaskNotFoundError (with a hint) when the task or its result does not exist.
+    """
+    project = Project(Path(root) if root is not None else None)
+    try:
+        return project.result(name)
+    finally:
+        project.cache.close()
