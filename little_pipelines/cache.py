@@ -88,8 +88,9 @@ class ResultCache:
 
     def entry(self, name: str) -> Entry | None:
         """The entry of `name`'s stored result, or None if there is none (or an old scheme)."""
+        cache = self.raw
         try:
-            found = self.raw.get((_ENTRY, name))
+            found = cache.get((_ENTRY, name))
         except Exception as exc:
             raise self._corrupt(exc) from exc
         if not isinstance(found, dict) or found.get("scheme") != SCHEME:
@@ -101,8 +102,9 @@ class ResultCache:
 
     def load(self, name: str) -> Any:
         """The stored result of `name` (KeyError when absent)."""
+        cache = self.raw
         try:
-            data = self.raw.get((_RESULT, name))
+            data = cache.get((_RESULT, name))
         except Exception as exc:
             raise self._corrupt(exc) from exc
         if data is None:

@@ -105,11 +105,17 @@ def _errors(*, as_json: bool = False, project: list[Any] | None = None) -> Itera
         if as_json:
             _print_json(_json_head(project[0] if project else None, ok=False, error=exc.to_json()))
         else:
-            _console().print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+            _print_error(_console(), exc.message)
         raise typer.Exit(ExitCode.USAGE) from None
     except KeyboardInterrupt:
         _console().print("interrupted")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+
+def _print_error(console: Console, message: str) -> None:
+    from rich.markup import escape
+
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
 
 
 def _print_json(data: dict[str, Any]) -> None:
@@ -196,12 +202,79 @@ def run(
         _print_json(run_json(project, report))
     else:
         for warning in report.warnings:
-            console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+            console.print(f"[yellow]warning:[/] {warning}", highlight=False, markup=False)
     raise typer.Exit(report.exit_code)
 
 
+@app.command()
+def watch(
+    ctx: typer.Context,
+    tasks: Tasks = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Ignore cached results.")] = False,
+    exitfirst: Annotated[
+        bool, typer.Option("--exitfirst", "-x", help="Stop a run at its first failure.")
+    ] = False,
+    as_json: Json = False,
+    root: Root = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+) -> None:
+    """Run, then keep watching and rerun what each save affects (Ctrl-C to stop)."""
+    from .console import make_reporter
+    from .outcomes import Reporter
+    from .watch import Watcher
+
+    console = _console()
+    verbose, quiet = _opt(ctx, "verbose", verbose), _opt(ctx, "quiet", quiet)
+    _task_logs_to_stderr(verbose and not as_json)
+    with _errors(as_json=as_json):
+        project = _project(_opt(ctx, "root", root))
+        if tasks:
+            project.graph.check(tasks)
+
+    def reporter() -> Reporter:
+        if as_json:
+            return Reporter()
+        return make_reporter(console, verbose=verbose, quiet=quiet)
+
+    def on_run(report: RunReport, trigger: list[str]) -> None:
+        if as_json:
+            _print_json(run_json(project, report, trigger))
+        elif not quiet:
+            console.print(f"[dim]watching {project.root} — Ctrl-C to stop[/]", highlight=False)
+
+    def on_error(error: LittlePipelinesError, trigger: list[str]) -> None:
+        if as_json:
+            data = _json_head(project, ok=False, error=error.to_json())
+            data["trigger"] = trigger
+            _print_json(data)
+        else:
+            _print_error(console, error.message)
+            console.print("[dim]fix it and save: watching for changes…[/]", highlight=False)
+
+    def announce(report_trigger: list[str]) -> None:
+        if not as_json and report_trigger:
+            console.rule(f"changed: {', '.join(report_trigger)}", style="dim")
+
+    watcher = Watcher(
+        project,
+        targets=tasks or None,
+        force=force,
+        exitfirst=exitfirst,
+        reporter=reporter,
+        on_run=on_run,
+        on_error=on_error,
+        on_change=announce,
+    )
+    try:
+        watcher.run()
+    except KeyboardInterrupt:
+        watcher.stop_event.set()
+    raise typer.Exit(ExitCode.OK)
+
+
 def _usage(message: str) -> None:
-    _console().print(f"[bold red]error:[/] {message}", highlight=False)
+    _print_error(_console(), message)
     raise typer.Exit(ExitCode.USAGE)
 
 
@@ -218,7 +291,9 @@ def list_(
     if as_json:
         _print_json({"version": 1, "pipeline": project.config.name, "tasks": rows})
     else:
-        render_list(_console(), rows)
+        from .console import make_console
+
+        render_list(make_console(stderr=False), rows)
 
 
 @app.command()
@@ -278,6 +353,7 @@ def shell(ctx: typer.Context, root: Root = None) -> None:
     """An interactive shell on the project (list_tasks, execute, peek, ...)."""
     from .shell import Shell
 
+    _task_logs_to_stderr(False)
     with _errors():
         project = _project(_opt(ctx, "root", root))
         project.graph  # noqa: B018 (load now, so errors show before the prompt)

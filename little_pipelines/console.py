@@ -30,7 +30,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from .outcomes import PlannedTask, Reporter, RunReport, Status, TaskReport
+from .outcomes import PlannedTask, Reason, Reporter, RunReport, Status, TaskReport
 
 __all__ = [
     "LiveReporter",
@@ -346,7 +346,8 @@ def list_rows(project: Any) -> list[dict[str, Any]]:
         if entry is not None and entry.session is not None:
             expiry = "after session"
         elif entry is not None and entry.expires_at is not None:
-            expiry = datetime.fromtimestamp(entry.expires_at).strftime("%Y-%m-%d %H:%M")
+            when = datetime.fromtimestamp(entry.expires_at).strftime("%Y-%m-%d %H:%M")
+            expiry = f"expired {when}" if reason is Reason.EXPIRED else when
         else:
             expiry = spec.meta.get("expire_text") or "never"
         rows.append(
@@ -374,7 +375,7 @@ def render_list(console: Console, rows: list[dict[str, Any]]) -> None:
     """The `lp list` table."""
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("task", "file:line", "needs", "state", "expiry", "last run"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column != "needs")
     styles = {"fresh": "green", "stale": "yellow", "never run": "cyan"}
     for row in rows:
         table.add_row(

@@ -251,9 +251,22 @@ class Modules:
         self._loaded[path] = (mtime, module)
         return module
 
+    def forget(self, path: Path) -> None:
+        """Import `path` afresh next time it is needed."""
+        self._loaded.pop(path, None)
+        sys.modules.pop(self.module_name(path), None)
+
+    def forget_all(self) -> None:
+        """Import every tasks file afresh next time (a helper module they use changed)."""
+        for path in list(self._loaded):
+            self.forget(path)
+
     def _import_error(self, path: Path, exc: Exception) -> DiscoveryError:
         rel = path.relative_to(self.root).as_posix()
         if isinstance(exc, SyntaxError):
+            where = Path(exc.filename) if exc.filename else path
+            if where.is_relative_to(self.root):
+                rel = where.relative_to(self.root).as_posix()
             return _error(f"syntax error: {exc.msg}", rel, exc.lineno)
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
         line = frames[-1].lineno if frames else None

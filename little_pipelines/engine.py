@@ -54,11 +54,13 @@ def run(
     log_dir: Path | None = None,
     root: Path | None = None,
     results: dict[str, Any] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> RunReport:
     """Run the selected tasks (all, or `targets` plus their upstream) and report each one.
 
     `force` is True for every selected task or a set of names; `skip` names tasks to mark
-    skipped. `results` receives the values of executed (and loaded) tasks.
+    skipped. `results` receives the values of executed (and loaded) tasks. `stop` is asked
+    between tasks; when it says True the rest of the plan is dropped (`report.cancelled`).
     """
     state = _Run(graph, cache, clock=clock, root=root, results=results)
     selected = state.select(targets, no_upstream=no_upstream)
@@ -86,7 +88,7 @@ def run(
         state.logs = TaskLogs(log_dir) if log_dir is not None else None
         try:
             with state.logs or contextlib.nullcontext():
-                state.execute(selected, report, reporter, exitfirst=exitfirst)
+                state.execute(selected, report, reporter, exitfirst=exitfirst, stop=stop)
         finally:
             state.expire_on_complete(selected)
     report.duration_s = time.perf_counter() - started
@@ -231,11 +233,20 @@ class _Run:
         return self.results[name]
 
     def execute(
-        self, selected: list[str], report: RunReport, reporter: Reporter, *, exitfirst: bool
+        self,
+        selected: list[str],
+        report: RunReport,
+        reporter: Reporter,
+        *,
+        exitfirst: bool,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         failed: dict[str, str] = {}  # task -> the failed task it traces back to
         missing: set[str] = set()  # skipped tasks that left no result behind
         for i, name in enumerate(selected):
+            if stop is not None and stop():
+                report.cancelled = True
+                return
             spec = self.graph[name]
             task = self._blocked(spec, failed, missing)
             if task is None:
@@ -243,7 +254,8 @@ class _Run:
                     task = self._decide_and_run(spec, reporter)
                 except KeyboardInterrupt:
                     report.interrupted = True
-                    report.tasks.append(_locate(TaskReport(name, Status.FAILED), spec))
+                    error = TaskError("KeyboardInterrupt", "interrupted")
+                    report.tasks.append(_locate(TaskReport(name, Status.FAILED, error=error), spec))
                     return
             if task.status is Status.FAILED:
                 failed[name] = name
@@ -348,12 +360,13 @@ class _Run:
         if kind == "session":
             entry.session = session_id()
         elif kind == "time":
+            whole = int(now)  # policies count whole seconds: start from a whole second
             try:
-                seconds = spec.expire(now=datetime.fromtimestamp(now))
+                seconds = spec.expire(now=datetime.fromtimestamp(whole))
             except TypeError:
                 seconds = spec.expire()
             if seconds is not None:
-                entry.expires_at = now + seconds
+                entry.expires_at = whole + seconds
         self.cache.store(spec.name, data, entry)
         self.entries[spec.name] = entry
         return result
@@ -369,7 +382,7 @@ class _Run:
         """Results that expire `on_complete` stop being fresh once the run is over."""
         for name in selected:
             if _policy_kind(self.graph[name].expire) == "run" and self.entries.get(name):
-                self.cache.update(name, expires_at=0.0)
+                self.cache.update(name, expires_at=self.clock())
 
 
 def _error(exc: BaseException) -> TaskError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 __all__ = [
     "CacheError",
@@ -73,8 +73,13 @@ class UnknownDependencyError(PipelineValidationError):
 class CycleError(PipelineValidationError):
     """The dependencies form a cycle; `cycle` is the path, first name repeated last."""
 
-    def __init__(self, cycle: list[str], **where_):
-        super().__init__("dependency cycle: " + " -> ".join(cycle), **where_)
+    def __init__(self, cycle: list[str], locations: Sequence[str] = (), **where_):
+        places = f" ({'; '.join(locations)})" if locations else ""
+        super().__init__(
+            "dependency cycle: " + " -> ".join(cycle) + places
+            + " — each task needs the next; remove one of these dependencies",
+            **where_,
+        )  # fmt: skip
         self.cycle = cycle
 
 

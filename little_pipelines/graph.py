@@ -57,7 +57,8 @@ class TaskGraph:
         except graphlib.CycleError as exc:
             cycle = list(reversed(exc.args[1]))
             spec = self.specs[cycle[0]]
-            raise CycleError(cycle, file=spec.file, line=spec.line) from None
+            where = [f"{n} at {self.specs[n].where}" for n in cycle[:-1] if self.specs[n].where]
+            raise CycleError(cycle, where, file=spec.file, line=spec.line) from None
 
     def __len__(self) -> int:
         return len(self.specs)

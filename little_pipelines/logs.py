@@ -12,7 +12,7 @@ from typing import IO, Any
 __all__ = ["TaskLogs", "task_logger"]
 
 _KEY = "lp_task"
-_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {message}\n{exception}"
+_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {message}"  # loguru adds the traceback
 
 
 def task_logger(name: str) -> Any:

@@ -94,6 +94,7 @@ class RunReport:
     tasks: list[TaskReport] = field(default_factory=list)
     duration_s: float = 0.0
     interrupted: bool = False
+    cancelled: bool = False
     warnings: list[str] = field(default_factory=list)
 
     @property

@@ -191,6 +191,12 @@ class Project:
                 pipeline._tasks[spec.name] = FunctionTask(self, spec)  # type: ignore[assignment]
         return graph
 
+    def invalidate(self) -> None:
+        """Read the tasks files again on next use (watch mode calls this after a change)."""
+        self._graph = None
+        if self._pipeline is not None:
+            self._pipeline._tasks.clear()
+
     def _function(self, definition: TaskDef) -> Callable[..., Any]:
         if definition.live is not None:
             return definition.live
@@ -223,6 +229,7 @@ class Project:
         exitfirst: bool = False,
         reporter: Reporter | None = None,
         on_wait: Callable[[str], None] | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> RunReport:
         """Run the project (or `targets` and their upstream) holding the project's run lock."""
         graph = self.graph
@@ -237,7 +244,7 @@ class Project:
             return engine.run(
                 graph, self.cache, targets=targets, force=force, skip=skip,
                 no_upstream=no_upstream, exitfirst=exitfirst, reporter=reporter,
-                log_dir=self.log_dir, root=self.root, results=self.results,
+                log_dir=self.log_dir, root=self.root, results=self.results, stop=stop,
             )  # fmt: skip
 
     def reasons(self) -> dict[str, Any]:
@@ -266,7 +273,7 @@ def load(name: str, root: str | Path | None = None) -> Any:
     The project root is `root`, else found upward from the current folder as `lp` finds it.
     Raises TaskNotFoundError (with a hint) when the task or its result does not exist.
     """
-    project = Project(Path(root) if root is not None else None)
+    project = Project(Path(root).expanduser() if root is not None else None)
     try:
         return project.result(name)
     finally:
