@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Entry", "ResultCache", "serialize"]
 
-_ENTRY = "entry"
-_RESULT = "result"
+# Keys are strings: diskcache stores them as they are, where tuples are pickled on every
+# lookup. The prefix keeps a task's entry and its payload apart.
+_ENTRY = "entry:"
+_RESULT = "result:"
 
 
 def serialize(value: Any) -> bytes:
@@ -74,7 +76,10 @@ class ResultCache:
 
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
-                self._cache = diskcache.Cache(str(self.directory))
+                # No eviction: a result may only disappear when the user cleans it.
+                self._cache = diskcache.Cache(
+                    str(self.directory), eviction_policy="none", cull_limit=0
+                )
             except Exception as exc:
                 raise self._corrupt(exc) from exc
         return self._cache
@@ -90,7 +95,7 @@ class ResultCache:
         """The entry of `name`'s stored result, or None if there is none (or an old scheme)."""
         cache = self.raw
         try:
-            found = cache.get((_ENTRY, name))
+            found = cache.get(_ENTRY + name)
         except Exception as exc:
             raise self._corrupt(exc) from exc
         if not isinstance(found, dict) or found.get("scheme") != SCHEME:
@@ -104,7 +109,7 @@ class ResultCache:
         """The stored result of `name` (KeyError when absent)."""
         cache = self.raw
         try:
-            data = cache.get((_RESULT, name))
+            data = cache.get(_RESULT + name)
         except Exception as exc:
             raise self._corrupt(exc) from exc
         if data is None:
@@ -120,8 +125,8 @@ class ResultCache:
         """Store a result's bytes with its entry, atomically."""
         cache = self.raw
         with cache.transact():
-            cache.set((_RESULT, name), data)
-            cache.set((_ENTRY, name), _as_dict(entry))
+            cache.set(_RESULT + name, data)
+            cache.set(_ENTRY + name, _as_dict(entry))
 
     def update(self, name: str, **changes: Any) -> None:
         """Change fields of a stored entry (used to expire results in place)."""
@@ -129,14 +134,14 @@ class ResultCache:
         if entry is not None:
             for key, value in changes.items():
                 setattr(entry, key, value)
-            self.raw.set((_ENTRY, name), _as_dict(entry))
+            self.raw.set(_ENTRY + name, _as_dict(entry))
 
     def drop(self, name: str) -> bool:
         """Forget `name`'s result; True if there was one."""
         cache = self.raw
         with cache.transact():
-            had = cache.delete((_ENTRY, name))
-            cache.delete((_RESULT, name))
+            had = cache.delete(_ENTRY + name)
+            cache.delete(_RESULT + name)
         return bool(had)
 
     def clear(self) -> None:
@@ -161,7 +166,8 @@ class ResultCache:
 
     def names(self) -> list[str]:
         """Names of the tasks that have a stored entry."""
-        return sorted(key[1] for key in self.raw.iterkeys() if key[0] == _ENTRY)
+        keys = self.raw.iterkeys()
+        return sorted(key[len(_ENTRY) :] for key in keys if key.startswith(_ENTRY))
 
     def close(self) -> None:
         if self._cache is not None:

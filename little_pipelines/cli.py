@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -115,12 +116,13 @@ def _errors(*, as_json: bool = False, project: list[Any] | None = None) -> Itera
 def _print_error(console: Console, message: str) -> None:
     from rich.markup import escape
 
-    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
-def _print_json(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data) + "\n")
-    sys.stdout.flush()
+def _print_json(data: dict[str, Any], out: Any = None) -> None:
+    out = out or sys.stdout
+    out.write(json.dumps(data) + "\n")
+    out.flush()
 
 
 def _json_head(project: Project | None, *, ok: bool, error: Any = None) -> dict[str, Any]:
@@ -185,15 +187,18 @@ def run(
                 console, verbose=_opt(ctx, "verbose", verbose), quiet=_opt(ctx, "quiet", quiet)
             )
         try:
-            report = project.run(
-                tasks or None,
-                force=force,
-                dry_run=dry_run,
-                exitfirst=exitfirst,
-                no_upstream=no_upstream,
-                reporter=reporter,
-                on_wait=lambda message: console.print(message, highlight=False),
-            )
+            # with --json, stdout carries one JSON object: what tasks print goes to stderr
+            quiet_stdout = contextlib.redirect_stdout(sys.stderr) if as_json else nullcontext()
+            with quiet_stdout:
+                report = project.run(
+                    tasks or None,
+                    force=force,
+                    dry_run=dry_run,
+                    exitfirst=exitfirst,
+                    no_upstream=no_upstream,
+                    reporter=reporter,
+                    on_wait=lambda message: console.print(message, highlight=False),
+                )
         finally:
             close = getattr(reporter, "close", None)
             if close is not None:
@@ -237,9 +242,11 @@ def watch(
             return Reporter()
         return make_reporter(console, verbose=verbose, quiet=quiet)
 
+    stdout = sys.stdout  # with --json, stdout carries only the JSON lines
+
     def on_run(report: RunReport, trigger: list[str]) -> None:
         if as_json:
-            _print_json(run_json(project, report, trigger))
+            _print_json(run_json(project, report, trigger), stdout)
         elif not quiet:
             console.print(f"[dim]watching {project.root} — Ctrl-C to stop[/]", highlight=False)
 
@@ -247,7 +254,7 @@ def watch(
         if as_json:
             data = _json_head(project, ok=False, error=error.to_json())
             data["trigger"] = trigger
-            _print_json(data)
+            _print_json(data, stdout)
         else:
             _print_error(console, error.message)
             console.print("[dim]fix it and save: watching for changes…[/]", highlight=False)
@@ -267,7 +274,8 @@ def watch(
         on_change=announce,
     )
     try:
-        watcher.run()
+        with contextlib.redirect_stdout(sys.stderr) if as_json else nullcontext():
+            watcher.run()
     except KeyboardInterrupt:
         watcher.stop_event.set()
     raise typer.Exit(ExitCode.OK)
@@ -280,7 +288,11 @@ def _usage(message: str) -> None:
 
 @app.command("list")
 def list_(
-    ctx: typer.Context, as_json: Json = False, root: Root = None, verbose: Verbose = False
+    ctx: typer.Context,
+    as_json: Json = False,
+    root: Root = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
 ) -> None:
     """A table of tasks: file:line, dependencies, state, expiry, last duration."""
     from .console import list_rows, render_list
@@ -301,6 +313,8 @@ def graph(
     ctx: typer.Context,
     fmt: Annotated[GraphFormat, typer.Option("--format", help="Output format.")] = GraphFormat.text,
     root: Root = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
 ) -> None:
     """The task graph, with each task's state."""
     from .console import list_rows, render_graph
@@ -312,7 +326,9 @@ def graph(
 
 
 @app.command()
-def why(ctx: typer.Context, task: str, root: Root = None) -> None:
+def why(
+    ctx: typer.Context, task: str, root: Root = None, verbose: Verbose = False, quiet: Quiet = False
+) -> None:
     """Why TASK would run now (the chain back to its cause), or why it is fresh."""
     from .explain import explain
 
@@ -323,7 +339,9 @@ def why(ctx: typer.Context, task: str, root: Root = None) -> None:
 
 
 @app.command()
-def show(ctx: typer.Context, task: str, root: Root = None) -> None:
+def show(
+    ctx: typer.Context, task: str, root: Root = None, verbose: Verbose = False, quiet: Quiet = False
+) -> None:
     """The cached result of TASK, pretty-printed."""
     from rich.console import Console
     from rich.pretty import Pretty
@@ -334,7 +352,13 @@ def show(ctx: typer.Context, task: str, root: Root = None) -> None:
 
 
 @app.command()
-def clean(ctx: typer.Context, tasks: Tasks = None, root: Root = None) -> None:
+def clean(
+    ctx: typer.Context,
+    tasks: Tasks = None,
+    root: Root = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+) -> None:
     """Drop cached results (all of them when no task is named)."""
     with _errors():
         project = _project(_opt(ctx, "root", root))
@@ -345,11 +369,14 @@ def clean(ctx: typer.Context, tasks: Tasks = None, root: Root = None) -> None:
         else:
             project.cache.reset()
             message = f"dropped every cached result in {project.config.state_dir}"
-    _console().print(message, highlight=False)
+    if not _opt(ctx, "quiet", quiet):
+        _console().print(message, highlight=False)
 
 
 @app.command()
-def shell(ctx: typer.Context, root: Root = None) -> None:
+def shell(
+    ctx: typer.Context, root: Root = None, verbose: Verbose = False, quiet: Quiet = False
+) -> None:
     """An interactive shell on the project (list_tasks, execute, peek, ...)."""
     from .shell import Shell
 

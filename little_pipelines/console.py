@@ -372,23 +372,31 @@ def _state_text(row: dict[str, Any]) -> str:
 
 
 def render_list(console: Console, rows: list[dict[str, Any]]) -> None:
-    """The `lp list` table."""
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("task", "file:line", "needs", "state", "expiry", "last run"):
-        table.add_column(column, no_wrap=column != "needs")
-    styles = {"fresh": "green", "stale": "yellow", "never run": "cyan"}
-    for row in rows:
-        table.add_row(
-            Text(row["name"]),
-            Text(f"{row['file']}:{row['line']}" if row["file"] else "—"),
-            Text(", ".join(row["deps"]) or "—"),
-            Text(_state_text(row), style=styles.get(row["state"], "")),
-            Text(row["expiry"]),
-            Text(format_duration(row["last_duration_s"])),
-        )
-    console.print(table)
+    """The `lp list` table: aligned columns, the state coloured; fast for thousands of rows."""
     if not rows:
         console.print("no tasks found (tasks are functions named task_<name> in tasks_*.py files)")
+        return
+    header = ("task", "file:line", "needs", "state", "expiry", "last run")
+    cells = [
+        (
+            row["name"],
+            f"{row['file']}:{row['line']}" if row["file"] else "—",
+            ", ".join(row["deps"]) or "—",
+            _state_text(row),
+            row["expiry"],
+            format_duration(row["last_duration_s"]),
+        )
+        for row in rows
+    ]
+    widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
+    styles = {"fresh": "green", "stale": "yellow", "never run": "cyan"}
+    text = Text(no_wrap=True, overflow="ignore")
+    text.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(), "bold")
+    for row, cell in zip(rows, cells, strict=True):
+        text.append("\n" + "  ".join(c.ljust(w) for c, w in zip(cell[:3], widths, strict=False)))
+        text.append("  " + cell[3].ljust(widths[3]), styles.get(row["state"], ""))
+        text.append(("  " + cell[4].ljust(widths[4]) + "  " + cell[5]).rstrip())
+    console.print(text, soft_wrap=True)
 
 
 def render_graph(rows: list[dict[str, Any]], fmt: str) -> str:

@@ -15,6 +15,7 @@ import inspect
 import os
 import re
 import sys
+import time
 import traceback
 import types
 from collections.abc import Callable, Iterator, Mapping
@@ -24,10 +25,10 @@ from typing import Any
 
 from .config import Config
 from .errors import DiscoveryError, DuplicateTaskError, UnknownDependencyError
-from .fingerprint import SourceIndex, digest
+from .fingerprint import SCHEME, Definition, SourceIndex, digest
 from .spec import TaskContext, TaskSpec
 
-__all__ = ["Modules", "TaskDef", "find_task_files", "read_project"]
+__all__ = ["Modules", "ReadCache", "TaskDef", "find_task_files", "read_project"]
 
 SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "build", "dist"})
 _TASK_PREFIX = "task_"
@@ -89,7 +90,6 @@ class TaskDef:
     expire_text: str = ""
     dynamic: bool = False
     live: Any = None
-    node: ast.AST | None = None
 
 
 @dataclass(slots=True)
@@ -99,6 +99,7 @@ class FileTasks:
     path: Path
     tasks: list[TaskDef] = field(default_factory=list)
     dynamic: bool = False
+    uses: set[Path] = field(default_factory=set)  # the project files its tasks' code reaches
 
 
 def _error(message: str, rel: str, line: int | None) -> DiscoveryError:
@@ -201,6 +202,11 @@ def read_file(index: SourceIndex, path: Path, root: Path) -> FileTasks:
         if options is None:
             return FileTasks(path, dynamic=True)
         params, defaults = _signature(stmt, rel)  # type: ignore[arg-type]
+        definition = info.defs.get(stmt.name)
+        if definition is None or definition.node is not stmt:
+            definition = Definition.of(stmt)
+        closure = index.closure_of([(path, definition)])
+        found.uses.update(p for p, _ in closure)
         found.tasks.append(
             TaskDef(
                 name=stmt.name[len(_TASK_PREFIX) :],
@@ -210,8 +216,7 @@ def read_file(index: SourceIndex, path: Path, root: Path) -> FileTasks:
                 function=stmt.name,
                 params=params,
                 defaults=defaults,
-                code=index.code_digest([(path, stmt)]),
-                node=stmt,
+                code=index.closure_digest(closure),
                 **options,
             )
         )
@@ -235,9 +240,7 @@ class Modules:
         known = self._loaded.get(path)
         if known is not None and known[0] == mtime:
             return known[1]
-        root = str(self.root)
-        if root not in sys.path:
-            sys.path.insert(0, root)
+        self.ensure_importable()
         name = self.module_name(path)
         spec = importlib.util.spec_from_file_location(name, path)
         assert spec is not None and spec.loader is not None
@@ -250,6 +253,12 @@ class Modules:
             raise self._import_error(path, exc) from exc
         self._loaded[path] = (mtime, module)
         return module
+
+    def ensure_importable(self) -> None:
+        """Put the root on sys.path, so tasks files (and results) can import project modules."""
+        root = str(self.root)
+        if root not in sys.path:
+            sys.path.insert(0, root)
 
     def forget(self, path: Path) -> None:
         """Import `path` afresh next time it is needed."""
@@ -318,14 +327,69 @@ def _dynamic_tasks(modules: Modules, index: SourceIndex, path: Path, root: Path)
     return found
 
 
+_KEPT = ("name", "line", "function", "params", "defaults", "code", "inputs", "cache", "expire_text")
+_SETTLE_S = 2.0  # files changed more recently than this are not remembered (coarse clocks)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+class ReadCache:
+    """What static reading found in each tasks file, remembered across `lp` processes.
+
+    An entry is used only while the file, every project file its tasks' code reaches, their
+    folders and the root folder keep their modification times and sizes; a new helper module
+    anywhere in those folders therefore invalidates it. `store` is a diskcache.Cache.
+    """
+
+    def __init__(self, store: Any, root: Path) -> None:
+        self.store = store
+        self.root = root
+
+    def _key(self, path: Path) -> str:
+        return "discovery:" + path.relative_to(self.root).as_posix()
+
+    def get(self, path: Path) -> FileTasks | None:
+        data = self.store.get(self._key(path))
+        if not isinstance(data, dict) or data.get("scheme") != SCHEME:
+            return None
+        if any(_stamp(Path(p)) != tuple(stamp) for p, stamp in data["stamps"].items()):
+            return None
+        rel = path.relative_to(self.root).as_posix()
+        tasks = [TaskDef(path=path, rel=rel, **t) for t in data["tasks"]]
+        return FileTasks(path, tasks)
+
+    def put(self, found: FileTasks) -> None:
+        watched = {found.path, self.root, *found.uses, *(p.parent for p in found.uses)}
+        stamps = {str(p): _stamp(p) for p in watched}
+        settled = time.time_ns() - int(_SETTLE_S * 1e9)
+        if any(s is None or s[0] > settled for s in stamps.values()):
+            return
+        tasks = [{k: getattr(t, k) for k in _KEPT} for t in found.tasks]
+        self.store.set(self._key(found.path), {"scheme": SCHEME, "stamps": stamps, "tasks": tasks})
+
+
 def read_project(
-    config: Config, index: SourceIndex, modules: Modules, files: list[Path] | None = None
+    config: Config,
+    index: SourceIndex,
+    modules: Modules,
+    files: list[Path] | None = None,
+    read_cache: ReadCache | None = None,
 ) -> tuple[list[TaskDef], list[Any]]:
     """All tasks of the project: function tasks (TaskDef) and `lp.Task` objects."""
     defs: list[TaskDef] = []
     objects: list[Any] = []
     for path in files if files is not None else find_task_files(config):
-        found = read_file(index, path, config.root)
+        found = read_cache.get(path) if read_cache is not None else None
+        if found is None:
+            found = read_file(index, path, config.root)
+            if read_cache is not None and not found.dynamic:
+                read_cache.put(found)
         if found.dynamic:
             for item in _dynamic_tasks(modules, index, path, config.root):
                 (defs if isinstance(item, TaskDef) else objects).append(item)
@@ -379,11 +443,14 @@ def function_spec(
         meta={"expire_text": task.expire_text, "dynamic": task.dynamic},
     )
     wants_this = "this" in task.params
-    if task.node is not None:
-        node = task.node
-        spec.source = lambda: index.code_source([(task.path, node)])
-    else:
-        spec.source = lambda: ast.unparse(index.module(task.path).tree)
+
+    def source() -> str:
+        node = None if task.dynamic else index.function_at(task.path, task.line)
+        if node is None:
+            return ast.unparse(index.module(task.path).tree)
+        return index.closure_source(index.closure_of([(task.path, Definition.of(node))]))
+
+    spec.source = source
 
     def invoke(upstream: Mapping[str, Any], this: TaskContext) -> Any:
         func = load(task)

@@ -307,11 +307,13 @@ class _Run:
         started = time.perf_counter()
         try:
             value = spec.invoke(_Upstream(self, spec.deps), context)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a task calling sys.exit() fails alone
             duration = time.perf_counter() - started
             self._forget(spec.name)
             error = _error(exc)
             self._note(spec.name, "ERROR", f"failed after {duration:.3f}s\n{error.traceback}")
+            if self.logs is not None:
+                self.logs.done(spec.name)
             return TaskReport(spec.name, Status.FAILED, reason, duration, error=error)
         except KeyboardInterrupt:
             self._forget(spec.name)
@@ -335,6 +337,8 @@ class _Run:
         self.results[spec.name] = value
         self.digests[spec.name] = self._store(spec, data, duration)
         self._note(spec.name, "INFO", f"finished in {duration:.3f}s")
+        if self.logs is not None:
+            self.logs.done(spec.name)
         return TaskReport(spec.name, Status.EXECUTED, reason, duration)
 
     def _note(self, name: str, level: str, text: str) -> None:

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 # Bump when the way fingerprints are computed changes: every stored key then stops matching.
-SCHEME = 1
+SCHEME = 2
 
 
 def digest(*parts: bytes | str) -> str:
@@ -82,6 +82,19 @@ class Definition:
     digest: str
     refs: frozenset[str]
     attr_refs: frozenset[tuple[str, str]]
+    _text: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The normalised source (docstrings and formatting gone), made once."""
+        if self._text is None:
+            self._text = ast.unparse(self.node)
+        return self._text
+
+    @classmethod
+    def of(cls, node: ast.AST) -> Definition:
+        refs, attrs = _references(node)
+        return cls(node, digest(_normal_form(node)), refs, attrs)
 
 
 @dataclass(slots=True)
@@ -101,30 +114,25 @@ class ModuleInfo:
         return digest(_normal_form(self.tree))
 
 
-def _local_names(node: ast.AST) -> set[str]:
-    """Names bound inside a function or class body: its parameters and assignment targets."""
-    names: set[str] = set()
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.arg):
-            names.add(sub.arg)
-        elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-            names.add(sub.id)
-    return names
+def _references(node: ast.AST) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+    """Free names a statement loads, and `name.attr` pairs (for `module.helper` access).
 
-
-def _references(node: ast.stmt) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
-    """Free names a statement loads, and `name.attr` pairs (for `module.helper` access)."""
+    Names bound inside a function or class (parameters, assignment targets) are not free.
+    """
     loaded: set[str] = set()
+    bound: set[str] = set()
     attrs: set[tuple[str, str]] = set()
     for sub in ast.walk(node):
-        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
-            loaded.add(sub.id)
+        if isinstance(sub, ast.Name):
+            (loaded if isinstance(sub.ctx, ast.Load) else bound).add(sub.id)
         elif isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name):
             attrs.add((sub.value.id, sub.attr))
+        elif isinstance(sub, ast.arg):
+            bound.add(sub.arg)
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        local = _local_names(node) - {node.name}
-        loaded -= local
-        attrs = {pair for pair in attrs if pair[0] not in local}
+        bound.discard(node.name)
+        loaded -= bound
+        attrs = {pair for pair in attrs if pair[0] not in bound}
     return frozenset(loaded), frozenset(attrs)
 
 
@@ -145,6 +153,31 @@ def _bound_names(stmt: ast.stmt) -> list[str]:
     return []
 
 
+def _register_import(info: ModuleInfo, stmt: ast.Import | ast.ImportFrom) -> None:
+    if isinstance(stmt, ast.Import):
+        for alias in stmt.names:
+            if alias.asname:
+                info.imports[alias.asname] = (alias.name, None, 0)
+            else:
+                top = alias.name.partition(".")[0]
+                info.imports[top] = (top, None, 0)
+        return
+    for alias in stmt.names:
+        if alias.name == "*":
+            info.star_imports.append((stmt.module or "", stmt.level))
+        else:
+            info.imports[alias.asname or alias.name] = (stmt.module or "", alias.name, stmt.level)
+
+
+def _merged(first: Definition, then: Definition) -> Definition:
+    """A name bound by several top-level statements is defined by all of them."""
+    node = ast.Module(body=[first.node, then.node], type_ignores=[])  # type: ignore[list-item]
+    return Definition(
+        node, digest(first.digest, then.digest), first.refs | then.refs,
+        first.attr_refs | then.attr_refs,
+    )  # fmt: skip
+
+
 def parse_module(path: Path, source: str | bytes) -> ModuleInfo:
     """Parse source into a ModuleInfo. Raises SyntaxError as `compile` would."""
     tree = ast.parse(source, filename=str(path))
@@ -156,32 +189,23 @@ def parse_module(path: Path, source: str | bytes) -> ModuleInfo:
                 info.functions.setdefault(node.decorator_list[0].lineno, node)
     _strip_docstrings(tree)
     for stmt in tree.body:
-        if isinstance(stmt, ast.Import):
-            for alias in stmt.names:
-                if alias.asname:
-                    info.imports[alias.asname] = (alias.name, None, 0)
-                else:
-                    top = alias.name.partition(".")[0]
-                    info.imports[top] = (top, None, 0)
+        if isinstance(stmt, ast.Import | ast.ImportFrom):
+            _register_import(info, stmt)
             continue
-        if isinstance(stmt, ast.ImportFrom):
-            for alias in stmt.names:
-                if alias.name == "*":
-                    info.star_imports.append((stmt.module or "", stmt.level))
-                else:
-                    info.imports[alias.asname or alias.name] = (
-                        stmt.module or "",
-                        alias.name,
-                        stmt.level,
-                    )
-            continue
+        if isinstance(stmt, ast.If | ast.Try | ast.With):  # `try: import x` and friends
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    _register_import(info, node)
         names = _bound_names(stmt)
         if not names:
             continue
-        refs, attrs = _references(stmt)
-        definition = Definition(stmt, digest(_normal_form(stmt)), refs, attrs)
+        definition = Definition.of(stmt)
         for name in names:
-            info.defs[name] = definition
+            earlier = info.defs.get(name)
+            if earlier is not None and isinstance(stmt, ast.Assign | ast.AugAssign | ast.AnnAssign):
+                info.defs[name] = _merged(earlier, definition)  # `K = 1` then `K += 1`
+            else:
+                info.defs[name] = definition
     return info
 
 
@@ -246,33 +270,15 @@ class SourceIndex:
         """The function defined (or decorated) at `lineno` in `path`, if any."""
         return self.module(path).functions.get(lineno)
 
-    def code_digest(self, roots: Iterable[tuple[Path, ast.AST]]) -> str:
-        """Hash of the given statements plus every project definition they reach."""
-        items = {f"{self._rel(path)}|{d.digest}" for path, d in self._closure(roots)}
-        return digest("\n".join(sorted(items)))
+    def closure(self, roots: Iterable[tuple[Path, ast.AST]]) -> list[tuple[Path, Definition]]:
+        """The given statements and every project definition they reach, transitively."""
+        return self.closure_of([(path, Definition.of(node)) for path, node in roots])
 
-    def code_source(self, roots: Iterable[tuple[Path, ast.AST]]) -> str:
-        """The normalised source that `code_digest` hashes, for showing what changed."""
-        blocks = {
-            (self._rel(path), getattr(d.node, "lineno", 0), ast.unparse(d.node))
-            for path, d in self._closure(roots)
-        }
-        return "\n\n".join(f"# {rel}\n{text}" for rel, _, text in sorted(blocks))
-
-    def definition_digest(self, path: Path, name: str) -> str | None:
-        """Code hash of the top-level definition `name` in `path`, None if there is none."""
-        definition = self.module(path).defs.get(name)
-        if definition is None:
-            return None
-        return self.code_digest([(path, definition.node)])
-
-    def _closure(self, roots: Iterable[tuple[Path, ast.AST]]) -> list[tuple[Path, Definition]]:
+    def closure_of(self, roots: Iterable[tuple[Path, Definition]]) -> list[tuple[Path, Definition]]:
+        """Like `closure`, starting from definitions already parsed."""
         seen: dict[tuple[Path, int], ast.AST] = {}  # keeps nodes alive so ids stay unique
         out: list[tuple[Path, Definition]] = []
-        stack: list[tuple[Path, Definition]] = []
-        for path, node in roots:
-            refs, attrs = _references(node)
-            stack.append((path, Definition(node, digest(_normal_form(node)), refs, attrs)))
+        stack = list(roots)
         while stack:
             path, definition = stack.pop()
             key = (path, id(definition.node))
@@ -283,6 +289,30 @@ class SourceIndex:
             stack.extend(self._referenced(path, definition))
         return out
 
+    def closure_digest(self, closure: list[tuple[Path, Definition]]) -> str:
+        """One hash for a closure: independent of order and of where things sit in a file."""
+        return digest("\n".join(sorted({f"{self._rel(p)}|{d.digest}" for p, d in closure})))
+
+    def closure_source(self, closure: list[tuple[Path, Definition]]) -> str:
+        """The normalised source of a closure, for showing what changed."""
+        blocks = {(self._rel(p), getattr(d.node, "lineno", 0), d.text) for p, d in closure}
+        return "\n\n".join(f"# {rel}\n{text}" for rel, _, text in sorted(blocks))
+
+    def code_digest(self, roots: Iterable[tuple[Path, ast.AST]]) -> str:
+        """Hash of the given statements plus every project definition they reach."""
+        return self.closure_digest(self.closure(roots))
+
+    def code_source(self, roots: Iterable[tuple[Path, ast.AST]]) -> str:
+        """The normalised source that `code_digest` hashes."""
+        return self.closure_source(self.closure(roots))
+
+    def definition_digest(self, path: Path, name: str) -> str | None:
+        """Code hash of the top-level definition `name` in `path`, None if there is none."""
+        definition = self.module(path).defs.get(name)
+        if definition is None:
+            return None
+        return self.closure_digest(self.closure_of([(path, definition)]))
+
     def _rel(self, path: Path) -> str:
         try:
             return path.relative_to(self.root).as_posix()
@@ -291,7 +321,10 @@ class SourceIndex:
 
     def _referenced(self, path: Path, definition: Definition) -> Iterator[tuple[Path, Definition]]:
         info = self.module(path)
+        via_attribute = {base for base, _ in definition.attr_refs}
         for name in definition.refs:
+            if name in via_attribute and self._module_named(info, name) is not None:
+                continue  # `mod.f` follows f alone, below, not the whole of mod
             yield from self._lookup(info, name)
         for base, attr in definition.attr_refs:
             module_path = self._module_named(info, base)
@@ -333,8 +366,9 @@ class SourceIndex:
         definition = info.defs.get(name)
         if definition is not None:
             yield info.path, definition
+        imported = info.imports.get(name)  # both, for `try: from m import f except: f = None`
+        if definition is not None and imported is None:
             return
-        imported = info.imports.get(name)
         if imported is not None:
             module, attr, level = imported
             if attr is None:

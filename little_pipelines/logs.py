@@ -30,6 +30,7 @@ class TaskLogs:
         self.level = level
         self._files: dict[str, IO[str]] = {}
         self._sink_id: int | None = None
+        self._made_dir = False
 
     def __enter__(self) -> TaskLogs:
         from loguru import logger
@@ -65,10 +66,18 @@ class TaskLogs:
         stamp = datetime.now().isoformat(sep=" ", timespec="milliseconds")
         self._handle(name).write(f"{stamp} | {level: <8} | {text}\n")
 
+    def done(self, name: str) -> None:
+        """Close a task's log file when it finishes (a large run must not hold thousands open)."""
+        handle = self._files.pop(name, None)
+        if handle is not None:
+            handle.close()
+
     def _handle(self, name: str) -> IO[str]:
         handle = self._files.get(name)
         if handle is None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
+            if not self._made_dir:
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                self._made_dir = True
             handle = self._files[name] = open(self.path(name), "a", encoding="utf-8")  # noqa: SIM115
         return handle
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import expire as _expire
-from .errors import TaskNotFoundError, did_you_mean
+from .errors import DuplicateTaskError, TaskNotFoundError, did_you_mean
 from .fingerprint import SourceIndex, digest, object_code_digest
 from .spec import OnUpstreamError, TaskContext, TaskSpec
 
@@ -95,8 +95,12 @@ class Task:
 
     @property
     def result(self) -> Any:
-        if self.pipeline is not None and self.name in self.pipeline._results:
-            return self.pipeline._results[self.name]
+        """This task's result: from this run, else from the pipeline's cache, else None."""
+        if self.pipeline is not None:
+            if self.name in self.pipeline._results:
+                return self.pipeline._results[self.name]
+            if self.pipeline._cache is not None or self.pipeline.home.exists():
+                return self.pipeline.get_result(self.name)
         return self._result
 
     @property
@@ -204,6 +208,9 @@ class Pipeline:
         from .logs import task_logger
 
         for task in tasks:
+            known = self._tasks.get(task.name)
+            if known is not None and known is not task:
+                raise DuplicateTaskError(task.name, repr(known), repr(task))
             self._tasks[task.name] = task
             task.pipeline = self
             task.logger = task_logger(task.name)

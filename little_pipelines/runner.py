@@ -17,7 +17,15 @@ from typing import Any, overload
 from . import engine
 from .cache import ResultCache
 from .config import Config, find_root, load_config
-from .discovery import Modules, TaskDef, dependencies, find_task_files, function_spec, read_project
+from .discovery import (
+    Modules,
+    ReadCache,
+    TaskDef,
+    dependencies,
+    find_task_files,
+    function_spec,
+    read_project,
+)
 from .errors import TaskNotFoundError
 from .expire import never
 from .fingerprint import SourceIndex
@@ -111,6 +119,14 @@ class ProjectPipeline(Pipeline):
     def validate_tasks(self) -> None:
         self.project.reload()
 
+    def get_task(self, name: str) -> Any:
+        self.project.graph  # noqa: B018 (reading the project fills the task table)
+        return super().get_task(name)
+
+    @property
+    def ntasks(self) -> int:
+        return len(self.project.graph)
+
     def _graph(self, indexes: Any = None) -> TaskGraph:
         return self.project.graph
 
@@ -167,7 +183,8 @@ class Project:
 
     def reload(self, files: list[Path] | None = None) -> TaskGraph:
         """Read the tasks files again (parsing only those that changed) and rebuild the graph."""
-        defs, objects = read_project(self.config, self.index, self.modules, files)
+        read_cache = ReadCache(self.cache.raw, self.root)
+        defs, objects = read_project(self.config, self.index, self.modules, files, read_cache)
         known = {d.name for d in defs} | {t.name for t in objects}
         specs = [function_spec(d, dependencies(d, known), self._function, self.index) for d in defs]
         for spec, definition in zip(specs, defs, strict=True):
@@ -256,6 +273,7 @@ class Project:
         graph = self.graph
         if name not in graph:
             raise graph.not_found(name)
+        self.modules.ensure_importable()  # a result may hold instances of project classes
         try:
             return self.cache.load(name)
         except KeyError:

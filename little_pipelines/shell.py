@@ -1,0 +1,341 @@
+"""The interactive shell: a subclassable `cmd.Cmd` over a pipeline (SPEC section 2).
+
+Works with an `lp.Pipeline` or the runner's project pipeline alike, through the Pipeline
+interface only. All output goes to the shell's `stdout` (rich output through a Console on it),
+so a shell can be driven and read in tests. Nothing happens at import or construction: the
+console is made on first use, and a log sink exists only while a run started by the shell lasts.
+"""
+
+from __future__ import annotations
+
+import cmd
+import contextlib
+import datetime
+import difflib
+import inspect
+import os
+import shlex
+import sys
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
+
+from .errors import LittlePipelinesError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .outcomes import RunReport
+    from .pipeline import Pipeline
+
+__all__ = ["Shell"]
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "—"
+    return datetime.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class Shell(cmd.Cmd):
+    """An interactive shell over a pipeline; subclass it to add `do_<command>` methods.
+
+    Define `startup()` / `shutdown()` in a subclass to run code when the loop starts and ends.
+    """
+
+    title = "Little Pipelines Shell"
+    header = ""
+    powered_by: str | bool = "Powered by Little Pipelines"
+    prompt = "lp> "
+    doc_header = "Commands (type help <command>; dashes work too: list-tasks):"
+
+    def __init__(
+        self, completekey: str = "tab", stdin: IO[str] | None = None, stdout: IO[str] | None = None
+    ) -> None:
+        super().__init__(completekey, stdin, stdout)
+        self.pipeline: Pipeline | None = None
+        self.quiet = False
+        self.log_level: str | None = None
+        self.last_report: RunReport | None = None
+        self._console: Console | None = None
+
+    def set_pipeline(self, pipeline: Pipeline) -> Shell:
+        """Set the pipeline the commands work on; returns the shell, for chaining."""
+        self.pipeline = pipeline
+        return self
+
+    def banner(self) -> str:
+        """The intro: title, header, powered-by line and the loaded pipeline."""
+        powered = "Powered by Little Pipelines" if self.powered_by is True else self.powered_by
+        pipeline = f"Pipeline: {self.pipeline.name}" if self.pipeline is not None else ""
+        lines = [self.title, self.header, powered or "", pipeline, "Type help, or quit to leave."]
+        return "\n".join(line for line in lines if line)
+
+    @property
+    def console(self) -> Console:
+        """A rich Console writing to this shell's stdout (NO_COLOR honoured)."""
+        if self._console is None:
+            from rich.console import Console
+
+            no_color = os.environ.get("NO_COLOR", "") != ""
+            self._console = Console(
+                file=self.stdout,
+                no_color=no_color,
+                color_system=None if no_color else "auto",
+                highlight=False,
+            )
+        return self._console
+
+    def say(self, text: str = "", style: str | None = None) -> None:
+        """Print plain text (never read as markup) to the shell's output."""
+        self.console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+
+    def _pipeline(self) -> Pipeline:
+        if self.pipeline is None:
+            raise LittlePipelinesError("no pipeline is set: call shell.set_pipeline(pipeline)")
+        return self.pipeline
+
+    def _task_name(self, arg: str) -> str:
+        """The single task name in `arg`, checked against the pipeline."""
+        words = arg.split()
+        if len(words) != 1:
+            raise LittlePipelinesError("give one task name (see: list-tasks)")
+        return self._pipeline().get_task(words[0]).name
+
+    def _upstream(self, name: str) -> list[str]:
+        """Every task that `name` depends on, directly or not."""
+        pipeline, seen, todo = self._pipeline(), set(), [name]
+        while todo:
+            for dep in pipeline.get_task(todo.pop()).dependencies or {}:
+                if dep not in seen:
+                    seen.add(dep)
+                    todo.append(dep)
+        return sorted(seen)
+
+    def get_names(self) -> list[str]:
+        return [n for n in super().get_names() if n != "do_EOF"]
+
+    def parseline(self, line: str) -> tuple[str | None, str | None, str]:
+        """Accept dashes in the command word: `list-tasks` is `list_tasks`."""
+        word, _, rest = line.strip().partition(" ")
+        if word and not word.startswith(("-", "?", "!")):
+            line = word.replace("-", "_") + (" " + rest if rest else "")
+        return super().parseline(line)
+
+    def onecmd(self, line: str) -> bool:
+        """Run one command; errors are printed, never raised, so the loop keeps going."""
+        try:
+            return bool(super().onecmd(line))
+        except KeyboardInterrupt:
+            self.say("interrupted", style="yellow")
+        except LittlePipelinesError as exc:
+            self.say(f"error: {exc.message}", style="red")
+        except KeyError as exc:  # TaskNotFoundError's message carries the did-you-mean hint
+            self.say(f"error: {exc}", style="red")
+        except Exception as exc:
+            self.say(f"error: {type(exc).__name__}: {exc}", style="red")
+        return False
+
+    def emptyline(self) -> bool:
+        """Do nothing on an empty line (cmd would repeat the last command)."""
+        return False
+
+    def default(self, line: str) -> None:
+        """Name the unknown command and suggest close ones."""
+        word = line.split()[0] if line.split() else line
+        names = [n[3:] for n in self.get_names() if n.startswith("do_")]
+        close = difflib.get_close_matches(word, names, n=3, cutoff=0.5)
+        hint = f" — did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        self.say(f"unknown command '{word}'{hint} (type help for the list)", style="red")
+
+    def do_help(self, arg: str) -> bool | None:
+        """Show the commands, or the help of one: help COMMAND."""
+        name = arg.strip().replace("-", "_")
+        doc = getattr(getattr(self, f"do_{name}", None), "__doc__", None) if name else None
+        if doc:
+            self.say(inspect.cleandoc(doc))
+            return None
+        return super().do_help(name)
+
+    def preloop(self) -> None:
+        if self.intro is None:
+            self.intro = self.banner()
+        if callable(getattr(self, "startup", None)):
+            self.startup()  # type: ignore[attr-defined]
+
+    def postloop(self) -> None:
+        if callable(getattr(self, "shutdown", None)):
+            self.shutdown()  # type: ignore[attr-defined]
+
+    def complete_task(self, text: str, *ignored: Any) -> list[str]:
+        """Complete task names."""
+        return [t.name for t in self._pipeline().tasks if t.name.startswith(text)]
+
+    complete_peek = complete_info = complete_executeone = complete_clear_cache = complete_task
+
+    def do_exit(self, arg: str) -> bool:
+        """Leave the shell."""
+        return True
+
+    do_quit = do_q = do_exit
+
+    def do_EOF(self, arg: str) -> bool:
+        self.say()
+        return True
+
+    def do_list_tasks(self, arg: str) -> None:
+        """List the tasks in the order they run, each with the tasks it depends on."""
+        tasks = list(self._pipeline().tasks)
+        self.say(f"{len(tasks)} tasks in pipeline '{self._pipeline().name}':")
+        width = max((len(t.name) for t in tasks), default=0)
+        for i, task in enumerate(tasks, 1):
+            deps = ", ".join(task.dependencies or {})
+            self.say(f"{i:>3}. {task.name.ljust(width)}" + (f"  <- {deps}" if deps else ""))
+
+    def do_list_cache(self, arg: str) -> None:
+        """List the tasks with a stored result: when it was stored, how long the task took."""
+        from .console import format_duration
+
+        cache = self._pipeline().result_cache
+        names = cache.names()
+        if not names:
+            self.say("no stored results")
+            return
+        width = max(len(n) for n in [*names, "task"])
+        self.say(f"{'task'.ljust(width)}  {'stored at'.ljust(19)}  {'took':>7}  expires")
+        for name in names:
+            entry = cache.entry(name)
+            if entry is None:
+                continue
+            expires = "end of session" if entry.session else "on change"
+            if entry.expires_at is not None:
+                expires = _when(entry.expires_at)
+            took = format_duration(entry.duration_s)
+            self.say(f"{name.ljust(width)}  {_when(entry.stored_at)}  {took:>7}  {expires}")
+
+    def do_peek(self, arg: str) -> None:
+        """Pretty-print a task's result: peek NAME."""
+        from rich.pretty import Pretty
+
+        pipeline = self._pipeline()
+        name = self._task_name(arg)
+        value = pipeline.get_result(name)
+        if value is None and name not in pipeline.result_cache.names():
+            self.say(f"task '{name}' has no result yet; run it first: executeone {name}")
+            return
+        self.console.print(Pretty(value))
+
+    def do_info(self, arg: str) -> None:
+        """Show a task's description (the docstring of the module defining it): info NAME."""
+        info = self._pipeline().get_task(self._task_name(arg)).info
+        self.say(inspect.cleandoc(info) if info else "(no description)")
+
+    def do_validate(self, arg: str) -> None:
+        """Check every task has a 'run' process and the dependency graph is valid."""
+        try:
+            self._pipeline().validate_tasks()
+        except (LittlePipelinesError, AttributeError) as exc:
+            self.say(f"invalid: {exc}", style="red")
+        else:
+            self.say("OK", style="green")
+
+    def do_clear_cache(self, arg: str) -> None:
+        """Drop stored results: clear_cache NAME (one task), clear_cache . (every result),
+        clear_cache . --hard (empty the whole cache folder and delete the task log files)."""
+        words = arg.split()
+        pipeline = self._pipeline()
+        cache = pipeline.result_cache
+        memory: dict[str, Any] = getattr(pipeline, "_results", {})  # this session's values
+        if words == [".", "--hard"]:
+            cache.clear()
+            memory.clear()
+            logs = list(pipeline.log_dir.glob("*.log")) if pipeline.log_dir.is_dir() else []
+            for path in logs:
+                path.unlink()
+            self.say(f"cache emptied and {len(logs)} log files deleted")
+        elif words == ["."]:
+            names = cache.names()
+            for name in names:
+                cache.drop(name)
+                memory.pop(name, None)
+            self.say(f"dropped {len(names)} stored results")
+        elif len(words) == 1 and not words[0].startswith("-"):
+            name = self._task_name(arg)
+            memory.pop(name, None)
+            dropped = cache.drop(name)
+            self.say(f"dropped the result of '{name}'" if dropped else f"'{name}' had no result")
+        else:
+            raise LittlePipelinesError("usage: clear_cache NAME | clear_cache . [--hard]")
+
+    def do_execute(self, arg: str) -> None:
+        """Run the pipeline: execute [--force] [--skip=NAME ...]
+        --force clears every stored result first; --skip marks a task skipped."""
+        force, skip = False, []
+        words = iter(shlex.split(arg))
+        for word in words:
+            if word == "--force":
+                force = True
+            elif word.startswith("--skip="):
+                skip += [n for n in word.removeprefix("--skip=").split(",") if n]
+            elif word == "--skip":
+                skip.append(next(words, ""))
+            else:
+                raise LittlePipelinesError(
+                    f"unknown option {word!r} (execute [--force] [--skip=NAME])"
+                )
+        self._run(force=force, skip_tasks=skip)
+
+    def do_executeone(self, arg: str) -> None:
+        """Run one task and its upstream tasks: executeone NAME [--no-deps]
+        --no-deps runs only NAME, feeding it the stored results of its upstream tasks."""
+        words = arg.split()
+        no_deps = "--no-deps" in words
+        name = self._task_name(" ".join(w for w in words if w != "--no-deps"))
+        skip = self._upstream(name) if no_deps else []
+        self._run(single_task=name, skip_tasks=skip)
+
+    def _run(self, **options: Any) -> None:
+        from .console import make_reporter
+
+        reporter = make_reporter(self.console, quiet=self.quiet)
+        with self._task_logs():
+            self.last_report = self._pipeline().execute(reporter=reporter, **options)
+
+    @contextlib.contextmanager
+    def _task_logs(self) -> Iterator[None]:
+        """Show task log records on stderr at `log_level` while a run lasts."""
+        if self.log_level is None:
+            yield
+            return
+        from loguru import logger
+
+        from .logs import _KEY
+
+        line = f"{{time:HH:mm:ss}} | {{level: <8}} | {{extra[{_KEY}]}} | {{message}}"
+        only_tasks = lambda record: _KEY in record["extra"]  # noqa: E731
+        sink = logger.add(sys.stderr, level=self.log_level, format=line, filter=only_tasks)
+        try:
+            yield
+        finally:
+            logger.remove(sink)
+
+    def do_log(self, arg: str) -> None:
+        """Show task log records on stderr during runs, from a level: log DEBUG|INFO|...|off."""
+        level = arg.strip().upper()
+        if level and level != "OFF":
+            from loguru import logger
+
+            try:
+                logger.level(level)
+            except ValueError:
+                raise LittlePipelinesError(
+                    f"unknown log level {arg.strip()!r}"
+                    " (TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR, CRITICAL or off)"
+                ) from None
+        if level:
+            self.log_level = None if level == "OFF" else level
+        self.say(f"task logs are shown at {self.log_level or 'off'}")
+
+    def do_quiet(self, arg: str) -> None:
+        """Toggle quiet mode: runs print only failures and the totals."""
+        self.quiet = not self.quiet
+        self.say(f"quiet mode {'on' if self.quiet else 'off'}")

@@ -1,0 +1,97 @@
+"""What static reading found is remembered across processes, and forgotten when files change.
+
+Files younger than two seconds are never remembered (coarse file clocks), so these tests age
+the project's files with os.utime instead of waiting.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+from pathlib import Path
+
+from little_pipelines.discovery import ReadCache, find_task_files, read_file
+from little_pipelines.engine import decide
+from little_pipelines.runner import Project
+
+
+def write(path: Path, text: str, age_s: float = 60) -> None:
+    """Write a file and make it (and its folder) look `age_s` seconds old."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    age(path, age_s)
+    age(path.parent, age_s)
+
+
+def age(path: Path, age_s: float = 60) -> None:
+    when = time.time() - age_s
+    os.utime(path, (when, when))
+
+
+def make_project(root: Path) -> None:
+    """A project whose files, state folder included, have settled."""
+    (root / ".little_pipelines").mkdir()
+    write(root / "helpers.py", "RATE = 2\n\ndef scale(x):\n    return x * RATE\n")
+    write(
+        root / "tasks_main.py",
+        """
+        from helpers import scale
+
+        def task_raw():
+            return [1, 2]
+
+        def task_scaled(raw):
+            return [scale(x) for x in raw]
+        """,
+    )
+
+
+def reasons(root: Path) -> dict[str, str | None]:
+    project = Project(root)
+    try:
+        return {k: v and str(v) for k, v in decide(project.graph, project.cache).items()}
+    finally:
+        project.cache.close()
+
+
+def test_reading_is_remembered_and_used(tmp_path):
+    make_project(tmp_path)
+    project = Project(tmp_path)
+    project.run()
+    assert project.cache.raw.get("discovery:tasks_main.py") is not None
+    remembered = ReadCache(project.cache.raw, tmp_path).get(tmp_path / "tasks_main.py")
+    assert remembered is not None
+    assert [t.name for t in remembered.tasks] == ["raw", "scaled"]
+    fresh = read_file(project.index, tmp_path / "tasks_main.py", tmp_path)
+    assert [t.code for t in remembered.tasks] == [t.code for t in fresh.tasks]
+    project.cache.close()
+    assert reasons(tmp_path) == {"raw": None, "scaled": None}
+
+
+def test_a_helper_edit_is_seen_through_the_remembered_reading(tmp_path):
+    make_project(tmp_path)
+    Project(tmp_path).run()
+    write(tmp_path / "helpers.py", "RATE = 3\n\ndef scale(x):\n    return x * RATE\n", age_s=30)
+    assert reasons(tmp_path) == {"raw": None, "scaled": "code"}
+
+
+def test_a_new_helper_module_in_the_root_invalidates(tmp_path):
+    make_project(tmp_path)
+    Project(tmp_path).run()
+    # a new module shadowing nothing still changes the root folder: the reading is redone
+    (tmp_path / "other.py").write_text("X = 1\n")
+    project = Project(tmp_path)
+    assert ReadCache(project.cache.raw, tmp_path).get(tmp_path / "tasks_main.py") is None
+    project.cache.close()
+
+
+def test_recent_files_are_not_remembered(tmp_path):
+    make_project(tmp_path)
+    (tmp_path / "tasks_main.py").write_text("def task_raw():\n    return 1\n")
+    age(tmp_path)
+    project = Project(tmp_path)
+    project.run()
+    assert project.cache.raw.get("discovery:tasks_main.py") is None
+    assert find_task_files(project.config) == [tmp_path / "tasks_main.py"]
+    project.cache.close()
