@@ -41,6 +41,12 @@ Root = Annotated[
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show more (cached tasks too).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Show only failures and totals.")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+Force = Annotated[bool, typer.Option("--force", "-f", help="Ignore cached results.")]
+Jobs = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--jobs", "-j", min=1, help="Worker processes (default: the jobs setting, 1)."),
+]
+ExitFirst = Annotated[bool, typer.Option("--exitfirst", "-x", help="Stop at the first failure.")]
 Tasks = Annotated[Optional[list[str]], typer.Argument(help="Task names (default: all).")]  # noqa: UP045
 
 
@@ -152,13 +158,12 @@ def run_json(project: Project, report: RunReport, trigger: list[str] | None = No
 def run(
     ctx: typer.Context,
     tasks: Tasks = None,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Ignore cached results.")] = False,
+    force: Force = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", "-n", help="Print what would run and why; run nothing.")
     ] = False,
-    exitfirst: Annotated[
-        bool, typer.Option("--exitfirst", "-x", help="Stop at the first failure.")
-    ] = False,
+    exitfirst: ExitFirst = False,
+    jobs: Jobs = None,
     no_upstream: Annotated[
         bool,
         typer.Option("--no-upstream", help="Run only the named tasks, on cached upstream results."),
@@ -197,6 +202,7 @@ def run(
                     exitfirst=exitfirst,
                     no_upstream=no_upstream,
                     reporter=reporter,
+                    jobs=jobs,
                     on_wait=lambda message: console.print(message, highlight=False),
                 )
         finally:
@@ -215,10 +221,9 @@ def run(
 def watch(
     ctx: typer.Context,
     tasks: Tasks = None,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Ignore cached results.")] = False,
-    exitfirst: Annotated[
-        bool, typer.Option("--exitfirst", "-x", help="Stop a run at its first failure.")
-    ] = False,
+    force: Force = False,
+    exitfirst: ExitFirst = False,
+    jobs: Jobs = None,
     as_json: Json = False,
     root: Root = None,
     verbose: Verbose = False,
@@ -268,6 +273,7 @@ def watch(
         targets=tasks or None,
         force=force,
         exitfirst=exitfirst,
+        jobs=jobs,
         reporter=reporter,
         on_run=on_run,
         on_error=on_error,

@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import ast
 import fnmatch
-import importlib.util
 import inspect
 import os
-import re
-import sys
 import time
-import traceback
-import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +20,12 @@ from typing import Any
 
 from .config import Config
 from .errors import DiscoveryError, DuplicateTaskError, UnknownDependencyError
+from .executors import RemoteCall
 from .fingerprint import SCHEME, Definition, SourceIndex, digest
+from .loader import Modules
 from .spec import TaskContext, TaskSpec
 
-__all__ = ["Modules", "ReadCache", "TaskDef", "find_task_files", "read_project"]
+__all__ = ["ReadCache", "TaskDef", "find_task_files", "read_project"]
 
 SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "build", "dist"})
 _TASK_PREFIX = "task_"
@@ -102,10 +99,7 @@ class FileTasks:
     uses: set[Path] = field(default_factory=set)  # the project files its tasks' code reaches
 
 
-def _error(message: str, rel: str, line: int | None) -> DiscoveryError:
-    return DiscoveryError(
-        f"{rel}:{line}: {message}" if line else f"{rel}: {message}", file=rel, line=line
-    )
+_error = DiscoveryError.at
 
 
 def _task_decorator(node: ast.FunctionDef) -> ast.expr | None:
@@ -221,68 +215,6 @@ def read_file(index: SourceIndex, path: Path, root: Path) -> FileTasks:
             )
         )
     return found
-
-
-class Modules:
-    """Tasks modules imported by path under unique names, each at most once per version."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._loaded: dict[Path, tuple[int, types.ModuleType]] = {}
-
-    def module_name(self, path: Path) -> str:
-        rel = path.relative_to(self.root).with_suffix("").as_posix()
-        return "lp_tasks__" + re.sub(r"\W", "_", rel.replace("/", "__"))
-
-    def load(self, path: Path) -> types.ModuleType:
-        """Import (or re-import after a change) the tasks file at `path`."""
-        mtime = path.stat().st_mtime_ns
-        known = self._loaded.get(path)
-        if known is not None and known[0] == mtime:
-            return known[1]
-        self.ensure_importable()
-        name = self.module_name(path)
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:
-            sys.modules.pop(name, None)
-            raise self._import_error(path, exc) from exc
-        self._loaded[path] = (mtime, module)
-        return module
-
-    def ensure_importable(self) -> None:
-        """Put the root on sys.path, so tasks files (and results) can import project modules."""
-        root = str(self.root)
-        if root not in sys.path:
-            sys.path.insert(0, root)
-
-    def forget(self, path: Path) -> None:
-        """Import `path` afresh next time it is needed."""
-        self._loaded.pop(path, None)
-        sys.modules.pop(self.module_name(path), None)
-
-    def forget_all(self) -> None:
-        """Import every tasks file afresh next time (a helper module they use changed)."""
-        for path in list(self._loaded):
-            self.forget(path)
-
-    def _import_error(self, path: Path, exc: Exception) -> DiscoveryError:
-        rel = path.relative_to(self.root).as_posix()
-        if isinstance(exc, SyntaxError):
-            where = Path(exc.filename) if exc.filename else path
-            if where.is_relative_to(self.root):
-                rel = where.relative_to(self.root).as_posix()
-            return _error(f"syntax error: {exc.msg}", rel, exc.lineno)
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
-        line = frames[-1].lineno if frames else None
-        hint = ""
-        if isinstance(exc, ModuleNotFoundError):
-            hint = f" (is '{exc.name}' installed in this environment?)"
-        return _error(f"import failed: {type(exc).__name__}: {exc}{hint}", rel, line)
 
 
 def _dynamic_tasks(modules: Modules, index: SourceIndex, path: Path, root: Path) -> list[Any]:
@@ -428,6 +360,7 @@ def function_spec(
     deps: tuple[str, ...],
     load: Callable[[TaskDef], Callable[..., Any]],
     index: SourceIndex,
+    log_dir: str | None = None,
 ) -> TaskSpec:
     """The engine spec of a function task; `load` imports its function when it must run."""
     spec = TaskSpec(
@@ -443,6 +376,10 @@ def function_spec(
         meta={"expire_text": task.expire_text, "dynamic": task.dynamic},
     )
     wants_this = "this" in task.params
+    if not task.dynamic:
+        spec.remote = RemoteCall(
+            task.name, str(index.root), str(task.path), task.function, wants_this, log_dir
+        )
 
     def source() -> str:
         node = None if task.dynamic else index.function_at(task.path, task.line)

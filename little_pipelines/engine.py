@@ -11,6 +11,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -55,12 +56,15 @@ def run(
     root: Path | None = None,
     results: dict[str, Any] | None = None,
     stop: Callable[[], bool] | None = None,
+    executor: Any = None,
 ) -> RunReport:
     """Run the selected tasks (all, or `targets` plus their upstream) and report each one.
 
     `force` is True for every selected task or a set of names; `skip` names tasks to mark
     skipped. `results` receives the values of executed (and loaded) tasks. `stop` is asked
     between tasks; when it says True the rest of the plan is dropped (`report.cancelled`).
+    `executor` (see executors.py) runs tasks that carry a `remote` call in worker processes,
+    independent ones side by side; the rest run here.
     """
     state = _Run(graph, cache, clock=clock, root=root, results=results)
     selected = state.select(targets, no_upstream=no_upstream)
@@ -88,7 +92,12 @@ def run(
         state.logs = TaskLogs(log_dir) if log_dir is not None else None
         try:
             with state.logs or contextlib.nullcontext():
-                state.execute(selected, report, reporter, exitfirst=exitfirst, stop=stop)
+                if executor is not None:
+                    state.execute_parallel(
+                        selected, report, reporter, executor, exitfirst=exitfirst, stop=stop
+                    )
+                else:
+                    state.execute(selected, report, reporter, exitfirst=exitfirst, stop=stop)
         finally:
             state.expire_on_complete(selected)
     report.duration_s = time.perf_counter() - started
@@ -257,21 +266,104 @@ class _Run:
                     error = TaskError("KeyboardInterrupt", "interrupted")
                     report.tasks.append(_locate(TaskReport(name, Status.FAILED, error=error), spec))
                     return
-            if task.status is Status.FAILED:
-                failed[name] = name
-            elif task.status is Status.UPSTREAM_FAILED:
-                failed[name] = failed[next(d for d in spec.deps if d in failed)]
-            elif task.status is Status.SKIPPED and name not in self.digests:
-                missing.add(name)
-            report.tasks.append(_locate(task, spec))
-            reporter.task_finished(task)
+            self._record(task, failed, missing, report, reporter)
             if exitfirst and task.status is Status.FAILED:
-                for rest in selected[i + 1 :]:
-                    late = TaskReport(
-                        rest, Status.SKIPPED, detail="not run: stopped at first failure"
-                    )
-                    report.tasks.append(_locate(late, self.graph[rest]))
+                self._drop_rest(selected[i + 1 :], report)
                 return
+
+    def _record(
+        self,
+        task: TaskReport,
+        failed: dict[str, str],
+        missing: set[str],
+        report: RunReport,
+        reporter: Reporter,
+    ) -> None:
+        """Book a finished task: what its dependents will see, the report, the reporter."""
+        spec = self.graph[task.name]
+        if task.status is Status.FAILED:
+            failed[task.name] = task.name
+        elif task.status is Status.UPSTREAM_FAILED:
+            failed[task.name] = failed[next(d for d in spec.deps if d in failed)]
+        elif task.status is Status.SKIPPED and task.name not in self.digests:
+            missing.add(task.name)
+        report.tasks.append(_locate(task, spec))
+        reporter.task_finished(task)
+
+    def _drop_rest(self, names: Iterable[str], report: RunReport) -> None:
+        for rest in names:
+            late = TaskReport(rest, Status.SKIPPED, detail="not run: stopped at first failure")
+            report.tasks.append(_locate(late, self.graph[rest]))
+
+    def execute_parallel(
+        self,
+        selected: list[str],
+        report: RunReport,
+        reporter: Reporter,
+        executor: Any,
+        *,
+        exitfirst: bool,
+        stop: Callable[[], bool] | None = None,
+    ) -> None:
+        """Like `execute`, with up to `executor.jobs` remote tasks running at once."""
+        chosen = set(selected)
+        waiting = {n: {d for d in self.graph[n].deps if d in chosen} for n in selected}
+        ready = [n for n in selected if not waiting[n]]
+        running: dict[Future[Any], tuple[str, Reason]] = {}
+        failed: dict[str, str] = {}
+        missing: set[str] = set()
+        done: set[str] = set()
+        halted = False
+
+        def finish(task: TaskReport) -> None:
+            nonlocal halted
+            self._record(task, failed, missing, report, reporter)
+            done.add(task.name)
+            for child in self.graph.downstream[task.name]:
+                if child in chosen:
+                    waiting[child].discard(task.name)
+                    if not waiting[child]:
+                        ready.append(child)
+            halted = halted or (exitfirst and task.status is Status.FAILED)
+
+        try:
+            while (ready and not halted) or running:
+                if stop is not None and stop():
+                    report.cancelled = halted = True
+                while ready and not halted and len(running) < executor.jobs:
+                    spec = self.graph[ready.pop(0)]
+                    task = self._blocked(spec, failed, missing)
+                    if task is None:
+                        entry = self.entry(spec.name)
+                        reason = self.reason(spec, entry)
+                        if reason is not None and spec.remote is not None:
+                            reporter.task_started(spec.name)
+                            upstream = {d: self.result(d) for d in spec.deps}
+                            running[executor.submit(spec.remote, upstream)] = (spec.name, reason)
+                            continue
+                        task = self._decide_and_run(spec, reporter)
+                    finish(task)
+                if running:
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        name, reason = running.pop(future)
+                        finish(self._complete(self.graph[name], reason, future.result()))
+        except KeyboardInterrupt:
+            report.interrupted = True
+            for name, _ in running.values():
+                self._forget(name)
+            return
+        if halted and not report.cancelled:
+            self._drop_rest([n for n in selected if n not in done], report)
+
+    def _complete(self, spec: TaskSpec, reason: Reason, outcome: Any) -> TaskReport:
+        """Store what a worker sent back, or record its failure."""
+        if outcome.error is not None:
+            self._forget(spec.name)
+            error = TaskError(*outcome.error)
+            return TaskReport(spec.name, Status.FAILED, reason, outcome.duration_s, error=error)
+        self.digests[spec.name] = self._store(spec, outcome.data, outcome.duration_s)
+        return TaskReport(spec.name, Status.EXECUTED, reason, outcome.duration_s)
 
     def _blocked(
         self, spec: TaskSpec, failed: dict[str, str], missing: set[str]

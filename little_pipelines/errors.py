@@ -109,6 +109,12 @@ class DependencyFailure(LittlePipelinesError):
 class DiscoveryError(LittlePipelinesError):
     """A tasks file could not be read: syntax error, import error, bad task signature."""
 
+    @classmethod
+    def at(cls, message: str, rel: str, line: int | None) -> DiscoveryError:
+        """The error for `rel:line`, with the place leading the message."""
+        place = f"{rel}:{line}" if line else rel
+        return cls(f"{place}: {message}", file=rel, line=line)
+
 
 class ConfigError(LittlePipelinesError):
     """`[tool.little_pipelines]` holds an invalid value."""

@@ -81,7 +81,7 @@ class Definition:
     node: ast.AST
     digest: str
     refs: frozenset[str]
-    attr_refs: frozenset[tuple[str, str]]
+    attr_refs: frozenset[tuple[str, ...]]  # dotted chains such as ("pkg", "mod", "func")
     _text: str | None = None
 
     @property
@@ -114,26 +114,43 @@ class ModuleInfo:
         return digest(_normal_form(self.tree))
 
 
-def _references(node: ast.AST) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+def _chain(node: ast.Attribute) -> tuple[str, ...] | None:
+    """`a.b.c` as ("a", "b", "c"); None when the chain does not start at a plain name."""
+    names = [node.attr]
+    value = node.value
+    while isinstance(value, ast.Attribute):
+        names.append(value.attr)
+        value = value.value
+    if not isinstance(value, ast.Name):
+        return None
+    names.append(value.id)
+    return tuple(reversed(names))
+
+
+def _references(node: ast.AST) -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:
     """Free names a statement loads, and `name.attr` pairs (for `module.helper` access).
 
     Names bound inside a function or class (parameters, assignment targets) are not free.
     """
     loaded: set[str] = set()
     bound: set[str] = set()
-    attrs: set[tuple[str, str]] = set()
+    attrs: set[tuple[str, ...]] = set()
+    inner: set[int] = set()  # attributes inside a longer chain (ast.walk meets outer ones first)
     for sub in ast.walk(node):
         if isinstance(sub, ast.Name):
             (loaded if isinstance(sub.ctx, ast.Load) else bound).add(sub.id)
-        elif isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name):
-            attrs.add((sub.value.id, sub.attr))
+        elif isinstance(sub, ast.Attribute):
+            if isinstance(sub.value, ast.Attribute):
+                inner.add(id(sub.value))
+            if id(sub) not in inner and (chain := _chain(sub)):
+                attrs.add(chain)
         elif isinstance(sub, ast.arg):
             bound.add(sub.arg)
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         bound.discard(node.name)
         loaded -= bound
-        attrs = {pair for pair in attrs if pair[0] not in bound}
-    return frozenset(loaded), frozenset(attrs)
+        attrs = {chain for chain in attrs if chain[0] not in bound}
+    return frozenset(loaded), frozenset(attrs)  # type: ignore[return-value]
 
 
 def _bound_names(stmt: ast.stmt) -> list[str]:
@@ -321,22 +338,24 @@ class SourceIndex:
 
     def _referenced(self, path: Path, definition: Definition) -> Iterator[tuple[Path, Definition]]:
         info = self.module(path)
-        via_attribute = {base for base, _ in definition.attr_refs}
+        via_attribute = {chain[0] for chain in definition.attr_refs}
         for name in definition.refs:
             if name in via_attribute and self._module_named(info, name) is not None:
                 continue  # `mod.f` follows f alone, below, not the whole of mod
             yield from self._lookup(info, name)
-        for base, attr in definition.attr_refs:
-            module_path = self._module_named(info, base)
-            if module_path is None:
-                continue
-            found = list(self._lookup_in(module_path, attr))
-            if found:
-                yield from found
-                continue
-            sub = self._submodule(module_path, attr)
-            if sub is not None:
-                yield sub, self._whole(sub)
+        for chain in definition.attr_refs:
+            module_path = self._module_named(info, chain[0])
+            for attr in chain[1:]:
+                if module_path is None:
+                    break
+                found = list(self._lookup_in(module_path, attr))
+                if found:  # `pkg.mod.func`: func alone, not the whole of pkg/mod.py
+                    yield from found
+                    module_path = None
+                    break
+                module_path = self._submodule(module_path, attr)
+            if module_path is not None:  # the chain ends at a module used as a whole
+                yield module_path, self._whole(module_path)
 
     def _module_named(self, info: ModuleInfo, name: str) -> Path | None:
         """The project module a bare name stands for (`import helpers`, `from pkg import mod`)."""
@@ -399,14 +418,20 @@ class SourceIndex:
 def expand_inputs(root: Path, patterns: Iterable[str]) -> list[Path]:
     """The files that input patterns (paths or globs relative to `root`) name, sorted.
 
-    A plain path that does not exist is kept, so that its appearance later counts as a change.
+    A folder stands for every file below it. A plain path that does not exist is kept, so that
+    its appearance later counts as a change.
     """
     found: set[Path] = set()
     for pattern in patterns:
         if any(ch in pattern for ch in "*?["):
-            found.update(p for p in root.glob(pattern) if p.is_file())
+            matches = list(root.glob(pattern))
         else:
-            found.add(root / pattern)
+            matches = [root / pattern]
+        for path in matches:
+            if path.is_dir():  # a folder counts by every file inside it
+                found.update(p for p in path.rglob("*") if p.is_file())
+            elif path.is_file() or path == root / pattern:
+                found.add(path)
     return sorted(found)
 
 

@@ -18,7 +18,6 @@ from . import engine
 from .cache import ResultCache
 from .config import Config, find_root, load_config
 from .discovery import (
-    Modules,
     ReadCache,
     TaskDef,
     dependencies,
@@ -27,9 +26,11 @@ from .discovery import (
     read_project,
 )
 from .errors import TaskNotFoundError
+from .executors import ProcessExecutor
 from .expire import never
 from .fingerprint import SourceIndex
 from .graph import TaskGraph
+from .loader import Modules
 from .outcomes import Reporter, RunReport
 from .pipeline import Pipeline
 from .spec import TaskSpec
@@ -186,7 +187,10 @@ class Project:
         read_cache = ReadCache(self.cache.raw, self.root)
         defs, objects = read_project(self.config, self.index, self.modules, files, read_cache)
         known = {d.name for d in defs} | {t.name for t in objects}
-        specs = [function_spec(d, dependencies(d, known), self._function, self.index) for d in defs]
+        specs = [
+            function_spec(d, dependencies(d, known), self._function, self.index, str(self.log_dir))
+            for d in defs
+        ]
         for spec, definition in zip(specs, defs, strict=True):
             spec.expire = never()
             spec.prepare = self._preparer(definition, spec)
@@ -247,8 +251,13 @@ class Project:
         reporter: Reporter | None = None,
         on_wait: Callable[[str], None] | None = None,
         stop: Callable[[], bool] | None = None,
+        jobs: int | None = None,
     ) -> RunReport:
-        """Run the project (or `targets` and their upstream) holding the project's run lock."""
+        """Run the project (or `targets` and their upstream) holding the project's run lock.
+
+        `jobs` (default: the `jobs` setting) above 1 runs independent tasks in that many
+        worker processes.
+        """
         graph = self.graph
         if targets:
             graph.check(targets)
@@ -257,12 +266,19 @@ class Project:
                 graph, self.cache, targets=targets, force=force, skip=skip,
                 no_upstream=no_upstream, dry_run=True, reporter=reporter, root=self.root,
             )  # fmt: skip
-        with self.cache.lock(on_wait):
-            return engine.run(
-                graph, self.cache, targets=targets, force=force, skip=skip,
-                no_upstream=no_upstream, exitfirst=exitfirst, reporter=reporter,
-                log_dir=self.log_dir, root=self.root, results=self.results, stop=stop,
-            )  # fmt: skip
+        jobs = jobs or self.config.jobs
+        executor = ProcessExecutor(jobs) if jobs > 1 else None
+        try:
+            with self.cache.lock(on_wait):
+                return engine.run(
+                    graph, self.cache, targets=targets, force=force, skip=skip,
+                    no_upstream=no_upstream, exitfirst=exitfirst, reporter=reporter,
+                    log_dir=self.log_dir, root=self.root, results=self.results, stop=stop,
+                    executor=executor,
+                )  # fmt: skip
+        finally:
+            if executor is not None:
+                executor.close()
 
     def reasons(self) -> dict[str, Any]:
         """Each task's reason to run now (None when fresh), deciding without running anything."""

@@ -57,6 +57,7 @@ class TaskSpec:
     meta: dict[str, Any] = field(default_factory=dict)
     prepare: Callable[[], None] | None = None
     source: Callable[[], str] | None = None
+    remote: Any = None  # an executors.RemoteCall when the task can run in a worker process
 
     @property
     def where(self) -> str:

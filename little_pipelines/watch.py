@@ -70,6 +70,7 @@ class Watcher:
         targets: Sequence[str] | None = None,
         force: bool = False,
         exitfirst: bool = False,
+        jobs: int | None = None,
         reporter: Callable[[], Reporter] = Reporter,
         on_run: Callable[[RunReport, list[str]], None] = lambda report, trigger: None,
         on_error: Callable[[LittlePipelinesError, list[str]], None] = lambda error, trigger: None,
@@ -81,6 +82,7 @@ class Watcher:
         self.targets = targets
         self.force = force
         self.exitfirst = exitfirst
+        self.jobs = jobs
         self.reporter = reporter
         self.on_run = on_run
         self.on_error = on_error
@@ -164,6 +166,7 @@ class Watcher:
                 self.targets,
                 force=self.force,
                 exitfirst=self.exitfirst,
+                jobs=self.jobs,
                 reporter=reporter,
                 stop=self._changed.is_set,
             )

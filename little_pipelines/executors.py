@@ -1,0 +1,124 @@
+"""Where tasks execute: in the engine's own process, or in a pool of worker processes.
+
+A task that can run elsewhere carries a `RemoteCall` (a picklable address of its function);
+the worker imports the tasks file by path, calls the function, and sends back the pickled
+result, so the cache, fingerprints and output stay with the `lp` process.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ProcessExecutor", "RemoteCall", "RemoteOutcome"]
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteCall:
+    """How a worker finds and calls a runner task: its file, function and parameters."""
+
+    name: str
+    root: str
+    path: str
+    function: str
+    wants_this: bool
+    log_dir: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteOutcome:
+    """What a worker sends back: the result's bytes, or the error (type, message, traceback)."""
+
+    data: bytes | None
+    duration_s: float
+    error: tuple[str, str, str] | None = None
+
+
+def _worker_started() -> None:
+    """Task logs go to their files; the worker's own stderr stays quiet."""
+    from loguru import logger
+
+    logger.remove()
+
+
+@cache
+def _modules(root: str) -> Any:
+    """One importer per worker process and project (a worker lives for one run)."""
+    from .loader import Modules
+
+    return Modules(Path(root))
+
+
+def _trimmed(exc: BaseException) -> str:
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith(_PACKAGE_DIR)
+    ]
+    text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
+    return text + "".join(traceback.format_exception_only(type(exc), exc))
+
+
+def run_remote(call: RemoteCall, upstream: Mapping[str, Any]) -> RemoteOutcome:
+    """Run one task in a worker process; never raises for the task's own errors."""
+    from .cache import serialize
+    from .logs import TaskLogs, task_logger
+    from .spec import TaskContext
+
+    started = time.perf_counter()
+    logs = TaskLogs(Path(call.log_dir)) if call.log_dir else None
+    try:
+        if logs is not None:
+            logs.__enter__()
+        func = getattr(_modules(call.root).load(Path(call.path)), call.function)
+        kwargs = dict(upstream)
+        if call.wants_this:
+            kwargs["this"] = TaskContext(call.name, task_logger(call.name), Path(call.root))
+        value = func(**kwargs)
+    except (Exception, SystemExit) as exc:
+        outcome = (type(exc).__name__, str(exc), _trimmed(exc))
+        return RemoteOutcome(None, time.perf_counter() - started, outcome)
+    finally:
+        if logs is not None:
+            logs.__exit__(None, None, None)
+    duration = time.perf_counter() - started
+    try:
+        data = serialize(value)
+    except Exception as exc:
+        message = (
+            f"task '{call.name}' returned a {type(value).__qualname__}, which cannot be sent"
+            f" back from a worker process or stored: {exc}"
+        )
+        return RemoteOutcome(None, duration, (type(exc).__name__, message, ""))
+    return RemoteOutcome(data, duration)
+
+
+class ProcessExecutor:
+    """Runs tasks in `jobs` worker processes (started fresh, so no state leaks in)."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, call: RemoteCall, upstream: Mapping[str, Any]) -> Future[RemoteOutcome]:
+        if self._pool is None:
+            import multiprocessing
+
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.jobs, mp_context=context, initializer=_worker_started
+            )
+        return self._pool.submit(run_remote, call, dict(upstream))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
