@@ -7,6 +7,8 @@ For each project size N it measures, as separate `lp` processes:
 - edit one task: change a constant in one middle-layer task, then `lp run --json` (the task
   and everything downstream of it re-execute; the count is checked against the graph);
 - `lp list`;
+- watch latency: `lp watch --json` running, one task edited and saved, time until its rerun
+  is reported (peak memory is not measured for it);
 
 and once, independent of any project: `lp --help` and `python -c "import little_pipelines"`.
 
@@ -22,12 +24,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -300,14 +304,49 @@ def bench_list(runner: Runner, layout: Layout, reps: int) -> CliResult:
     return _report(result)
 
 
-# TODO(watch latency): SPEC section 10 asks for "save to finished rerun of one edited task".
-# Not measured yet. Plan: start `lp watch --json` as a child in the generated project, wait
-# for its first JSON line (the initial run), then for each repetition call `edit_task` and
-# time from the write until the next JSON line whose counts show the edited task executed;
-# stop the child with SIGINT and check it exits 0. Report the median like the others.
-def bench_watch_latency(runner: Runner, layout: Layout, reps: int) -> CliResult | None:
-    """Watch latency: not implemented yet (see the TODO above); returns None."""
-    return None
+def _next_json(lines: queue.Queue[str], proc: subprocess.Popen[str], timeout: float) -> dict:
+    try:
+        return json.loads(lines.get(timeout=timeout))
+    except queue.Empty:
+        proc.kill()
+        raise RuntimeError("lp watch reported no run in time") from None
+
+
+def bench_watch_latency(runner: Runner, layout: Layout, reps: int) -> CliResult:
+    """`lp watch --json`: from saving one edited task to the end of its rerun, per save.
+
+    The time runs from just before the file is written to the moment the run's JSON line
+    arrives, so it includes the file event, the debounce, re-reading and the rerun itself.
+    """
+    name = middle_task(layout)
+    affected = len(affected_by(layout, name))
+    result = CliResult("watch: save to rerun", len(layout), note=f"{name}: {affected} executed")
+    proc = subprocess.Popen(
+        [*lp_command(), "watch", "--json"],
+        cwd=layout.root,
+        env=runner.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
+    try:
+        _next_json(lines, proc, timeout=600)  # the first run
+        for rep in range(reps):
+            started = time.perf_counter()
+            edit_task(layout, name, constant=100 + rep)
+            data = _next_json(lines, proc, timeout=60)
+            while data["counts"]["executed"] != affected:  # a stray event: wait for the rerun
+                data = _next_json(lines, proc, timeout=60)
+            result.add(Sample(time.perf_counter() - started, 0, 0, "", ""))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+    if code != 0:
+        raise RuntimeError(f"lp watch exited {code} on Ctrl-C")
+    result.maxrss_kb = [0]
+    return _report(result)
 
 
 def bench_project(runner: Runner, n: int, reps: int, *, keep: bool = False) -> list[CliResult]:
@@ -325,9 +364,7 @@ def bench_project(runner: Runner, n: int, reps: int, *, keep: bool = False) -> l
         results += bench_noop(runner, layout, reps)
         results.append(bench_edit(runner, layout, reps))
         results.append(bench_list(runner, layout, reps))
-        watch = bench_watch_latency(runner, layout, reps)
-        if watch is not None:
-            results.append(watch)
+        results.append(bench_watch_latency(runner, layout, reps))
         runner.forget_bytecode(root)
     return results
 

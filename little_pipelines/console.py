@@ -241,6 +241,7 @@ class LiveReporter(_ConsoleReporter):
         self._overall_id = TaskID(0)
         self._expected: dict[str, float] = {}
         self._pending_s = 0.0  # expected seconds of tasks neither started nor finished
+        self._eta_known = False
         self._running: dict[str, tuple[TaskID, float]] = {}
 
     def run_started(self, plan: list[PlannedTask]) -> None:
@@ -248,6 +249,8 @@ class LiveReporter(_ConsoleReporter):
         self.close()
         self._expected = estimate_durations(plan)
         self._pending_s = sum(self._expected.values())
+        # No earlier durations for what will run: an ETA of 0 would mislead, so show none.
+        self._eta_known = any(p.last_duration_s is not None for p in plan if p.will_run)
         self._running = {}
         if self.quiet:
             return
@@ -314,7 +317,7 @@ class LiveReporter(_ConsoleReporter):
             for name, (_, started) in self._running.items()
         )
         eta_at = now + max(0.0, self._pending_s) + running_s
-        self._overall_view.update(self._overall_id, eta_at=eta_at)
+        self._overall_view.update(self._overall_id, eta_at=eta_at if self._eta_known else None)
 
     def _summary_table(self, rows: list[TaskReport]) -> RenderableType:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)

@@ -25,6 +25,9 @@ ENGINE_LAYER = [
     "cache",
     "logs",
     "engine",
+    "executors",
+    "loader",
+    "explain",
 ]
 FRONT_ENDS = {"console", "cli", "discovery", "pipeline", "runner", "watch", "shell"}
 UI_PACKAGES = {"rich", "typer", "watchfiles"}
