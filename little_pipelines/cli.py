@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -88,13 +90,19 @@ def _console() -> Console:
     return make_console()
 
 
-def _task_logs_to_stderr(verbose: bool) -> None:
-    """Task loggers always write their log files; on stderr they show only with --verbose."""
+def _task_logs_to_stderr(verbose: bool, quiet: bool = False) -> None:
+    """Task logs always reach their files; on stderr warnings show, everything with -v."""
     from loguru import logger
 
     logger.remove()
-    if verbose:
-        logger.add(sys.stderr, level="INFO", format="{level} | {message}")
+    if quiet:
+        return
+
+    def line(record: Any) -> str:
+        task = record["extra"].get("lp_task")
+        return ("{extra[lp_task]} | " if task else "") + "{level} | {message}\n{exception}"
+
+    logger.add(sys.stderr, level="INFO" if verbose else "WARNING", format=line)
 
 
 def _project(root: Path | None) -> Project:
@@ -117,6 +125,17 @@ def _errors(*, as_json: bool = False, project: list[Any] | None = None) -> Itera
     except KeyboardInterrupt:
         _console().print("interrupted")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:  # a bug of ours, or the machine (disk full): one clear line
+        if os.environ.get("LP_DEBUG"):
+            raise
+        _print_error(
+            _console(),
+            f"internal error: {type(exc).__name__}: {exc} — please report it;"
+            " LP_DEBUG=1 shows the traceback",
+        )
+        raise typer.Exit(ExitCode.USAGE) from None
 
 
 def _print_error(console: Console, message: str) -> None:
@@ -179,12 +198,15 @@ def run(
     if no_upstream and not tasks:
         _usage("--no-upstream needs task names: lp run NAME --no-upstream")
     console = _console()
-    _task_logs_to_stderr(_opt(ctx, "verbose", verbose) and not as_json)
+    _task_logs_to_stderr(_opt(ctx, "verbose", verbose), as_json or _opt(ctx, "quiet", quiet))
     holder: list[Any] = []
     reporter: Reporter = Reporter()
     with _errors(as_json=as_json, project=holder):
         project = _project(_opt(ctx, "root", root))
         holder.append(project)
+        if not len(project.graph) and not as_json:
+            console.print(_no_tasks(project), highlight=False, soft_wrap=True)
+            raise typer.Exit(ExitCode.OK)
         if not as_json:
             from .console import make_reporter
 
@@ -212,8 +234,10 @@ def run(
     if as_json:
         _print_json(run_json(project, report))
     else:
+        from rich.markup import escape
+
         for warning in report.warnings:
-            console.print(f"[yellow]warning:[/] {warning}", highlight=False, markup=False)
+            console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     raise typer.Exit(report.exit_code)
 
 
@@ -236,7 +260,7 @@ def watch(
 
     console = _console()
     verbose, quiet = _opt(ctx, "verbose", verbose), _opt(ctx, "quiet", quiet)
-    _task_logs_to_stderr(verbose and not as_json)
+    _task_logs_to_stderr(verbose, as_json or quiet)
     with _errors(as_json=as_json):
         project = _project(_opt(ctx, "root", root))
         if tasks:
@@ -283,8 +307,16 @@ def watch(
         with contextlib.redirect_stdout(sys.stderr) if as_json else nullcontext():
             watcher.run()
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the exit
         watcher.stop_event.set()
     raise typer.Exit(ExitCode.OK)
+
+
+def _no_tasks(project: Project) -> str:
+    return (
+        f"no tasks found under {project.root} — a task is a function named task_<name> in a"
+        " file named tasks_*.py"
+    )
 
 
 def _usage(message: str) -> None:
@@ -386,7 +418,7 @@ def shell(
     """An interactive shell on the project (list_tasks, execute, peek, ...)."""
     from .shell import Shell
 
-    _task_logs_to_stderr(False)
+    _task_logs_to_stderr(False, quiet=True)
     with _errors():
         project = _project(_opt(ctx, "root", root))
         project.graph  # noqa: B018 (load now, so errors show before the prompt)

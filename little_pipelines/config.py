@@ -40,7 +40,17 @@ def _table(pyproject: Path) -> dict[str, Any] | None:
         return None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{pyproject}: invalid TOML: {exc}", file=str(pyproject)) from exc
-    table = data.get("tool", {}).get("little_pipelines")
+    tools = data.get("tool", {})
+    table = tools.get("little_pipelines")
+    if table is None:
+        import difflib
+
+        near = difflib.get_close_matches("little_pipelines", list(tools), n=1, cutoff=0.8)
+        if near:
+            raise ConfigError(
+                f"{pyproject}: found [tool.{near[0]}] — did you mean [tool.little_pipelines]?",
+                file=str(pyproject),
+            )
     return table if isinstance(table, dict) else None
 
 
@@ -85,8 +95,8 @@ def load_config(root: Path) -> Config:
     if not isinstance(name, str) or not name.strip():
         raise bad("name", "a non-empty string")
     paths = table.get("paths", ["."])
-    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        raise bad("paths", "a list of folder names")
+    if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
+        raise bad("paths", "a non-empty list of folder names")
     resolved = [(root / p).resolve() for p in paths]
     for path, given in zip(resolved, paths, strict=True):
         if not path.is_dir():
@@ -99,7 +109,7 @@ def load_config(root: Path) -> Config:
     if not isinstance(exclude, list) or not all(isinstance(p, str) for p in exclude):
         raise bad("exclude", "a list of glob patterns")
     cache_dir = table.get("cache_dir")
-    if cache_dir is not None and not isinstance(cache_dir, str):
+    if cache_dir is not None and (not isinstance(cache_dir, str) or not cache_dir.strip()):
         raise bad("cache_dir", "a folder name")
     jobs = table.get("jobs", 1)
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:

@@ -240,12 +240,16 @@ def _dynamic_tasks(modules: Modules, index: SourceIndex, path: Path, root: Path)
                         line,
                     )
             options = getattr(value, "__lp_task__", None)
+            first = value.__code__.co_firstlineno  # the first decorator's line, if any
+            node = (
+                index.function_at(path, first) if value.__code__.co_filename == str(path) else None
+            )
             found.append(
                 TaskDef(
                     name=attr[len(_TASK_PREFIX) :],
                     path=path,
                     rel=rel,
-                    line=value.__code__.co_firstlineno,
+                    line=node.lineno if node is not None else first,
                     function=attr,
                     params=list(sig.parameters),
                     defaults={p.name for p in sig.parameters.values() if p.default is not p.empty},
@@ -276,12 +280,16 @@ class ReadCache:
 
     An entry is used only while the file, every project file its tasks' code reaches, their
     folders and the root folder keep their modification times and sizes; a new helper module
-    anywhere in those folders therefore invalidates it. `store` is a diskcache.Cache.
+    anywhere in those folders therefore invalidates it.
     """
 
-    def __init__(self, store: Any, root: Path) -> None:
-        self.store = store
+    def __init__(self, cache: Any, root: Path) -> None:
+        self.cache = cache  # a ResultCache, opened only when there is a file to look up
         self.root = root
+
+    @property
+    def store(self) -> Any:
+        return self.cache.raw
 
     def _key(self, path: Path) -> str:
         return "discovery:" + path.relative_to(self.root).as_posix()

@@ -166,16 +166,17 @@ class _Run:
         if not no_upstream:
             return self.graph.upstream(targets)
         chosen = set(self.graph.check(targets))
-        for name in self.graph.upstream(targets):
-            if name in chosen:
-                continue
+        fed = sorted({d for t in chosen for d in self.graph[t].deps if d not in chosen})
+        upstream = [n for n in self.graph.upstream(targets) if n not in chosen]
+        stale = {p.name for p in self.plan(upstream) if p.will_run}
+        for name in fed:
             entry = self.entry(name)
             if entry is None:
                 raise LittlePipelinesError(
                     f"--no-upstream: upstream task '{name}' has no cached result;"
                     f" run it first (lp run {name})"
                 )
-            if self.reason(self.graph[name], entry) is not None:
+            if name in stale:
                 self.warnings.append(f"using the stale cached result of '{name}' (--no-upstream)")
             self.digests[name] = entry.result
         return [n for n in self.graph.order if n in chosen]

@@ -61,9 +61,14 @@ class UnknownDependencyError(PipelineValidationError):
     def __init__(self, task: str, dependency: str, known: Iterable[str], **where_):
         loc = where(where_.get("file"), where_.get("line"))
         at = f" ({loc})" if loc else ""
+        known = sorted(known)
+        hint = did_you_mean(dependency, known)
+        if not hint:
+            listed = ", ".join(known[:8]) + (", …" if len(known) > 8 else "")
+            hint = f" (tasks: {listed})" if known else " (there are no other tasks)"
         super().__init__(
-            f"task '{task}'{at} needs '{dependency}', which no task provides"
-            f"{did_you_mean(dependency, known)} (see: lp list)",
+            f"task '{task}'{at} needs '{dependency}', which no task provides{hint}."
+            " A parameter that names no task needs a default value.",
             **where_,
         )
         self.task = task

@@ -69,8 +69,9 @@ def explain(
             lines.append(f"{head} — its code changed:")
             if spec.meta.get("dynamic"):
                 lines.append(
-                    f"{indent}  (its tasks file builds tasks dynamically, so it is imported and"
-                    " hashed whole: any change to that file counts)"
+                    f"{indent}  (its tasks file cannot be read without importing it — lp.Task"
+                    " objects, tasks built by code, or @lp.task options that are not literals —"
+                    " so the whole file is hashed: any change to it counts)"
                 )
             lines.extend(_code_diff(entry.extra.get("source"), spec, indent))
         elif reason is Reason.UPSTREAM:

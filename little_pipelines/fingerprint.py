@@ -348,12 +348,15 @@ class SourceIndex:
             for attr in chain[1:]:
                 if module_path is None:
                     break
-                found = list(self._lookup_in(module_path, attr))
-                if found:  # `pkg.mod.func`: func alone, not the whole of pkg/mod.py
-                    yield from found
-                    module_path = None
-                    break
-                module_path = self._submodule(module_path, attr)
+                deeper = self._submodule(module_path, attr) or self._module_named(
+                    self.module(module_path), attr
+                )
+                if deeper is not None and deeper != module_path:
+                    module_path = deeper  # `pkg.mod.func`: go on into pkg/mod.py
+                    continue
+                yield from self._lookup_in(module_path, attr)  # func alone, not all of mod
+                module_path = None
+                break
             if module_path is not None:  # the chain ends at a module used as a whole
                 yield module_path, self._whole(module_path)
 
@@ -381,38 +384,45 @@ class SourceIndex:
         info = self.module(path)
         return Definition(info.tree, info.digest, frozenset(), frozenset())
 
-    def _lookup(self, info: ModuleInfo, name: str) -> Iterator[tuple[Path, Definition]]:
+    def _lookup(
+        self, info: ModuleInfo, name: str, seen: set[tuple[Path, str]] | None = None
+    ) -> Iterator[tuple[Path, Definition]]:
+        """Where `name` in module `info` is defined, following imports between project files.
+
+        `seen` stops import cycles (`from . import x` inside a package's own `__init__.py`).
+        """
+        seen = set() if seen is None else seen
+        if (info.path, name) in seen:
+            return
+        seen.add((info.path, name))
         definition = info.defs.get(name)
         if definition is not None:
             yield info.path, definition
         imported = info.imports.get(name)  # both, for `try: from m import f except: f = None`
-        if definition is not None and imported is None:
-            return
-        if imported is not None:
-            module, attr, level = imported
-            if attr is None:
-                return
-            module_path = self.resolve_module(module, info.path, level)
-            if module_path is not None:
-                found = list(self._lookup_in(module_path, attr))
-                if found:
-                    yield from found
-                    return
+        if imported is not None and imported[1] is not None:
             sub = self._module_named(info, name)
-            if sub is not None:
+            if sub is not None and sub != info.path:  # `from pkg import mod` used as a whole
                 yield sub, self._whole(sub)
+                return
+            module_path = self.resolve_module(imported[0], info.path, imported[2])
+            if module_path is not None:
+                yield from self._lookup_in(module_path, imported[1], seen)
+            return
+        if definition is not None or imported is not None:
             return
         for module, level in info.star_imports:
             module_path = self.resolve_module(module, info.path, level)
             if module_path is not None:
-                yield from self._lookup_in(module_path, name)
+                yield from self._lookup_in(module_path, name, seen)
 
-    def _lookup_in(self, module_path: Path, name: str) -> Iterator[tuple[Path, Definition]]:
+    def _lookup_in(
+        self, module_path: Path, name: str, seen: set[tuple[Path, str]] | None = None
+    ) -> Iterator[tuple[Path, Definition]]:
         try:
             info = self.module(module_path)
         except (OSError, SyntaxError):
             return
-        yield from self._lookup(info, name)
+        yield from self._lookup(info, name, seen)
 
 
 def expand_inputs(root: Path, patterns: Iterable[str]) -> list[Path]:

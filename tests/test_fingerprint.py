@@ -415,3 +415,33 @@ def test_relative_imports_inside_a_package_are_followed(tmp_path):
     before = digests(tmp_path, "pkg/tasks_x.py", *names)
     write(tmp_path, "pkg/helpers.py", HELPERS.replace("return x * 2", "return x * 4"))
     assert changed(before, digests(tmp_path, "pkg/tasks_x.py", *names)) == {"task_mod"}
+
+
+def test_a_package_importing_its_own_submodules_is_followed_without_looping(tmp_path):
+    """`from . import clean` in `etl/__init__.py`, used as `etl.clean.normalise()`."""
+    write(tmp_path, "etl/__init__.py", "from . import clean\n")
+    write(
+        tmp_path,
+        "etl/clean.py",
+        "def normalise(s):\n    return s.strip()\n\ndef other():\n    return 1\n",
+    )
+    write(
+        tmp_path,
+        "tasks_x.py",
+        "import etl\n\ndef task_name():\n    return etl.clean.normalise(' a ')\n\n"
+        "def task_plain():\n    return 1\n",
+    )
+    before = digests(tmp_path, "tasks_x.py", "task_name", "task_plain")
+    write(
+        tmp_path,
+        "etl/clean.py",
+        "def normalise(s):\n    return s.strip()\n\ndef other():\n    return 2\n",
+    )
+    assert changed(before, digests(tmp_path, "tasks_x.py", "task_name", "task_plain")) == set()
+    write(
+        tmp_path,
+        "etl/clean.py",
+        "def normalise(s):\n    return s.upper()\n\ndef other():\n    return 2\n",
+    )
+    after = digests(tmp_path, "tasks_x.py", "task_name", "task_plain")
+    assert changed(before, after) == {"task_name"}

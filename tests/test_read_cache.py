@@ -60,7 +60,7 @@ def test_reading_is_remembered_and_used(tmp_path):
     project = Project(tmp_path)
     project.run()
     assert project.cache.raw.get("discovery:tasks_main.py") is not None
-    remembered = ReadCache(project.cache.raw, tmp_path).get(tmp_path / "tasks_main.py")
+    remembered = ReadCache(project.cache, tmp_path).get(tmp_path / "tasks_main.py")
     assert remembered is not None
     assert [t.name for t in remembered.tasks] == ["raw", "scaled"]
     fresh = read_file(project.index, tmp_path / "tasks_main.py", tmp_path)
@@ -82,7 +82,7 @@ def test_a_new_helper_module_in_the_root_invalidates(tmp_path):
     # a new module shadowing nothing still changes the root folder: the reading is redone
     (tmp_path / "other.py").write_text("X = 1\n")
     project = Project(tmp_path)
-    assert ReadCache(project.cache.raw, tmp_path).get(tmp_path / "tasks_main.py") is None
+    assert ReadCache(project.cache, tmp_path).get(tmp_path / "tasks_main.py") is None
     project.cache.close()
 
 

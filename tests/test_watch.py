@@ -200,3 +200,10 @@ def test_scripted_changes_coalesce_and_stop(tmp_path):
     assert runs[0] == ["a:executed"]
     assert ["a:executed"] in runs[1:]
     assert len(runs) <= 3
+
+
+def test_two_quick_ctrl_c_still_exit_cleanly(project, watching):
+    watching.next_run()
+    watching.proc.send_signal(signal.SIGINT)
+    watching.proc.send_signal(signal.SIGINT)
+    assert watching.proc.wait(timeout=TIMEOUT) == 0

@@ -1,0 +1,101 @@
+"""What a first-time user meets: near-miss configuration, empty projects, warnings, hints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from e2e_helpers import Project, statuses
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "expected"),
+    [
+        ('[tool.little-pipelines]\nname = "x"\n', "did you mean [tool.little_pipelines]?"),
+        ("[tool.little_pipelines]\npaths = []\n", "paths must be a non-empty list"),
+        ('[tool.little_pipelines]\ncache_dir = ""\n', "cache_dir must be a folder name"),
+    ],
+)
+def test_configuration_mistakes_are_errors(tmp_path: Path, pyproject: str, expected: str) -> None:
+    p = Project(tmp_path)
+    p.write("pyproject.toml", pyproject)
+    p.write("tasks_a.py", "def task_a():\n    return 1\n")
+    result = p.lp("run")
+    assert result.rc == 2
+    assert expected in result.flat_err
+    assert "pyproject.toml" in result.flat_err
+    assert not p.exists(".little_pipelines/cache.db")
+
+
+def test_a_folder_without_tasks_says_what_a_task_is_and_writes_nothing(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write("task_sales.py", "def task_a():\n    return 1\n")  # not tasks_*.py
+    result = p.lp("run")
+    assert result.rc == 0
+    assert "no tasks found" in result.flat_err
+    assert "tasks_*.py" in result.flat_err
+    assert not p.exists(".little_pipelines")
+
+
+def test_unknown_dependency_suggests_a_default(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write(
+        "tasks_a.py", "def task_load():\n    return 1\n\ndef task_total(scale):\n    return 2\n"
+    )
+    result = p.lp("run")
+    assert result.rc == 2
+    assert "tasks_a.py:4" in result.flat_err
+    assert "needs a default value" in result.flat_err
+    assert "tasks: load, total" in result.flat_err
+
+
+def test_task_warnings_show_on_stderr_with_the_task_name(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write(
+        "tasks_a.py",
+        """
+        def task_a(this):
+            this.logger.info("routine detail")
+            this.logger.warning("dropping 3 rows")
+            return 1
+        """,
+    )
+    result = p.lp("run")
+    assert result.rc == 0
+    assert "a | WARNING | dropping 3 rows" in result.err
+    assert "routine detail" not in result.err
+    assert "routine detail" in p.read(".little_pipelines/logs/a.log")
+    p.write("tasks_a.py", p.read("tasks_a.py").replace("3 rows", "4 rows"))
+    assert "dropping" not in p.lp("run", "-q").err
+
+
+def test_no_upstream_warns_about_the_results_it_feeds(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write(
+        "tasks_a.py",
+        """
+        RATE = 2
+
+        def task_raw():
+            return [1, 2]
+
+        def task_clean(raw):
+            return [x * RATE for x in raw]
+
+        def task_total(clean):
+            return sum(clean)
+
+        def task_report(total):
+            return f"total {total}"
+        """,
+    )
+    p.run()
+    p.replace("tasks_a.py", "RATE = 2", "RATE = 3")
+    result = p.lp("run", "report", "--no-upstream")
+    assert result.rc == 0
+    assert "warning: using the stale cached result of 'total' (--no-upstream)" in result.err
+    assert "'clean'" not in result.err
+    assert "[yellow]" not in result.err
+    data = p.run("report", "--no-upstream", "--force")
+    assert statuses(data) == {"report": ("executed", "forced")}
+    assert data["warnings"] == ["using the stale cached result of 'total' (--no-upstream)"]
