@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 # Bump when the way fingerprints are computed changes: every stored key then stops matching.
-SCHEME = 2
+SCHEME = 3
 
 
 def digest(*parts: bytes | str) -> str:
@@ -307,8 +307,9 @@ class SourceIndex:
         return out
 
     def closure_digest(self, closure: list[tuple[Path, Definition]]) -> str:
-        """One hash for a closure: independent of order and of where things sit in a file."""
-        return digest("\n".join(sorted({f"{self._rel(p)}|{d.digest}" for p, d in closure})))
+        """One hash for a closure: independent of order, of where things sit in a file, and of
+        which file they sit in (renaming or moving code is not a change of code)."""
+        return digest("\n".join(sorted({d.digest for _, d in closure})))
 
     def closure_source(self, closure: list[tuple[Path, Definition]]) -> str:
         """The normalised source of a closure, for showing what changed."""

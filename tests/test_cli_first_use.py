@@ -99,3 +99,16 @@ def test_no_upstream_warns_about_the_results_it_feeds(tmp_path: Path) -> None:
     data = p.run("report", "--no-upstream", "--force")
     assert statuses(data) == {"report": ("executed", "forced")}
     assert data["warnings"] == ["using the stale cached result of 'total' (--no-upstream)"]
+
+
+def test_renaming_a_tasks_file_reruns_nothing(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write("helpers.py", "def double(x):\n    return 2 * x\n")
+    p.write("tasks_a.py", "from helpers import double\n\ndef task_a():\n    return double(1)\n")
+    p.run()
+    (p.root / "tasks_a.py").rename(p.root / "tasks_renamed.py")
+    (p.root / "helpers.py").rename(p.root / "tools.py")
+    p.replace("tasks_renamed.py", "from helpers", "from tools")
+    data = p.run()
+    assert statuses(data) == {"a": ("cached", None)}
+    assert data["tasks"][0]["file"] == "tasks_renamed.py"
