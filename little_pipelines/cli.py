@@ -48,6 +48,21 @@ Jobs = Annotated[
     Optional[int],  # noqa: UP045
     typer.Option("--jobs", "-j", min=1, help="Worker processes (default: the jobs setting, 1)."),
 ]
+
+
+class ExecutorName(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
+Executor = Annotated[
+    ExecutorName,
+    typer.Option("--executor", help="Where tasks run: local processes, or a Dask cluster."),
+]
+Address = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--address", help="The Dask scheduler, e.g. tcp://127.0.0.1:8786."),
+]
 ExitFirst = Annotated[bool, typer.Option("--exitfirst", "-x", help="Stop at the first failure.")]
 Tasks = Annotated[Optional[list[str]], typer.Argument(help="Task names (default: all).")]  # noqa: UP045
 
@@ -183,6 +198,8 @@ def run(
     ] = False,
     exitfirst: ExitFirst = False,
     jobs: Jobs = None,
+    executor: Executor = ExecutorName.local,
+    address: Address = None,
     no_upstream: Annotated[
         bool,
         typer.Option("--no-upstream", help="Run only the named tasks, on cached upstream results."),
@@ -197,6 +214,7 @@ def run(
 
     if no_upstream and not tasks:
         _usage("--no-upstream needs task names: lp run NAME --no-upstream")
+    dask_address = _dask_address(executor, address)
     console = _console()
     _task_logs_to_stderr(_opt(ctx, "verbose", verbose), as_json or _opt(ctx, "quiet", quiet))
     holder: list[Any] = []
@@ -225,6 +243,7 @@ def run(
                     no_upstream=no_upstream,
                     reporter=reporter,
                     jobs=jobs,
+                    dask_address=dask_address,
                     on_wait=lambda message: console.print(message, highlight=False),
                 )
         finally:
@@ -248,6 +267,8 @@ def watch(
     force: Force = False,
     exitfirst: ExitFirst = False,
     jobs: Jobs = None,
+    executor: Executor = ExecutorName.local,
+    address: Address = None,
     as_json: Json = False,
     root: Root = None,
     verbose: Verbose = False,
@@ -259,6 +280,7 @@ def watch(
     from .watch import Watcher
 
     console = _console()
+    dask_address = _dask_address(executor, address)
     verbose, quiet = _opt(ctx, "verbose", verbose), _opt(ctx, "quiet", quiet)
     _task_logs_to_stderr(verbose, as_json or quiet)
     with _errors(as_json=as_json):
@@ -298,6 +320,7 @@ def watch(
         force=force,
         exitfirst=exitfirst,
         jobs=jobs,
+        dask_address=dask_address,
         reporter=reporter,
         on_run=on_run,
         on_error=on_error,
@@ -310,6 +333,15 @@ def watch(
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the exit
         watcher.stop_event.set()
     raise typer.Exit(ExitCode.OK)
+
+
+def _dask_address(executor: ExecutorName, address: str | None) -> str | None:
+    """The scheduler to use, checking the two options agree."""
+    if executor is ExecutorName.dask and not address:
+        _usage("--executor dask needs --address tcp://HOST:PORT (the Dask scheduler)")
+    if executor is not ExecutorName.dask and address:
+        _usage("--address goes with --executor dask")
+    return address if executor is ExecutorName.dask else None
 
 
 def _no_tasks(project: Project) -> str:

@@ -348,7 +348,7 @@ class _Run:
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in finished:
                         name, reason = running.pop(future)
-                        finish(self._complete(self.graph[name], reason, future.result()))
+                        finish(self._complete(self.graph[name], reason, future))
         except KeyboardInterrupt:
             report.interrupted = True
             for name, _ in running.values():
@@ -357,8 +357,16 @@ class _Run:
         if halted and not report.cancelled:
             self._drop_rest([n for n in selected if n not in done], report)
 
-    def _complete(self, spec: TaskSpec, reason: Reason, outcome: Any) -> TaskReport:
-        """Store what a worker sent back, or record its failure."""
+    def _complete(self, spec: TaskSpec, reason: Reason, future: Future[Any]) -> TaskReport:
+        """Store what a worker sent back, or record its failure (or the worker's own)."""
+        try:
+            outcome = future.result()
+        except Exception as exc:  # the worker process died, or the cluster went away
+            self._forget(spec.name)
+            message = f"the worker running task '{spec.name}' failed: {exc}"
+            return TaskReport(
+                spec.name, Status.FAILED, reason, error=TaskError(type(exc).__name__, message)
+            )
         if outcome.error is not None:
             self._forget(spec.name)
             error = TaskError(*outcome.error)

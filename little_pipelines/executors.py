@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ProcessExecutor", "RemoteCall", "RemoteOutcome"]
+__all__ = ["DaskExecutor", "ProcessExecutor", "RemoteCall", "RemoteOutcome"]
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
@@ -122,3 +122,45 @@ class ProcessExecutor:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+class DaskExecutor:
+    """Runs tasks on an existing Dask distributed cluster (`pip install "little-pipelines[dask]"`).
+
+    Workers import the tasks files by path, so they must see the project at the same path
+    (the same machine, or a shared file system). Results come back to the `lp` process,
+    which keeps the cache.
+    """
+
+    def __init__(self, address: str) -> None:
+        try:
+            from distributed import Client
+        except ImportError:
+            from .errors import ConfigError
+
+            raise ConfigError(
+                "--executor dask needs the dask extra: pip install 'little-pipelines[dask]'"
+            ) from None
+        try:
+            self._client = Client(address, timeout=5)
+        except OSError as exc:
+            from .errors import ConfigError
+
+            raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        self.jobs = max(1, sum(self._client.nthreads().values()))
+
+    def submit(self, call: RemoteCall, upstream: Mapping[str, Any]) -> Future[RemoteOutcome]:
+        future: Future[RemoteOutcome] = Future()
+        remote = self._client.submit(run_remote, call, dict(upstream), pure=False)
+
+        def done(finished: Any) -> None:
+            try:
+                future.set_result(finished.result())
+            except BaseException as exc:  # the worker died or the cluster went away
+                future.set_exception(exc)
+
+        remote.add_done_callback(done)
+        return future
+
+    def close(self) -> None:
+        self._client.close()

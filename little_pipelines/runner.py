@@ -26,7 +26,7 @@ from .discovery import (
     read_project,
 )
 from .errors import TaskNotFoundError
-from .executors import ProcessExecutor
+from .executors import DaskExecutor, ProcessExecutor
 from .expire import never
 from .fingerprint import SourceIndex
 from .graph import TaskGraph
@@ -252,11 +252,12 @@ class Project:
         on_wait: Callable[[str], None] | None = None,
         stop: Callable[[], bool] | None = None,
         jobs: int | None = None,
+        dask_address: str | None = None,
     ) -> RunReport:
         """Run the project (or `targets` and their upstream) holding the project's run lock.
 
         `jobs` (default: the `jobs` setting) above 1 runs independent tasks in that many
-        worker processes.
+        worker processes; `dask_address` runs them on that Dask cluster instead.
         """
         graph = self.graph
         if targets:
@@ -267,7 +268,11 @@ class Project:
                 no_upstream=no_upstream, dry_run=True, reporter=reporter, root=self.root,
             )  # fmt: skip
         jobs = jobs or self.config.jobs
-        executor = ProcessExecutor(jobs) if jobs > 1 else None
+        executor: Any = None
+        if dask_address:
+            executor = DaskExecutor(dask_address)
+        elif jobs > 1:
+            executor = ProcessExecutor(jobs)
         try:
             with self.cache.lock(on_wait):
                 return engine.run(

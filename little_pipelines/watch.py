@@ -71,6 +71,7 @@ class Watcher:
         force: bool = False,
         exitfirst: bool = False,
         jobs: int | None = None,
+        dask_address: str | None = None,
         reporter: Callable[[], Reporter] = Reporter,
         on_run: Callable[[RunReport, list[str]], None] = lambda report, trigger: None,
         on_error: Callable[[LittlePipelinesError, list[str]], None] = lambda error, trigger: None,
@@ -83,6 +84,7 @@ class Watcher:
         self.force = force
         self.exitfirst = exitfirst
         self.jobs = jobs
+        self.dask_address = dask_address
         self.reporter = reporter
         self.on_run = on_run
         self.on_error = on_error
@@ -167,6 +169,7 @@ class Watcher:
                 force=self.force,
                 exitfirst=self.exitfirst,
                 jobs=self.jobs,
+                dask_address=self.dask_address,
                 reporter=reporter,
                 stop=self._changed.is_set,
             )

@@ -1,0 +1,75 @@
+"""`lp run --executor dask`: tasks on a real Dask scheduler and worker on 127.0.0.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from e2e_helpers import Project, statuses
+from test_parallel import RENDEZVOUS
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """A scheduler and one worker process with two threads, on the loopback only."""
+    with distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=2,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def test_tasks_run_on_the_cluster_and_cache_here(tmp_path: Path, scheduler: str) -> None:
+    p = Project(tmp_path)
+    p.write("tasks_meet.py", RENDEZVOUS)
+    data = p.run("--executor", "dask", "--address", scheduler)
+    assert statuses(data) == {
+        "left": ("executed", "new"),
+        "right": ("executed", "new"),
+        "both": ("executed", "new"),
+    }
+    assert p.lp("show", "both").out.strip() == "'left+right'"
+    again = p.run()  # the cache is the lp process's: a local run finds everything fresh
+    assert {s for s, _ in statuses(again).values()} == {"cached"}
+
+
+def test_a_failure_on_a_worker_fails_alone(tmp_path: Path, scheduler: str) -> None:
+    p = Project(tmp_path)
+    p.write(
+        "tasks_w.py",
+        """
+        def task_bad():
+            raise ValueError("no such region")
+
+        def task_after(bad):
+            return bad
+
+        def task_fine():
+            return 1
+        """,
+    )
+    data = p.run("--executor", "dask", "--address", scheduler, rc=1)
+    got = {t["name"]: t for t in data["tasks"]}
+    assert got["bad"]["error"] == {"type": "ValueError", "message": "no such region"}
+    assert got["after"]["status"] == "upstream_failed"
+    assert got["fine"]["status"] == "executed"
+
+
+def test_dask_options_must_agree(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write("tasks_a.py", "def task_a():\n    return 1\n")
+    missing = p.lp("run", "--executor", "dask")
+    assert missing.rc == 2
+    assert "--executor dask needs --address" in missing.flat_err
+    stray = p.lp("run", "--address", "tcp://127.0.0.1:8786")
+    assert stray.rc == 2
+    assert "--address goes with --executor dask" in stray.flat_err
+    unreachable = p.lp("run", "--executor", "dask", "--address", "tcp://127.0.0.1:9")
+    assert unreachable.rc == 2
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in unreachable.flat_err
+    assert not p.exists(".little_pipelines/cache.db") or p.run("--dry-run")["counts"]["cached"] == 0
