@@ -105,6 +105,17 @@ class ResultCache:
         except TypeError:  # written by another version of this package: treat as absent
             return None
 
+    def load_bytes(self, name: str) -> bytes:
+        """The stored result of `name` as it was serialized (KeyError when absent)."""
+        cache = self.raw
+        try:
+            data = cache.get(_RESULT + name)
+        except Exception as exc:
+            raise self._corrupt(exc) from exc
+        if data is None:
+            raise KeyError(name)
+        return data
+
     def load(self, name: str) -> Any:
         """The stored result of `name` (KeyError when absent)."""
         cache = self.raw
@@ -115,11 +126,19 @@ class ResultCache:
         if data is None:
             raise KeyError(name)
         try:
-            return pickle.loads(data)
-        except ModuleNotFoundError as exc:
-            if self.import_module is None or not exc.name or not self.import_module(exc.name):
-                raise
-            return pickle.loads(data)
+            try:
+                return pickle.loads(data)
+            except ModuleNotFoundError as exc:
+                if self.import_module is None or not exc.name or not self.import_module(exc.name):
+                    raise
+                return pickle.loads(data)
+        except ModuleNotFoundError:
+            raise
+        except Exception as exc:
+            raise CacheError(
+                f"the stored result of '{name}' cannot be read ({type(exc).__name__}: {exc});"
+                f" drop it with: lp clean {name}"
+            ) from exc
 
     def store(self, name: str, data: bytes, entry: Entry) -> None:
         """Store a result's bytes with its entry, atomically."""

@@ -432,13 +432,15 @@ def clean(
     """Drop cached results (all of them when no task is named)."""
     with _errors():
         project = _project(_opt(ctx, "root", root))
-        if tasks:
-            names = project.graph.check(tasks)
-            dropped = sum(project.cache.drop(name) for name in names)
-            message = f"dropped {dropped} cached result(s)"
-        else:
-            project.cache.reset()
-            message = f"dropped every cached result in {project.config.state_dir}"
+        console = _console()
+        with project.cache.lock(lambda message: console.print(message, highlight=False)):
+            if tasks:
+                names = project.graph.check(tasks)
+                dropped = sum(project.cache.drop(name) for name in names)
+                message = f"dropped {dropped} cached result(s)"
+            else:
+                project.cache.reset()
+                message = f"dropped every cached result in {project.config.state_dir}"
     if not _opt(ctx, "quiet", quiet):
         _console().print(message, highlight=False)
 

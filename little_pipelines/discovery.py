@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .errors import DiscoveryError, DuplicateTaskError, UnknownDependencyError
+from .errors import DiscoveryError, DuplicateTaskError, UnknownDependencyError, did_you_mean
 from .executors import RemoteCall
 from .fingerprint import SCHEME, Definition, SourceIndex, digest
 from .loader import Modules
@@ -112,13 +112,21 @@ def _task_decorator(node: ast.FunctionDef) -> ast.expr | None:
     return None
 
 
-def _static_options(node: ast.FunctionDef) -> dict[str, Any] | None:
+def _static_options(node: ast.FunctionDef, rel: str) -> dict[str, Any] | None:
     """The literal options of `@lp.task(...)`, or None when they are not literals."""
     deco = _task_decorator(node)
     options: dict[str, Any] = {}
     if not isinstance(deco, ast.Call):
         return options
     for keyword in deco.keywords:
+        if keyword.arg not in ("expire", "inputs", "cache"):
+            raise DiscoveryError.at(
+                f"@lp.task has no option '{keyword.arg}'"
+                f"{did_you_mean(str(keyword.arg), ('expire', 'inputs', 'cache'))}"
+                " (options: expire, inputs, cache)",
+                rel,
+                deco.lineno,
+            )
         if keyword.arg == "expire":
             options["expire_text"] = ast.unparse(keyword.value)
             continue
@@ -178,6 +186,7 @@ def _is_dynamic(tree: ast.Module) -> bool:
 def read_file(index: SourceIndex, path: Path, root: Path) -> FileTasks:
     """Read one tasks file's tasks statically (SyntaxError becomes DiscoveryError)."""
     rel = path.relative_to(root).as_posix()
+    index.touched = set()
     try:
         info = index.module(path)
     except SyntaxError as exc:
@@ -192,7 +201,7 @@ def read_file(index: SourceIndex, path: Path, root: Path) -> FileTasks:
             continue
         if not stmt.name.startswith(_TASK_PREFIX) or stmt.name == _TASK_PREFIX:
             continue
-        options = _static_options(stmt)  # type: ignore[arg-type]
+        options = _static_options(stmt, rel)  # type: ignore[arg-type]
         if options is None:
             return FileTasks(path, dynamic=True)
         params, defaults = _signature(stmt, rel)  # type: ignore[arg-type]
@@ -200,7 +209,6 @@ def read_file(index: SourceIndex, path: Path, root: Path) -> FileTasks:
         if definition is None or definition.node is not stmt:
             definition = Definition.of(stmt)
         closure = index.closure_of([(path, definition)])
-        found.uses.update(p for p, _ in closure)
         found.tasks.append(
             TaskDef(
                 name=stmt.name[len(_TASK_PREFIX) :],
@@ -214,6 +222,7 @@ def read_file(index: SourceIndex, path: Path, root: Path) -> FileTasks:
                 **options,
             )
         )
+    found.uses = set(index.touched)  # every file this reading looked at
     return found
 
 
@@ -223,7 +232,11 @@ def _dynamic_tasks(modules: Modules, index: SourceIndex, path: Path, root: Path)
 
     module = modules.load(path)
     rel = path.relative_to(root).as_posix()
-    whole = index.module(path).digest
+    info = index.module(path)
+    # the whole file, and every project definition it reaches (helpers in other modules)
+    whole = index.closure_digest(
+        index.closure_of([(path, info.whole), *((path, d) for d in info.defs.values())])
+    )
     found: list[Any] = []
     for attr, value in vars(module).items():
         if isinstance(value, Task):

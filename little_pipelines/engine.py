@@ -159,6 +159,7 @@ class _Run:
         self.skip: set[str] = set()
         self.warnings: list[str] = []
         self.logs: TaskLogs | None = None
+        self.ran: set[str] = set()  # tasks executed successfully in this run
 
     def select(self, targets: Sequence[str] | None, *, no_upstream: bool) -> list[str]:
         if not targets:
@@ -269,7 +270,7 @@ class _Run:
                     return
             self._record(task, failed, missing, report, reporter)
             if exitfirst and task.status is Status.FAILED:
-                self._drop_rest(selected[i + 1 :], report)
+                self._drop_rest(selected[i + 1 :], report, reporter)
                 return
 
     def _record(
@@ -291,10 +292,11 @@ class _Run:
         report.tasks.append(_locate(task, spec))
         reporter.task_finished(task)
 
-    def _drop_rest(self, names: Iterable[str], report: RunReport) -> None:
+    def _drop_rest(self, names: Iterable[str], report: RunReport, reporter: Reporter) -> None:
         for rest in names:
             late = TaskReport(rest, Status.SKIPPED, detail="not run: stopped at first failure")
             report.tasks.append(_locate(late, self.graph[rest]))
+            reporter.task_finished(late)
 
     def execute_parallel(
         self,
@@ -335,12 +337,15 @@ class _Run:
                     spec = self.graph[ready.pop(0)]
                     task = self._blocked(spec, failed, missing)
                     if task is None:
-                        entry = self.entry(spec.name)
-                        reason = self.reason(spec, entry)
+                        _, reason = self.decide_now(spec)
                         if reason is not None and spec.remote is not None:
                             reporter.task_started(spec.name)
-                            upstream = {d: self.result(d) for d in spec.deps}
-                            running[executor.submit(spec.remote, upstream)] = (spec.name, reason)
+                            try:
+                                future = executor.submit(spec.remote, self._payload(spec))
+                            except Exception as exc:  # e.g. a pool broken by a dead worker
+                                finish(self._lost(spec, reason, exc))
+                                continue
+                            running[future] = (spec.name, reason)
                             continue
                         task = self._decide_and_run(spec, reporter)
                     finish(task)
@@ -355,18 +360,30 @@ class _Run:
                 self._forget(name)
             return
         if halted and not report.cancelled:
-            self._drop_rest([n for n in selected if n not in done], report)
+            self._drop_rest([n for n in selected if n not in done], report, reporter)
+
+    def _payload(self, spec: TaskSpec) -> dict[str, tuple[bytes, str | None]]:
+        """Upstream results as stored (bytes), each with the tasks file that can read it."""
+        payload = {}
+        for dep in spec.deps:
+            remote = self.graph[dep].remote
+            payload[dep] = (self.cache.load_bytes(dep), remote.path if remote else None)
+        return payload
+
+    def _lost(self, spec: TaskSpec, reason: Reason, exc: BaseException) -> TaskReport:
+        """A task whose worker died, or could not be reached, fails alone."""
+        self._forget(spec.name)
+        message = f"the worker running task '{spec.name}' failed: {type(exc).__name__}: {exc}"
+        return TaskReport(
+            spec.name, Status.FAILED, reason, error=TaskError(type(exc).__name__, message)
+        )
 
     def _complete(self, spec: TaskSpec, reason: Reason, future: Future[Any]) -> TaskReport:
         """Store what a worker sent back, or record its failure (or the worker's own)."""
         try:
             outcome = future.result()
         except Exception as exc:  # the worker process died, or the cluster went away
-            self._forget(spec.name)
-            message = f"the worker running task '{spec.name}' failed: {exc}"
-            return TaskReport(
-                spec.name, Status.FAILED, reason, error=TaskError(type(exc).__name__, message)
-            )
+            return self._lost(spec, reason, exc)
         if outcome.error is not None:
             self._forget(spec.name)
             error = TaskError(*outcome.error)
@@ -392,9 +409,15 @@ class _Run:
             return TaskReport(spec.name, Status.SKIPPED)
         return None
 
-    def _decide_and_run(self, spec: TaskSpec, reporter: Reporter) -> TaskReport:
+    def decide_now(self, spec: TaskSpec) -> tuple[Entry | None, Reason | None]:
+        """The reason to run, decided when the task's turn comes (upstream tasks are done)."""
+        if spec.inputs and any(dep in self.ran for dep in spec.deps):
+            self.inputs.pop(spec.name, None)  # an upstream task may have written the inputs
         entry = self.entry(spec.name)
-        reason = self.reason(spec, entry)
+        return entry, self.reason(spec, entry)
+
+    def _decide_and_run(self, spec: TaskSpec, reporter: Reporter) -> TaskReport:
+        entry, reason = self.decide_now(spec)
         if reason is None:
             assert entry is not None
             self.digests[spec.name] = entry.result
@@ -447,6 +470,7 @@ class _Run:
             self.logs.note(name, level, text)
 
     def _store(self, spec: TaskSpec, data: bytes, duration: float) -> str:
+        self.ran.add(spec.name)
         result = digest(data)
         now = self.clock()
         entry = Entry(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -67,8 +67,29 @@ def _trimmed(exc: BaseException) -> str:
     return text + "".join(traceback.format_exception_only(type(exc), exc))
 
 
-def run_remote(call: RemoteCall, upstream: Mapping[str, Any]) -> RemoteOutcome:
-    """Run one task in a worker process; never raises for the task's own errors."""
+def _upstream_values(
+    modules: Any, upstream: Mapping[str, tuple[bytes, str | None]]
+) -> dict[str, Any]:
+    """Unpickle upstream results here, importing the tasks file a result's class lives in."""
+    import pickle
+
+    values = {}
+    for name, (data, path) in upstream.items():
+        try:
+            values[name] = pickle.loads(data)
+        except ModuleNotFoundError:
+            if path is None:
+                raise
+            modules.load(Path(path))
+            values[name] = pickle.loads(data)
+    return values
+
+
+def run_remote(call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]) -> RemoteOutcome:
+    """Run one task in a worker process; never raises for the task's own errors.
+
+    `upstream` maps each dependency to its stored bytes and the tasks file that made it.
+    """
     from .cache import serialize
     from .logs import TaskLogs, task_logger
     from .spec import TaskContext
@@ -78,8 +99,9 @@ def run_remote(call: RemoteCall, upstream: Mapping[str, Any]) -> RemoteOutcome:
     try:
         if logs is not None:
             logs.__enter__()
-        func = getattr(_modules(call.root).load(Path(call.path)), call.function)
-        kwargs = dict(upstream)
+        modules = _modules(call.root)
+        func = getattr(modules.load(Path(call.path)), call.function)
+        kwargs = _upstream_values(modules, upstream)
         if call.wants_this:
             kwargs["this"] = TaskContext(call.name, task_logger(call.name), Path(call.root))
         value = func(**kwargs)
@@ -106,11 +128,14 @@ class ProcessExecutor:
 
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: Any = None
 
-    def submit(self, call: RemoteCall, upstream: Mapping[str, Any]) -> Future[RemoteOutcome]:
+    def submit(
+        self, call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]
+    ) -> Future[RemoteOutcome]:
         if self._pool is None:
             import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
 
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(
@@ -149,7 +174,9 @@ class DaskExecutor:
             raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
         self.jobs = max(1, sum(self._client.nthreads().values()))
 
-    def submit(self, call: RemoteCall, upstream: Mapping[str, Any]) -> Future[RemoteOutcome]:
+    def submit(
+        self, call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]
+    ) -> Future[RemoteOutcome]:
         future: Future[RemoteOutcome] = Future()
         remote = self._client.submit(run_remote, call, dict(upstream), pure=False)
 

@@ -107,11 +107,22 @@ class ModuleInfo:
     imports: dict[str, tuple[str, str | None, int]] = field(default_factory=dict)
     star_imports: list[tuple[str, int]] = field(default_factory=list)
     functions: dict[int, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
+    bindings: dict[str, Definition] = field(default_factory=dict)  # name -> its import line
+    _whole: Definition | None = None
+
+    @property
+    def whole(self) -> Definition:
+        """The whole module as one definition, for a module used as a value."""
+        if self._whole is None:
+            self._whole = Definition(
+                self.tree, digest(_normal_form(self.tree)), frozenset(), frozenset()
+            )
+        return self._whole
 
     @property
     def digest(self) -> str:
         """The whole module's normalised hash, for code this reader cannot follow."""
-        return digest(_normal_form(self.tree))
+        return self.whole.digest
 
 
 def _chain(node: ast.Attribute) -> tuple[str, ...] | None:
@@ -128,29 +139,28 @@ def _chain(node: ast.Attribute) -> tuple[str, ...] | None:
 
 
 def _references(node: ast.AST) -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:
-    """Free names a statement loads, and `name.attr` pairs (for `module.helper` access).
+    """Names a statement uses bare, and the dotted chains it reads (`helpers.clean`).
 
-    Names bound inside a function or class (parameters, assignment targets) are not free.
+    A function's own parameters are not free. Other local names are kept: following a name
+    that turns out to be local costs at most an extra dependency, never a missed one.
     """
     loaded: set[str] = set()
-    bound: set[str] = set()
     attrs: set[tuple[str, ...]] = set()
-    inner: set[int] = set()  # attributes inside a longer chain (ast.walk meets outer ones first)
+    inner: set[int] = set()  # ast.walk meets a parent before its children
     for sub in ast.walk(node):
-        if isinstance(sub, ast.Name):
-            (loaded if isinstance(sub.ctx, ast.Load) else bound).add(sub.id)
-        elif isinstance(sub, ast.Attribute):
-            if isinstance(sub.value, ast.Attribute):
-                inner.add(id(sub.value))
+        if isinstance(sub, ast.Attribute):
+            inner.add(id(sub.value))
             if id(sub) not in inner and (chain := _chain(sub)):
                 attrs.add(chain)
-        elif isinstance(sub, ast.arg):
-            bound.add(sub.arg)
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        bound.discard(node.name)
-        loaded -= bound
-        attrs = {chain for chain in attrs if chain[0] not in bound}
-    return frozenset(loaded), frozenset(attrs)  # type: ignore[return-value]
+        elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and id(sub) not in inner:
+            loaded.add(sub.id)
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        args = node.args
+        own = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+        own |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+        loaded -= own
+        attrs = {chain for chain in attrs if chain[0] not in own}
+    return frozenset(loaded), frozenset(attrs)
 
 
 def _bound_names(stmt: ast.stmt) -> list[str]:
@@ -170,20 +180,38 @@ def _bound_names(stmt: ast.stmt) -> list[str]:
     return []
 
 
+# Statements that define names outright; any other top-level statement may change the
+# module-level names it uses (a method call, a loop filling a table).
+_DEFINING = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Assign,
+    ast.AnnAssign,
+    ast.AugAssign,
+)
+
+
 def _register_import(info: ModuleInfo, stmt: ast.Import | ast.ImportFrom) -> None:
+    """Record what each imported name stands for; the import line itself counts as code."""
+    bound: dict[str, tuple[str, str | None, int]] = {}
     if isinstance(stmt, ast.Import):
         for alias in stmt.names:
             if alias.asname:
-                info.imports[alias.asname] = (alias.name, None, 0)
+                bound[alias.asname] = (alias.name, None, 0)
             else:
                 top = alias.name.partition(".")[0]
-                info.imports[top] = (top, None, 0)
-        return
-    for alias in stmt.names:
-        if alias.name == "*":
-            info.star_imports.append((stmt.module or "", stmt.level))
-        else:
-            info.imports[alias.asname or alias.name] = (stmt.module or "", alias.name, stmt.level)
+                bound[top] = (top, None, 0)
+    else:
+        for alias in stmt.names:
+            if alias.name == "*":
+                info.star_imports.append((stmt.module or "", stmt.level))
+            else:
+                bound[alias.asname or alias.name] = (stmt.module or "", alias.name, stmt.level)
+    for name, target in bound.items():
+        info.imports[name] = target
+        text = f"{name}={target[0]}:{target[1]}@{target[2]}"
+        info.bindings[name] = Definition(stmt, digest("import", text), frozenset(), frozenset())
 
 
 def _merged(first: Definition, then: Definition) -> Definition:
@@ -214,8 +242,6 @@ def parse_module(path: Path, source: str | bytes) -> ModuleInfo:
                 if isinstance(node, ast.Import | ast.ImportFrom):
                     _register_import(info, node)
         names = _bound_names(stmt)
-        if not names:
-            continue
         definition = Definition.of(stmt)
         for name in names:
             earlier = info.defs.get(name)
@@ -223,6 +249,14 @@ def parse_module(path: Path, source: str | bytes) -> ModuleInfo:
                 info.defs[name] = _merged(earlier, definition)  # `K = 1` then `K += 1`
             else:
                 info.defs[name] = definition
+        if isinstance(stmt, _DEFINING):
+            continue
+        # `CONFIG.update(rate=2)`, `for k in KEYS: TABLE[k] = 1`: statements that may change
+        # a module-level name count as part of its definition
+        used = definition.refs | {chain[0] for chain in definition.attr_refs}
+        for name in used - set(names):
+            if name in info.defs:
+                info.defs[name] = _merged(info.defs[name], definition)
     return info
 
 
@@ -238,9 +272,15 @@ class SourceIndex:
         self.search_paths = [self.root, *(p.resolve() for p in search_paths)]
         self._modules: dict[Path, tuple[int, int, ModuleInfo]] = {}
         self._resolved: dict[tuple[str, Path | None, int], Path | None] = {}
+        self.touched: set[Path] = set()
 
     def module(self, path: Path) -> ModuleInfo:
-        """The parsed module at `path` (SyntaxError and OSError propagate)."""
+        """The parsed module at `path` (SyntaxError and OSError propagate).
+
+        Every path asked for is added to `touched`, so a caller can learn which files a
+        reading depended on (discovery remembers readings by those files' stamps).
+        """
+        self.touched.add(path)
         st = os.stat(path)
         known = self._modules.get(path)
         if known and known[0] == st.st_mtime_ns and known[1] == st.st_size:
@@ -278,6 +318,8 @@ class SourceIndex:
                 if candidate is not None and candidate.is_file():
                     found = candidate
                     break
+            if found is None and parts and stem.is_dir() and base.is_relative_to(self.root):
+                found = stem  # a namespace package: a folder without __init__.py
             if found:
                 break
         self._resolved[key] = found
@@ -293,15 +335,14 @@ class SourceIndex:
 
     def closure_of(self, roots: Iterable[tuple[Path, Definition]]) -> list[tuple[Path, Definition]]:
         """Like `closure`, starting from definitions already parsed."""
-        seen: dict[tuple[Path, int], ast.AST] = {}  # keeps nodes alive so ids stay unique
+        seen: set[int] = set()  # ids of definitions, all kept alive by `out`
         out: list[tuple[Path, Definition]] = []
         stack = list(roots)
         while stack:
             path, definition = stack.pop()
-            key = (path, id(definition.node))
-            if key in seen:
+            if id(definition) in seen:
                 continue
-            seen[key] = definition.node
+            seen.add(id(definition))
             out.append((path, definition))
             stack.extend(self._referenced(path, definition))
         return out
@@ -339,27 +380,30 @@ class SourceIndex:
 
     def _referenced(self, path: Path, definition: Definition) -> Iterator[tuple[Path, Definition]]:
         info = self.module(path)
-        via_attribute = {chain[0] for chain in definition.attr_refs}
         for name in definition.refs:
-            if name in via_attribute and self._module_named(info, name) is not None:
-                continue  # `mod.f` follows f alone, below, not the whole of mod
             yield from self._lookup(info, name)
         for chain in definition.attr_refs:
-            module_path = self._module_named(info, chain[0])
-            for attr in chain[1:]:
-                if module_path is None:
-                    break
-                deeper = self._submodule(module_path, attr) or self._module_named(
-                    self.module(module_path), attr
-                )
-                if deeper is not None and deeper != module_path:
-                    module_path = deeper  # `pkg.mod.func`: go on into pkg/mod.py
-                    continue
-                yield from self._lookup_in(module_path, attr)  # func alone, not all of mod
-                module_path = None
-                break
-            if module_path is not None:  # the chain ends at a module used as a whole
-                yield module_path, self._whole(module_path)
+            yield from self._follow(info, chain)
+
+    def _follow(
+        self, info: ModuleInfo, chain: tuple[str, ...]
+    ) -> Iterator[tuple[Path, Definition]]:
+        """`pkg.mod.func`: into pkg, then mod, then func alone (not the whole of mod)."""
+        module_path = self._module_named(info, chain[0])
+        if module_path is None:  # `CONFIG.get`, `Cleaner.clean`: the object itself
+            yield from self._lookup(info, chain[0])
+            return
+        for attr in chain[1:]:
+            deeper = self._submodule(module_path, attr)
+            if deeper is None and module_path.is_file():
+                deeper = self._module_named(self.module(module_path), attr)
+            if deeper is not None and deeper != module_path:
+                module_path = deeper
+                continue
+            yield from self._lookup_in(module_path, attr)
+            return
+        if module_path.is_file():  # the chain ends at a module, used as a value
+            yield module_path, self.module(module_path).whole
 
     def _module_named(self, info: ModuleInfo, name: str) -> Path | None:
         """The project module a bare name stands for (`import helpers`, `from pkg import mod`)."""
@@ -373,23 +417,26 @@ class SourceIndex:
         return self.resolve_module(dotted, info.path, level)
 
     def _submodule(self, package: Path, name: str) -> Path | None:
-        if package.name != "__init__.py":
+        """`name` inside a package (its `__init__.py`) or a namespace package (a folder)."""
+        if package.is_dir():
+            folder = package
+        elif package.name == "__init__.py":
+            folder = package.parent
+        else:
             return None
-        for candidate in (package.parent / f"{name}.py", package.parent / name / "__init__.py"):
-            if candidate.is_file():
+        for candidate in (folder / f"{name}.py", folder / name / "__init__.py", folder / name):
+            if candidate.exists():
                 return candidate
         return None
-
-    def _whole(self, path: Path) -> Definition:
-        """A module used as a whole counts by its whole normalised source."""
-        info = self.module(path)
-        return Definition(info.tree, info.digest, frozenset(), frozenset())
 
     def _lookup(
         self, info: ModuleInfo, name: str, seen: set[tuple[Path, str]] | None = None
     ) -> Iterator[tuple[Path, Definition]]:
         """Where `name` in module `info` is defined, following imports between project files.
 
+        A name imported from outside the project counts by its import line (`floor as rnd`
+        -> `ceil as rnd`); one imported from the project counts by what it names, wherever
+        that lives (moving a helper to another module is not a change).
         `seen` stops import cycles (`from . import x` inside a package's own `__init__.py`).
         """
         seen = set() if seen is None else seen
@@ -400,28 +447,31 @@ class SourceIndex:
         if definition is not None:
             yield info.path, definition
         imported = info.imports.get(name)  # both, for `try: from m import f except: f = None`
-        if imported is not None and imported[1] is not None:
-            sub = self._module_named(info, name)
-            if sub is not None and sub != info.path:  # `from pkg import mod` used as a whole
-                yield sub, self._whole(sub)
-                return
-            module_path = self.resolve_module(imported[0], info.path, imported[2])
-            if module_path is not None:
-                yield from self._lookup_in(module_path, imported[1], seen)
+        if imported is None:
+            if definition is None:
+                for module, level in info.star_imports:
+                    module_path = self.resolve_module(module, info.path, level)
+                    if module_path is not None:
+                        yield from self._lookup_in(module_path, name, seen)
             return
-        if definition is not None or imported is not None:
+        target = self._module_named(info, name)
+        if target is not None and target != info.path:  # a module used as a value
+            if target.is_file():
+                yield target, self.module(target).whole
             return
-        for module, level in info.star_imports:
-            module_path = self.resolve_module(module, info.path, level)
-            if module_path is not None:
-                yield from self._lookup_in(module_path, name, seen)
+        module, attr, level = imported
+        module_path = self.resolve_module(module, info.path, level) if attr is not None else None
+        if module_path is None:  # not the project's: the import line itself is the code
+            yield info.path, info.bindings[name]
+            return
+        yield from self._lookup_in(module_path, attr, seen)  # type: ignore[arg-type]
 
     def _lookup_in(
         self, module_path: Path, name: str, seen: set[tuple[Path, str]] | None = None
     ) -> Iterator[tuple[Path, Definition]]:
         try:
             info = self.module(module_path)
-        except (OSError, SyntaxError):
+        except (OSError, SyntaxError):  # a folder (namespace package) or an unreadable file
             return
         yield from self._lookup(info, name, seen)
 

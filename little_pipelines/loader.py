@@ -41,7 +41,7 @@ class Modules:
         sys.modules[name] = module
         try:
             spec.loader.exec_module(module)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() or argparse at import time too
             sys.modules.pop(name, None)
             raise self._import_error(path, exc) from exc
         self._loaded[path] = (mtime, module)
@@ -63,7 +63,7 @@ class Modules:
         for path in list(self._loaded):
             self.forget(path)
 
-    def _import_error(self, path: Path, exc: Exception) -> DiscoveryError:
+    def _import_error(self, path: Path, exc: BaseException) -> DiscoveryError:
         rel = path.relative_to(self.root).as_posix()
         if isinstance(exc, SyntaxError):
             where = Path(exc.filename) if exc.filename else path

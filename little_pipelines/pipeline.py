@@ -152,8 +152,8 @@ def _function_digest(func: Callable[..., Any], indexes: dict[Path, SourceIndex])
         return digest(repr(func))
     path = Path(code.co_filename)
     if path.is_file():
-        index = indexes.get(path.parent)
-        if index is None:
+        index = next((i for r, i in indexes.items() if path.is_relative_to(r)), None)
+        if index is None:  # a script outside any known project: its folder is the project
             index = indexes[path.parent] = SourceIndex(path.parent)
         try:
             node = index.function_at(path, code.co_firstlineno)

@@ -161,12 +161,13 @@ class Watcher:
         project.invalidate()
 
     def _run_once(self, trigger: list[str]) -> None:
+        """One run; `--force` applies to the first (later saves rerun only what they affect)."""
         self._changed.clear()
         reporter = self.reporter()
         try:
             report = self.project.run(
                 self.targets,
-                force=self.force,
+                force=self.force and not trigger,
                 exitfirst=self.exitfirst,
                 jobs=self.jobs,
                 dask_address=self.dask_address,
@@ -188,8 +189,7 @@ class Watcher:
 
 def _unimport_project_modules(root: Path) -> None:
     """Drop the project's own helper modules from sys.modules so the next import is fresh."""
-    prefix = str(root)
     for name, module in list(sys.modules.items()):
         file: Any = getattr(module, "__file__", None)
-        if file and str(file).startswith(prefix) and "site-packages" not in str(file):
+        if file and Path(file).is_relative_to(root) and "site-packages" not in str(file):
             del sys.modules[name]

@@ -112,3 +112,25 @@ def test_renaming_a_tasks_file_reruns_nothing(tmp_path: Path) -> None:
     data = p.run()
     assert statuses(data) == {"a": ("cached", None)}
     assert data["tasks"][0]["file"] == "tasks_renamed.py"
+
+
+def test_an_input_written_by_an_upstream_task_is_read_after_it_runs(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write(
+        "tasks_a.py",
+        """
+        import little_pipelines as lp
+
+        def task_make(this):
+            (this.root / "out.txt").write_text("v1")
+
+        @lp.task(inputs=["out.txt"])
+        def task_use(make, this):
+            return (this.root / "out.txt").read_text()
+        """,
+    )
+    p.run()
+    p.replace("tasks_a.py", '"v1"', '"v2"')
+    data = p.run()
+    assert statuses(data) == {"make": ("executed", "code"), "use": ("executed", "inputs")}
+    assert p.lp("show", "use").out.strip() == "'v2'"

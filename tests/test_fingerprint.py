@@ -445,3 +445,66 @@ def test_a_package_importing_its_own_submodules_is_followed_without_looping(tmp_
     )
     after = digests(tmp_path, "tasks_x.py", "task_name", "task_plain")
     assert changed(before, after) == {"task_name"}
+
+
+@pytest.mark.parametrize(
+    ("files", "task", "edit"),
+    [
+        pytest.param(
+            {
+                "helpers.py": "from impl import f\n",
+                "impl.py": "def f():\n    return 1\n",
+                "impl2.py": "def f():\n    return 2\n",
+            },
+            "from helpers import f\n\ndef task_a():\n    return f()\n",
+            ("helpers.py", "from impl import f", "from impl2 import f"),
+            id="re-exported-name-changes-source",
+        ),
+        pytest.param(
+            {},
+            "from math import floor as rnd\n\ndef task_a():\n    return rnd(2.5)\n",
+            ("tasks_x.py", "floor as rnd", "ceil as rnd"),
+            id="import-alias-of-a-third-party-name",
+        ),
+        pytest.param(
+            {"helpers.py": "def f():\n    return 1\n"},
+            "import helpers\n\ndef task_a():\n    return getattr(helpers, 'f')()\n",
+            ("helpers.py", "return 1", "return 2"),
+            id="module-used-as-a-value",
+        ),
+        pytest.param(
+            {"utils/text.py": "def clean():\n    return 1\n"},
+            "import utils.text\n\ndef task_a():\n    return utils.text.clean()\n",
+            ("utils/text.py", "return 1", "return 2"),
+            id="namespace-package",
+        ),
+        pytest.param(
+            {},
+            "def scale(x):\n    return x * 2\n\ndef task_a():\n"
+            "    def fmt(v, scale=1):\n        return v\n    return fmt(scale(10))\n",
+            ("tasks_x.py", "x * 2", "x * 3"),
+            id="inner-parameter-shadowing-an-outer-name",
+        ),
+        pytest.param(
+            {"helpers.py": "CONFIG = {}\nCONFIG.update(rate=2)\n"},
+            "from helpers import CONFIG\n\ndef task_a():\n    return CONFIG['rate']\n",
+            ("helpers.py", "rate=2", "rate=3"),
+            id="module-level-method-call",
+        ),
+        pytest.param(
+            {"helpers.py": "TABLE = {}\nfor k in 'ab':\n    TABLE[k] = 1\n"},
+            "from helpers import TABLE\n\ndef task_a():\n    return TABLE\n",
+            ("helpers.py", "TABLE[k] = 1", "TABLE[k] = 2"),
+            id="module-level-loop",
+        ),
+    ],
+)
+def test_edits_that_change_behaviour_change_the_digest(tmp_path, files, task, edit):
+    for rel, source in files.items():
+        write(tmp_path, rel, source)
+    write(tmp_path, "tasks_x.py", task)
+    before = digests(tmp_path, "tasks_x.py", "task_a")
+    rel, old, new = edit
+    path = tmp_path / rel
+    path.write_text(path.read_text().replace(old, new))
+    assert changed(before, digests(tmp_path, "tasks_x.py", "task_a")) == {"task_a"}

@@ -77,3 +77,51 @@ def test_a_failure_in_a_worker_fails_alone(tmp_path: Path) -> None:
     assert human.rc == 1
     assert "tasks_w.py" in human.err and 'return {}["missing"]' in human.err
     assert "little_pipelines/" not in human.err
+
+
+def test_results_holding_project_classes_cross_to_workers(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write(
+        "tasks_p.py",
+        """
+        from dataclasses import dataclass
+
+        @dataclass
+        class Point:
+            x: int
+
+        def task_p():
+            return Point(1)
+        """,
+    )
+    p.write("tasks_q.py", "def task_q(p):\n    return p.x + 1\n")
+    p.run()
+    p.lp("clean", "q")
+    data = p.run("-j", "2")
+    assert statuses(data) == {"p": ("cached", None), "q": ("executed", "new")}
+    assert p.lp("show", "q").out.strip() == "2"
+
+
+def test_a_worker_that_dies_fails_its_task_and_the_run_reports(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write(
+        "tasks_d.py",
+        """
+        import os
+
+        def task_die():
+            os._exit(3)
+
+        def task_after(die):
+            return die
+
+        def task_other():
+            return 1
+        """,
+    )
+    data = p.run("-j", "2", rc=1)
+    got = statuses(data)
+    assert got["die"][0] == "failed"
+    assert got["after"][0] == "upstream_failed"
+    die = next(t for t in data["tasks"] if t["name"] == "die")
+    assert "the worker running task 'die' failed" in die["error"]["message"]

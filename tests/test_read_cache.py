@@ -7,13 +7,26 @@ the project's files with os.utime instead of waiting.
 from __future__ import annotations
 
 import os
+import sys
 import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from little_pipelines.discovery import ReadCache, find_task_files, read_file
 from little_pipelines.engine import decide
 from little_pipelines.runner import Project
+
+
+@pytest.fixture(autouse=True)
+def own_modules():
+    """These tests run projects in this process: keep each test's helper modules its own."""
+    before, path = set(sys.modules), list(sys.path)
+    yield
+    for name in set(sys.modules) - before:
+        del sys.modules[name]
+    sys.path[:] = path
 
 
 def write(path: Path, text: str, age_s: float = 60) -> None:
@@ -95,3 +108,14 @@ def test_recent_files_are_not_remembered(tmp_path):
     assert project.cache.raw.get("discovery:tasks_main.py") is None
     assert find_task_files(project.config) == [tmp_path / "tasks_main.py"]
     project.cache.close()
+
+
+def test_a_module_that_only_passes_a_name_through_is_watched_too(tmp_path):
+    (tmp_path / ".little_pipelines").mkdir()
+    write(tmp_path / "impl.py", "def f():\n    return 'impl'\n")
+    write(tmp_path / "impl2.py", "def f():\n    return 'impl2'\n")
+    write(tmp_path / "helpers.py", "from impl import f\n")
+    write(tmp_path / "tasks_main.py", "from helpers import f\n\ndef task_a():\n    return f()\n")
+    Project(tmp_path).run()
+    write(tmp_path / "helpers.py", "from impl2 import f\n", age_s=30)
+    assert reasons(tmp_path) == {"a": "code"}
