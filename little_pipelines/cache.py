@@ -155,6 +155,18 @@ class ResultCache:
                 setattr(entry, key, value)
             self.raw.set(_ENTRY + name, _as_dict(entry))
 
+    def mark_failed(self, name: str, when: float) -> None:
+        """Forget `name`'s result because its last run failed, remembering that it did."""
+        cache = self.raw
+        with cache.transact():
+            cache.delete(_RESULT + name)
+            cache.set(_ENTRY + name, {"scheme": SCHEME, "failed_at": when})
+
+    def failed_at(self, name: str) -> float | None:
+        """When `name` last failed, if its last run failed (its entry is then absent)."""
+        found = self.raw.get(_ENTRY + name)
+        return found.get("failed_at") if isinstance(found, dict) else None
+
     def drop(self, name: str) -> bool:
         """Forget `name`'s result; True if there was one."""
         cache = self.raw

@@ -346,6 +346,8 @@ def list_rows(project: Any) -> list[dict[str, Any]]:
         entry = project.cache.entry(spec.name)
         reason = reasons[spec.name]
         state = "never run" if entry is None else "fresh" if reason is None else "stale"
+        if entry is None and project.cache.failed_at(spec.name) is not None:
+            state = "failed"
         if entry is not None and entry.session is not None:
             expiry = "after session"
         elif entry is not None and entry.expires_at is not None:
@@ -392,7 +394,7 @@ def render_list(console: Console, rows: list[dict[str, Any]]) -> None:
         for row in rows
     ]
     widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
-    styles = {"fresh": "green", "stale": "yellow", "never run": "cyan"}
+    styles = {"fresh": "green", "stale": "yellow", "never run": "cyan", "failed": "red"}
     text = Text(no_wrap=True, overflow="ignore")
     text.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(), "bold")
     for row, cell in zip(rows, cells, strict=True):

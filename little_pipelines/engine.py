@@ -505,7 +505,7 @@ class _Run:
         self.results.pop(name, None)
         self.digests.pop(name, None)
         self.entries[name] = None
-        self.cache.drop(name)
+        self.cache.mark_failed(name, self.clock())
 
     def expire_on_complete(self, selected: list[str]) -> None:
         """Results that expire `on_complete` stop being fresh once the run is over."""

@@ -383,7 +383,7 @@ def test_a_failure_stores_nothing_and_blocks_only_its_dependents(tmp_path: Path)
     after = p.snapshot()
     assert after["src"] == before["src"]
     assert after["down"] == ("stale", "upstream", before["down"][2])  # its result kept
-    assert after["mid"][0] == "never run"  # its old result is out of use
+    assert after["mid"][0] == "failed"  # its old result is out of use
     assert p.lp("show", "mid").rc == 2
     # back to the original code: it must run again, not be served the old result
     p.replace("tasks_f.py", "raise ValueError('bad mid')", "return src + 1")

@@ -276,7 +276,8 @@ def test_a_task_that_raises_fails_alone(tmp_path: Path) -> None:
     assert p.lp("run").rc == 1
     states = p.states()
     assert states["ok"][0] == states["side"][0] == "fresh"
-    assert states["bad"][0] == states["after"][0] == "never run"
+    assert states["bad"][0] == "failed"
+    assert states["after"][0] == "never run"
 
 
 def test_a_task_that_exits_fails_alone(tmp_path: Path) -> None:
@@ -330,5 +331,6 @@ def test_a_result_that_cannot_be_stored_fails_alone(tmp_path: Path) -> None:
     assert human.rc == 1
     assert "generator" in human.flat_err and "fn" in human.flat_err
     states = p.states()
-    assert states["fn"][0] == states["gen"][0] == states["uses_fn"][0] == "never run"
+    assert states["fn"][0] == states["gen"][0] == "failed"  # no result to use
+    assert states["uses_fn"][0] == "never run"
     assert states["fine"] == ("fresh", None)

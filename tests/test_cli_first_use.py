@@ -134,3 +134,16 @@ def test_an_input_written_by_an_upstream_task_is_read_after_it_runs(tmp_path: Pa
     data = p.run()
     assert statuses(data) == {"make": ("executed", "code"), "use": ("executed", "inputs")}
     assert p.lp("show", "use").out.strip() == "'v2'"
+
+
+def test_lp_list_says_when_the_last_run_failed(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write("tasks_a.py", "def task_a():\n    return 1\n\ndef task_b():\n    return 1\n")
+    p.run()
+    p.replace("tasks_a.py", "def task_a():\n    return 1", "def task_a():\n    return 1 / 0")
+    p.run(rc=1)
+    listing = p.listing()
+    assert listing["a"]["state"] == "failed"
+    assert listing["b"]["state"] == "fresh"
+    assert "failed" in p.lp("list").out
+    assert statuses(p.run(rc=1))["a"] == ("failed", "new")

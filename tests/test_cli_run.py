@@ -515,7 +515,7 @@ def test_interrupt_exits_130_and_keeps_what_finished(tmp_path: Path) -> None:
     assert json.loads(out)["ok"] is False
     assert p.states() == {
         "first": ("fresh", None),
-        "slow": ("never run", "new"),
+        "slow": ("failed", "new"),  # interrupted: no result to use
         "after": ("never run", "new"),
     }
 
