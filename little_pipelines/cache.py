@@ -118,13 +118,7 @@ class ResultCache:
 
     def load(self, name: str) -> Any:
         """The stored result of `name` (KeyError when absent)."""
-        cache = self.raw
-        try:
-            data = cache.get(_RESULT + name)
-        except Exception as exc:
-            raise self._corrupt(exc) from exc
-        if data is None:
-            raise KeyError(name)
+        data = self.load_bytes(name)
         try:
             try:
                 return pickle.loads(data)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -26,8 +25,6 @@ from .outcomes import PlannedTask, Reason, Reporter, RunReport, Status, TaskErro
 from .spec import OnUpstreamError, TaskContext, TaskSpec
 
 __all__ = ["decide", "run", "session_id"]
-
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
 
 @cache
@@ -434,7 +431,7 @@ class _Run:
         except (Exception, SystemExit) as exc:  # a task calling sys.exit() fails alone
             duration = time.perf_counter() - started
             self._forget(spec.name)
-            error = _error(exc)
+            error = TaskError.from_exception(exc)
             self._note(spec.name, "ERROR", f"failed after {duration:.3f}s\n{error.traceback}")
             if self.logs is not None:
                 self.logs.done(spec.name)
@@ -512,15 +509,3 @@ class _Run:
         for name in selected:
             if _policy_kind(self.graph[name].expire) == "run" and self.entries.get(name):
                 self.cache.update(name, expires_at=self.clock())
-
-
-def _error(exc: BaseException) -> TaskError:
-    """The exception with its traceback trimmed to the user's frames."""
-    frames = [
-        frame
-        for frame in traceback.extract_tb(exc.__traceback__)
-        if not frame.filename.startswith(_PACKAGE_DIR)
-    ]
-    text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
-    text += "".join(traceback.format_exception_only(type(exc), exc))
-    return TaskError(type(exc).__name__, str(exc), text)

@@ -8,7 +8,6 @@ result, so the cache, fingerprints and output stay with the `lp` process.
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -17,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["DaskExecutor", "ProcessExecutor", "RemoteCall", "RemoteOutcome"]
-
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +54,6 @@ def _modules(root: str) -> Any:
     return Modules(Path(root))
 
 
-def _trimmed(exc: BaseException) -> str:
-    frames = [
-        f
-        for f in traceback.extract_tb(exc.__traceback__)
-        if not f.filename.startswith(_PACKAGE_DIR)
-    ]
-    text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
-    return text + "".join(traceback.format_exception_only(type(exc), exc))
-
-
 def _upstream_values(
     modules: Any, upstream: Mapping[str, tuple[bytes, str | None]]
 ) -> dict[str, Any]:
@@ -92,6 +79,7 @@ def run_remote(call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]
     """
     from .cache import serialize
     from .logs import TaskLogs, task_logger
+    from .outcomes import TaskError
     from .spec import TaskContext
 
     started = time.perf_counter()
@@ -106,7 +94,8 @@ def run_remote(call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]
             kwargs["this"] = TaskContext(call.name, task_logger(call.name), Path(call.root))
         value = func(**kwargs)
     except (Exception, SystemExit) as exc:
-        outcome = (type(exc).__name__, str(exc), _trimmed(exc))
+        error = TaskError.from_exception(exc)
+        outcome = (error.type, error.message, error.traceback)
         return RemoteOutcome(None, time.perf_counter() - started, outcome)
     finally:
         if logs is not None:

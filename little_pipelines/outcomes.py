@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -60,6 +61,19 @@ class TaskError:
 
     def to_json(self) -> dict[str, str]:
         return {"type": self.type, "message": self.message}
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> TaskError:
+        """The exception with its traceback trimmed to the user's frames (none of ours)."""
+        import traceback
+
+        ours = str(Path(__file__).resolve().parent)
+        frames = [
+            f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(ours)
+        ]
+        text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
+        text += "".join(traceback.format_exception_only(type(exc), exc))
+        return cls(type(exc).__name__, str(exc), text)
 
 
 @dataclass(slots=True)
