@@ -75,7 +75,23 @@ def explain(
                 )
             lines.extend(_code_diff(entry.extra.get("source"), spec, indent))
         elif reason is Reason.UPSTREAM:
-            lines.append(f"{head} — an upstream result changed or will change:")
+            changed_now = [
+                d
+                for d in spec.deps
+                if reasons[d] is None
+                and (
+                    entry is None
+                    or (e := cache.entry(d)) is None
+                    or entry.upstream.get(d) != e.result
+                )
+            ]
+            if changed_now:
+                lines.append(f"{head} — an upstream result changed:")
+            else:
+                lines.append(
+                    f"{indent}'{task}'{where} may run: upstream — an upstream task will run; if"
+                    f" its result comes out the same, '{task}' is served from the cache:"
+                )
             for dep in spec.deps:
                 dep_entry = cache.entry(dep)
                 changed = (

@@ -147,3 +147,23 @@ def test_lp_list_says_when_the_last_run_failed(tmp_path: Path) -> None:
     assert listing["b"]["state"] == "fresh"
     assert "failed" in p.lp("list").out
     assert statuses(p.run(rc=1))["a"] == ("failed", "new")
+
+
+def test_lp_why_tells_may_run_from_would_run(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write(
+        "tasks_a.py",
+        "RATE = 2\n\ndef task_clean():\n    return RATE\n\ndef task_report(clean):\n"
+        "    return clean\n",
+    )
+    p.run()
+    p.replace("tasks_a.py", "RATE = 2", "RATE = 3")
+    why = p.lp("why", "report").out
+    assert "'report' (tasks_a.py:6) may run: upstream" in why
+    assert "served from the cache" in why
+    assert "'clean' (tasks_a.py:3) would run: code" in why
+    assert "-RATE = 2" in why and "+RATE = 3" in why
+    p.run("clean")
+    why = p.lp("why", "report").out
+    assert "'report' (tasks_a.py:6) would run: upstream — an upstream result changed" in why
+    assert "upstream 'clean' has a newer result than 'report' used" in why
