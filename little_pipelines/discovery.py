@@ -23,6 +23,7 @@ from .errors import DiscoveryError, DuplicateTaskError, UnknownDependencyError, 
 from .executors import RemoteCall
 from .fingerprint import SCHEME, Definition, SourceIndex, digest
 from .loader import Modules
+from .scopes import module_bindings
 from .spec import TaskContext, TaskSpec
 
 __all__ = ["ReadCache", "TaskDef", "find_task_files", "read_project"]
@@ -85,8 +86,10 @@ class TaskDef:
     inputs: tuple[str, ...] = ()
     cache: bool = True
     expire_text: str = ""
-    dynamic: bool = False
+    dynamic: bool = False  # built by code: the imported function is the task
     live: Any = None
+    notes: tuple[str, ...] = ()  # where reading its code fell back to something coarser
+    live_options: bool = False  # options that are not literals: read after importing
 
 
 @dataclass(slots=True)
@@ -166,25 +169,44 @@ def _signature(node: ast.FunctionDef, rel: str) -> tuple[list[str], set[str]]:
     return positional + [a.arg for a in args.kwonlyargs], defaults
 
 
-def _is_dynamic(tree: ast.Module) -> bool:
-    """True when static reading cannot see every task: `lp.Task` objects or built functions."""
+def _file_kind(tree: ast.Module) -> tuple[bool, bool]:
+    """Whether a tasks file holds `lp.Task` objects, and whether it builds task functions by
+    code (a `task_` name bound by anything but a top-level `def`: a branch, a loop, an
+    assignment of a function, `globals()`); either way it must be imported. An imported
+    `task_` function is not a task of the importing file."""
+    objects = built = False
     for stmt in tree.body:
         if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
+        literal = isinstance(stmt, ast.Assign | ast.AnnAssign) and _is_literal(stmt.value)
+        if not literal and any(n.startswith(_TASK_PREFIX) for n in module_bindings(stmt)):
+            built = True
         for node in ast.walk(stmt):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                if node.id.startswith(_TASK_PREFIX):
-                    return True
-            elif isinstance(node, ast.Call):
+            if isinstance(node, ast.Call):
                 func = node.func
                 name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-                if name == "Task":
-                    return True
-    return False
+                objects = objects or name == "Task"
+                built = built or name == "globals"
+    return objects, built
+
+
+def _is_literal(node: ast.expr | None) -> bool:
+    """`task_count = 3` names no task: a literal value is never a function."""
+    if node is None:
+        return True
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
 
 
 def read_file(index: SourceIndex, path: Path, root: Path) -> FileTasks:
-    """Read one tasks file's tasks statically (SyntaxError becomes DiscoveryError)."""
+    """Read one tasks file's tasks statically (SyntaxError becomes DiscoveryError).
+
+    Each `def task_...` is read with its own code closure, even in a file that must be
+    imported for other reasons (`lp.Task` objects, options that are not literals).
+    """
     rel = path.relative_to(root).as_posix()
     index.touched = set()
     try:
@@ -193,22 +215,18 @@ def read_file(index: SourceIndex, path: Path, root: Path) -> FileTasks:
         raise _error(f"syntax error: {exc.msg}", rel, exc.lineno) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise _error(f"cannot read: {exc}", rel, None) from None
-    found = FileTasks(path, dynamic=_is_dynamic(info.tree))
-    if found.dynamic:
-        return found
+    objects, built = _file_kind(info.tree)
+    found = FileTasks(path, dynamic=objects or built)
     for stmt in info.tree.body:
         if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         if not stmt.name.startswith(_TASK_PREFIX) or stmt.name == _TASK_PREFIX:
             continue
         options = _static_options(stmt, rel)  # type: ignore[arg-type]
-        if options is None:
-            return FileTasks(path, dynamic=True)
+        if options is None:  # read from the imported function instead
+            found.dynamic = True
         params, defaults = _signature(stmt, rel)  # type: ignore[arg-type]
-        definition = info.defs.get(stmt.name)
-        if definition is None or definition.node is not stmt:
-            definition = Definition.of(stmt)
-        closure = index.closure_of([(path, definition)])
+        closure = _task_closure(index, path, stmt)
         found.tasks.append(
             TaskDef(
                 name=stmt.name[len(_TASK_PREFIX) :],
@@ -219,64 +237,107 @@ def read_file(index: SourceIndex, path: Path, root: Path) -> FileTasks:
                 params=params,
                 defaults=defaults,
                 code=index.closure_digest(closure),
-                **options,
+                notes=tuple(index.closure_notes(closure)),
+                live_options=options is None,
+                **(options or {}),
             )
         )
     found.uses = set(index.touched)  # every file this reading looked at
     return found
 
 
-def _dynamic_tasks(modules: Modules, index: SourceIndex, path: Path, root: Path) -> list[Any]:
-    """Import a module static reading could not decide, and read its tasks off the live module."""
+def _task_closure(index: SourceIndex, path: Path, node: ast.AST) -> list[tuple[Path, Definition]]:
+    """A task function's code: its definition (with every other binding of its name, and
+    whatever changes it) and all the project code that reaches."""
+    definition = index.module(path).defs.get(getattr(node, "name", ""))
+    if definition is None or node not in _statements(definition.node):
+        definition = Definition.of(node)
+    return index.closure_of([(path, definition)])
+
+
+def _statements(node: ast.AST) -> list[ast.AST]:
+    """The statements a (possibly merged) definition stands for."""
+    if isinstance(node, ast.Module):
+        return [s for part in node.body for s in _statements(part)]
+    return [node]
+
+
+_BUILT = "its tasks file builds tasks by code, so the whole file counts"
+
+
+def _dynamic_tasks(modules: Modules, index: SourceIndex, found: FileTasks, root: Path) -> list[Any]:
+    """Import a tasks file static reading could not finish, and read its tasks off the module.
+
+    Tasks defined by a top-level `def` keep the code read statically (options come from the
+    imported function when they are not literals); only tasks built by code count the file whole.
+    """
     from .pipeline import Task
 
+    path = found.path
     module = modules.load(path)
     rel = path.relative_to(root).as_posix()
-    info = index.module(path)
-    # the whole file, and every project definition it reaches (helpers in other modules)
-    whole = index.closure_digest(
-        index.closure_of([(path, info.whole), *((path, d) for d in info.defs.values())])
-    )
-    found: list[Any] = []
+    static = {t.function: t for t in found.tasks}
+    whole: str | None = None
+    notes: tuple[str, ...] = ()
+    tasks: list[Any] = []
     for attr, value in vars(module).items():
         if isinstance(value, Task):
-            found.append(value)
-        elif attr.startswith(_TASK_PREFIX) and inspect.isfunction(value):
-            sig = inspect.signature(value)
-            for param in sig.parameters.values():
-                if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
-                    line = value.__code__.co_firstlineno
-                    raise _error(
-                        f"task '{attr[5:]}' has a {param.kind.description} parameter"
-                        f" '{param.name}'; parameters are filled by name from upstream tasks",
-                        rel,
-                        line,
-                    )
-            options = getattr(value, "__lp_task__", None)
-            first = value.__code__.co_firstlineno  # the first decorator's line, if any
-            node = (
-                index.function_at(path, first) if value.__code__.co_filename == str(path) else None
-            )
-            found.append(
-                TaskDef(
-                    name=attr[len(_TASK_PREFIX) :],
-                    path=path,
-                    rel=rel,
-                    line=node.lineno if node is not None else first,
-                    function=attr,
-                    params=list(sig.parameters),
-                    defaults={p.name for p in sig.parameters.values() if p.default is not p.empty},
-                    code=digest(whole, attr),
-                    inputs=tuple(options.inputs) if options else (),
-                    cache=options.cache if options else True,
-                    dynamic=True,
-                    live=value,
+            tasks.append(value)
+            continue
+        if not attr.startswith(_TASK_PREFIX) or not inspect.isfunction(value):
+            continue
+        options = getattr(value, "__lp_task__", None)
+        known = static.get(attr)
+        if known is not None:
+            if known.live_options and options is not None:
+                known.inputs, known.cache = tuple(options.inputs), options.cache
+            tasks.append(known)
+            continue
+        if value.__module__ != module.__name__:  # imported from elsewhere: not a task here
+            continue
+        sig = inspect.signature(value)
+        for param in sig.parameters.values():
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
+                line = value.__code__.co_firstlineno
+                raise _error(
+                    f"task '{attr[5:]}' has a {param.kind.description} parameter"
+                    f" '{param.name}'; parameters are filled by name from upstream tasks",
+                    rel,
+                    line,
                 )
+        if whole is None:  # the whole file, and every project definition it reaches
+            info = index.module(path)
+            closure = index.closure_of(
+                [(path, info.whole), *((path, d) for d in info.defs.values())]
             )
-    return found
+            whole = index.closure_digest(closure)
+            notes = (f"{rel}: {_BUILT}", *index.closure_notes(closure))
+        first = value.__code__.co_firstlineno  # the first decorator's line, if any
+        node = index.function_at(path, first) if value.__code__.co_filename == str(path) else None
+        tasks.append(
+            TaskDef(
+                name=attr[len(_TASK_PREFIX) :],
+                path=path,
+                rel=rel,
+                line=node.lineno if node is not None else first,
+                function=attr,
+                params=list(sig.parameters),
+                defaults={p.name for p in sig.parameters.values() if p.default is not p.empty},
+                code=digest(whole, attr),
+                inputs=tuple(options.inputs) if options else (),
+                cache=options.cache if options else True,
+                dynamic=True,
+                live=value,
+                notes=notes,
+            )
+        )
+    return tasks
 
 
-_KEPT = ("name", "line", "function", "params", "defaults", "code", "inputs", "cache", "expire_text")
+_KEPT = (
+    "name", "line", "function", "params", "defaults", "code", "inputs", "cache", "expire_text",
+    "notes",
+)  # fmt: skip
 _SETTLE_S = 2.0  # files changed more recently than this are not remembered (coarse clocks)
 
 
@@ -344,7 +405,7 @@ def read_project(
             if read_cache is not None and not found.dynamic:
                 read_cache.put(found)
         if found.dynamic:
-            for item in _dynamic_tasks(modules, index, path, config.root):
+            for item in _dynamic_tasks(modules, index, found, config.root):
                 (defs if isinstance(item, TaskDef) else objects).append(item)
         else:
             defs.extend(found.tasks)
@@ -394,7 +455,7 @@ def function_spec(
         cache=task.cache,
         file=task.rel,
         line=task.line,
-        meta={"expire_text": task.expire_text, "dynamic": task.dynamic},
+        meta={"expire_text": task.expire_text, "dynamic": task.dynamic, "notes": task.notes},
     )
     wants_this = "this" in task.params
     if not task.dynamic:
@@ -406,7 +467,7 @@ def function_spec(
         node = None if task.dynamic else index.function_at(task.path, task.line)
         if node is None:
             return ast.unparse(index.module(task.path).tree)
-        return index.closure_source(index.closure_of([(task.path, Definition.of(node))]))
+        return index.closure_source(_task_closure(index, task.path, node))
 
     spec.source = source
 

@@ -47,6 +47,7 @@ def explain(
             )
             if entry.expires_at is not None:
                 lines.append(f"{indent}  its result expires at {_when(entry.expires_at)}")
+            lines.extend(_fallbacks(spec, indent))
             return
         head = f"{indent}'{task}'{where} would run: {reason}"
         if reason is Reason.NEW:
@@ -67,12 +68,7 @@ def explain(
         elif reason is Reason.CODE:
             assert entry is not None
             lines.append(f"{head} — its code changed:")
-            if spec.meta.get("dynamic"):
-                lines.append(
-                    f"{indent}  (its tasks file cannot be read without importing it — lp.Task"
-                    " objects, tasks built by code, or @lp.task options that are not literals —"
-                    " so the whole file is hashed: any change to it counts)"
-                )
+            lines.extend(_fallbacks(spec, indent))
             lines.extend(_code_diff(entry.extra.get("source"), spec, indent))
         elif reason is Reason.UPSTREAM:
             changed_now = [
@@ -111,6 +107,15 @@ def explain(
 
     visit(name, "")
     return lines
+
+
+def _fallbacks(spec: TaskSpec, indent: str) -> list[str]:
+    """Where reading the task's code fell back to something coarser, and why."""
+    notes = spec.meta.get("notes") or ()
+    if not notes:
+        return []
+    head = f"{indent}  its code is read coarsely (a change anywhere below makes it run):"
+    return [head, *(f"{indent}    {note}" for note in notes)]
 
 
 def _input_changes(spec: TaskSpec, stored: dict[str, str], indent: str) -> list[str]:
