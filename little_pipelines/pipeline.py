@@ -47,7 +47,7 @@ class Task:
         dependencies: Iterable[str] | None = None,
         expire_results: Callable[[], int | None] | None = None,
         if_upstream_errors: str = "FAIL",
-        input_files: Iterable[str | os.PathLike[str]] | None = None,
+        input_files: Iterable[str | os.PathLike[str]] | os.PathLike[str] | None = None,
         hash_inputs: bool = True,
     ) -> None:
         try:
