@@ -47,11 +47,21 @@ def _worker_started() -> None:
 
 
 @cache
-def _modules(root: str) -> Any:
-    """One importer per worker process and project (a worker lives for one run)."""
+def _importer(root: str) -> Any:
     from .loader import Modules
 
     return Modules(Path(root))
+
+
+def _modules(root: str) -> Any:
+    """This worker's importer for the project, which runs project modules from their source.
+
+    A worker may outlive a run (Dask): modules whose source changed since are imported afresh.
+    """
+    modules = _importer(root)
+    modules.ensure_importable()
+    modules.refresh()
+    return modules
 
 
 def _upstream_values(

@@ -267,12 +267,12 @@ def weekly(days: str | Iterable[str] = ("monday",)) -> Weekly:
         key = name.strip().lower() if isinstance(name, str) else None
         if key not in _WEEKDAY_ALIASES:
             raise ValueError(
-                f"unknown weekday {name!r}; valid names: {', '.join(_WEEKDAYS)} "
+                f"Invalid weekday {name!r} in weekly(); valid names: {', '.join(_WEEKDAYS)} "
                 "or their 3- or 2-letter forms (e.g. 'mon', 'mo')"
             )
         found.add(_WEEKDAY_ALIASES[key])
-    if not found:
-        raise ValueError("weekly needs at least one day, e.g. weekly('monday')")
+    if not found:  # the phrases of both errors are the original library's
+        raise ValueError("Must specify at least one weekday, e.g. weekly('monday')")
     return Weekly(tuple(day for day in _WEEKDAYS if day in found))
 
 

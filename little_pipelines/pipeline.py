@@ -47,7 +47,7 @@ class Task:
         dependencies: Iterable[str] | None = None,
         expire_results: Callable[[], int | None] | None = None,
         if_upstream_errors: str = "FAIL",
-        input_files: Iterable[str | os.PathLike[str]] | None = None,
+        input_files: Iterable[str | os.PathLike[str]] | os.PathLike[str] | None = None,
         hash_inputs: bool = True,
     ) -> None:
         try:
@@ -59,7 +59,7 @@ class Task:
         self.name = name
         self.dependency_names: list[str] = list(dependencies or [])
         self.expire_results = expire_results or _expire.after_session(name)
-        self.input_files = [str(p) for p in input_files or ()]
+        self.input_files = input_files  # as given (Path objects stay Path objects)
         self.hash_inputs = hash_inputs
         self.pipeline: Pipeline | None = None
         self.logger: Any = None
@@ -133,7 +133,7 @@ class Task:
             invoke=self._invoke,
             code=self._code(indexes),
             deps=tuple(self.dependency_names),
-            inputs=tuple(self.input_files) if self.hash_inputs else (),
+            inputs=_input_patterns(self.input_files) if self.hash_inputs else (),
             input_root=Path.cwd(),
             expire=self.expire_results,
             on_upstream_error=self.if_upstream_errors,
@@ -143,6 +143,15 @@ class Task:
 
     def _invoke(self, upstream: Mapping[str, Any], this: TaskContext) -> Any:
         return self._processes["run"](self)
+
+
+def _input_patterns(given: Any) -> tuple[str, ...]:
+    """A task's `input_files` as the engine takes them: a tuple of path strings."""
+    if given is None:
+        return ()
+    if isinstance(given, str | os.PathLike):  # one path, not a sequence of characters
+        return (os.fspath(given),)
+    return tuple(os.fspath(p) if isinstance(p, os.PathLike) else str(p) for p in given)
 
 
 def _function_digest(func: Callable[..., Any], indexes: dict[Path, SourceIndex]) -> str:
@@ -306,7 +315,8 @@ class Pipeline:
         for task_report in report.tasks:
             task = self._tasks[task_report.name]
             task.is_executed = task_report.status in (Status.EXECUTED, Status.CACHED)
-            task.is_skipped = task_report.status is Status.SKIPPED
+            # as in the original, a task served from the cache counts as skipped too
+            task.is_skipped = task_report.status in (Status.SKIPPED, Status.CACHED)
         if report.interrupted:
             raise KeyboardInterrupt
         return report

@@ -229,16 +229,18 @@ def test_weekly_order_of_names_does_not_matter():
 
 
 def test_weekly_unknown_name_is_named_with_the_valid_ones():
-    with pytest.raises(ValueError, match="unknown weekday 'funday'") as info:
+    with pytest.raises(ValueError, match=r"^Invalid weekday 'funday'") as info:
         expire.weekly(["monday", "funday"])
     assert "monday, tuesday, wednesday, thursday, friday, saturday, sunday" in str(info.value)
 
 
 def test_weekly_rejects_non_strings_and_empty_lists():
-    with pytest.raises(ValueError, match="unknown weekday 1"):
+    with pytest.raises(ValueError, match=r"^Invalid weekday 1"):
         expire.weekly([1])
-    with pytest.raises(ValueError, match="at least one day"):
+    with pytest.raises(ValueError, match=r"^Must specify at least one weekday"):
         expire.weekly([])
+    with pytest.raises(ValueError, match=r"^Must specify at least one weekday"):
+        expire.weekly(())
 
 
 # --- monthly --------------------------------------------------------------------------------

@@ -237,6 +237,42 @@ def test_second_execute_is_served_from_cache(chain, calls):
     assert calls == []
     assert chain.get_result("Load") == 12
     assert all(t.is_executed for t in chain.tasks)
+    assert all(t.is_skipped for t in chain.tasks)  # as in the original: cached means skipped
+    assert chain.is_complete
+
+
+def test_only_the_tasks_served_from_cache_are_marked_skipped(chain, calls):
+    chain.execute(reporter=QUIET)
+    execute(chain, force_tasks=["Other"])
+    assert chain.get_task("Other").is_skipped is False
+    assert chain.get_task("Extract").is_skipped is True
+    chain.execute(reporter=QUIET, force=True)
+    assert not any(t.is_skipped for t in chain.tasks)
+
+
+def test_input_files_are_kept_as_given(tmp_path, monkeypatch, calls):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("1")
+    (tmp_path / "b.csv").write_text("2")
+    given = [Path("a.txt"), "b.csv"]
+    task = make("Read", calls, 1, input_files=given)
+    assert task.input_files == [Path("a.txt"), "b.csv"]
+    assert isinstance(task.input_files[0], Path)
+    assert lp.Task("NoInputs").input_files is None
+    pipeline = lp.Pipeline("P").add(task)
+    assert execute(pipeline) == {"Read": ("executed", "new")}
+    (tmp_path / "a.txt").write_text("changed")  # a Path entry still counts as an input
+    assert execute(pipeline) == {"Read": ("executed", "inputs")}
+    assert isinstance(task.input_files[0], Path)
+
+
+def test_one_path_as_input_files_is_one_input(tmp_path, monkeypatch, calls):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data.txt").write_text("1")
+    pipeline = lp.Pipeline("P").add(make("Read", calls, 1, input_files=Path("data.txt")))
+    execute(pipeline)
+    (tmp_path / "data.txt").write_text("2")
+    assert execute(pipeline) == {"Read": ("executed", "inputs")}
 
 
 def test_force_reruns_everything(chain, calls):
