@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from . import expire
+    from . import expire, util
     from .errors import DependencyFailure, PipelineValidationError, TaskNotFoundError
     from .pipeline import Pipeline, Task, find_tasks
     from .runner import load, task
@@ -29,6 +29,7 @@ __all__ = [
     "find_tasks",
     "load",
     "task",
+    "util",
 ]
 
 _LAZY = {
@@ -45,8 +46,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    if name == "expire":
-        return importlib.import_module(".expire", __name__)
+    if name in ("expire", "util"):
+        return importlib.import_module(f".{name}", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'little_pipelines' has no attribute {name!r}")

@@ -184,6 +184,7 @@ class Project:
 
     def reload(self, files: list[Path] | None = None) -> TaskGraph:
         """Read the tasks files again (parsing only those that changed) and rebuild the graph."""
+        self.modules.refresh()  # a helper changed since it was imported: run it anew
         read_cache = ReadCache(self.cache, self.root)
         defs, objects = read_project(self.config, self.index, self.modules, files, read_cache)
         known = {d.name for d in defs} | {t.name for t in objects}

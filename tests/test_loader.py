@@ -210,3 +210,23 @@ def test_two_files_whose_names_sanitise_alike_load_as_two_modules(root: Path) ->
     modules = Modules(root)
     assert (modules.load(dash).WHO, modules.load(under).WHO) == ("dash", "underscore")
     assert sys.modules[modules.module_name(dash)].WHO == "dash"
+
+
+def test_a_long_lived_project_runs_a_changed_helper_after_reload(root: Path) -> None:
+    """`lp shell`: validate (reload) then execute must use the helper's new source."""
+    from little_pipelines.runner import Project
+
+    helper = helper_name(root)
+    save(root / f"{helper}.py", "def f():\n    return 1\n", 0)
+    user_of(root, helper)
+    project = Project(root)
+    try:
+        project.run()
+        assert project.result("y") == 1
+        save(root / f"{helper}.py", "def f():\n    return 2\n", 500)
+        project.reload()
+        project.run()
+        assert project.result("y") == 2
+    finally:
+        project.cache.close()
+        project.modules.close()
