@@ -4,10 +4,10 @@ A pattern is a path or a glob, relative to the project root or absolute (a share
 leading components without wildcards are its base folder; the rest is matched one path
 component at a time: `*`, `?` and `[...]` stay inside a component, a `**` component stands for
 any number of folders (none included). Whatever a pattern names, a folder stands for every file
-below it. Below the base, the folders that discovery skips (paths.py) are not entered, and lp's
-own state folder never counts. `InputSet.expand()` lists exactly the files that
-`InputSet.matches()` accepts, so `lp watch` reacts to a save precisely when the fingerprint
-would change.
+below it. Below the base, the folders that discovery skips (paths.py) are not entered, hidden
+and excluded files are left out, and lp's own state folder never counts. `InputSet.expand()`
+lists exactly the files that `InputSet.matches()` accepts, so `lp watch` reacts to a save
+precisely when the fingerprint would change.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from .fingerprint import digest, file_digest
-from .paths import PathFilter, excluded
+from .paths import PathFilter
 
 __all__ = ["InputPattern", "InputSet", "expand_inputs", "input_file_digests", "inputs_digest"]
 
@@ -92,7 +92,7 @@ class InputPattern:
             return not self.glob
         if not path.is_relative_to(self.base) or paths.skipped_between(self.base, path):
             return False
-        if _excluded_file(path, paths):
+        if paths.skip_file(path):
             return False
         return self._listed(path.relative_to(self.base).parts)
 
@@ -110,7 +110,7 @@ class InputPattern:
             rel = folder.relative_to(base).parts
             for name in filenames:
                 path = folder / name
-                if not _excluded_file(path, paths) and self._listed((*rel, name)):
+                if not paths.skip_file(path) and self._listed((*rel, name)):
                     yield path
 
     def _may_hold(self, folder: Path) -> bool:
@@ -121,15 +121,6 @@ class InputPattern:
     def watch_folder(self) -> Path:
         """The folder to watch for this pattern: its base, or the base's folder."""
         return self.base if self.glob or self.base.is_dir() else self.base.parent
-
-
-def _excluded_file(path: Path, paths: PathFilter) -> bool:
-    """A file that the project's `exclude` globs leave out (they apply below the root)."""
-    return (
-        bool(paths.exclude)
-        and path.is_relative_to(paths.root)
-        and excluded(paths.rel(path), paths.exclude)
-    )
 
 
 class InputSet:

@@ -67,6 +67,21 @@ class PathFilter:
         """True for lp's own state folder and everything in it (never a project file)."""
         return self.state_dir is not None and path.is_relative_to(self.state_dir)
 
+    def is_excluded(self, path: Path) -> bool:
+        """True for a path below the root that the `exclude` globs name (or are above)."""
+        return (
+            bool(self.exclude)
+            and path.is_relative_to(self.root)
+            and excluded(self.rel(path), self.exclude)
+        )
+
+    def skip_file(self, path: Path) -> bool:
+        """True for a file that lp does not count when it walks a folder: hidden or excluded.
+
+        Hidden files are editors' and tools' own (swap files, `.DS_Store`, `.~lock.x.csv#`).
+        """
+        return path.name.startswith(".") or self.is_excluded(path) or self.is_state(path)
+
     def _named_skip(self, path: Path) -> bool:
         """The checks that need no disk access: the folder's name and the exclude globs."""
         name = path.name
@@ -74,7 +89,7 @@ class PathFilter:
             name.startswith(".")
             or name in SKIP_DIRS
             or self.is_state(path)
-            or excluded(self.rel(path), self.exclude)
+            or self.is_excluded(path)
         )
 
     def skip_dir(self, path: Path) -> bool:
@@ -117,7 +132,7 @@ class PathFilter:
                 for filename in filenames:
                     if filename.startswith("tasks_") and filename.endswith(".py"):
                         path = folder / filename
-                        if not excluded(self.rel(path), self.exclude):
+                        if not self.is_excluded(path):
                             found[path] = None
         return list(found)
 
@@ -132,9 +147,7 @@ class PathFilter:
 
         Hidden files (editor swap and lock files) are left out too.
         """
-        if path == self.root or not path.is_relative_to(self.root) or path.name.startswith("."):
-            return False
-        if self.is_state(path) or excluded(self.rel(path), self.exclude):
+        if path == self.root or not path.is_relative_to(self.root) or self.skip_file(path):
             return False
         return not self.skipped_between(self.root, path)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from little_pipelines.inputs import InputSet, expand_inputs, input_file_digests
@@ -40,6 +40,14 @@ def test_a_folder_counts_by_every_file_below_it_outside_skipped_folders(tmp_path
     assert not inputs.matches(tmp_path / "data/.git/config")
     assert not inputs.matches(tmp_path / "data/venv/lib/x.py")
     assert not inputs.matches(tmp_path / "other.csv")
+
+
+def test_hidden_files_below_a_folder_or_glob_do_not_count_unless_named(tmp_path: Path) -> None:
+    touch(tmp_path, "data/a.csv", "data/.DS_Store", "data/.~lock.a.csv#", ".env")
+    assert rels(tmp_path, expand_inputs(tmp_path, ["data", "data/*"])) == ["data/a.csv"]
+    assert not InputSet(tmp_path, ["data/*"]).matches(tmp_path / "data/.~lock.a.csv#")
+    assert rels(tmp_path, expand_inputs(tmp_path, [".env"])) == [".env"]
+    assert InputSet(tmp_path, [".env"]).matches(tmp_path / ".env")
 
 
 def test_double_star_matches_any_depth_including_none(tmp_path: Path) -> None:
@@ -146,7 +154,11 @@ def test_a_path_matches_iff_expansion_lists_it(tree: list[list[str]], chosen: li
 def test_without_skipped_folders_globs_mean_what_pathlib_globs_meant(
     tree: list[list[str]], chosen: list[str]
 ) -> None:
-    """Compatibility: where no rule skips a folder, the dialect is pathlib's (as before)."""
+    """Compatibility: where no rule skips a folder, the dialect is pathlib's (as before).
+
+    Except a trailing `**`, which lists files too, as pathlib does from Python 3.13 on.
+    """
+    assume(not any(p.endswith("**") for p in chosen))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp).resolve()
         build(root, tree)

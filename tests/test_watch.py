@@ -51,10 +51,13 @@ class WatchProcess:
             self.proc.kill()
             raise AssertionError("no run reported; stderr:\n" + self.proc.stderr.read()) from None
 
-    def until(self, wanted) -> dict:
-        """The first run (JSON line) for which `wanted(run)` holds; earlier lines are skipped."""
+    def until(self, wanted, allow=lambda run: True) -> dict:
+        """The first run (JSON line) for which `wanted(run)` holds.
+
+        Earlier lines (a save seen in two parts under load) are skipped, but each must `allow`.
+        """
         while not wanted(run := self.next_run()):
-            pass
+            assert allow(run), run
         return run
 
     def stop(self) -> int:
@@ -67,8 +70,11 @@ def statuses(run: dict) -> dict[str, tuple[str, str | None]]:
 
 
 def write(path: Path, text: str) -> None:
+    """Save as many editors do: a hidden temporary file renamed over the target (one event)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text))
+    tmp = path.parent / f".{path.name}.tmp"
+    tmp.write_text(textwrap.dedent(text))
+    os.replace(tmp, path)
 
 
 @pytest.fixture
@@ -104,7 +110,7 @@ def test_edit_reruns_only_the_edited_task_and_its_dependents(project, watching):
     assert {s for s, _ in statuses(first).values()} == {"executed"}
 
     source = (project / "tasks_main.py").read_text()
-    (project / "tasks_main.py").write_text(source.replace("return 1", "return 2"))
+    write(project / "tasks_main.py", source.replace("return 1", "return 2"))
     second = watching.next_run()
     assert second["trigger"] == ["tasks_main.py"]
     assert statuses(second) == {
@@ -117,7 +123,7 @@ def test_edit_reruns_only_the_edited_task_and_its_dependents(project, watching):
 
 def test_error_is_reported_and_the_next_good_save_runs(project, watching):
     watching.next_run()
-    (project / "tasks_main.py").write_text("def task_a(:\n    return 1\n")
+    write(project / "tasks_main.py", "def task_a(:\n    return 1\n")
     broken = watching.next_run()
     assert broken["ok"] is False
     assert broken["error"]["file"] == "tasks_main.py"
@@ -158,8 +164,7 @@ def test_new_tasks_file_and_helper_edit_are_picked_up(project, watching):
     assert statuses(run)["d"] == ("executed", "new")
 
     write(project / "helpers.py", "FACTOR = 3\n")
-    run = watching.next_run()
-    assert run["trigger"] == ["helpers.py"]
+    run = watching.until(lambda r: "helpers.py" in r["trigger"])
     assert statuses(run)["d"] == ("executed", "code")
     assert statuses(run)["a"] == ("cached", None)
     assert watching.stop() == 0
@@ -234,7 +239,7 @@ def test_a_clean_in_another_process_is_seen_by_the_next_run(project, watching):
     cleaned = lp_once(project, "clean")
     assert cleaned.returncode == 0, cleaned.stderr
     source = (project / "tasks_main.py").read_text()
-    (project / "tasks_main.py").write_text(source.replace('"independent"', '"changed"'))
+    write(project / "tasks_main.py", source.replace('"independent"', '"changed"'))
     run = watching.next_run()
     assert statuses(run) == {
         "a": ("executed", "new"),
@@ -255,7 +260,7 @@ def test_new_and_renamed_tasks_files_always_start_a_run(project, watching, tmp_p
     watching.next_run()
     outside = tmp_path_factory.mktemp("outside")
     for i in range(5):
-        write(project / f"tasks_new{i}.py", f"def task_new{i}():\n    return {i}\n")
+        (project / f"tasks_new{i}.py").write_text(f"def task_new{i}():\n    return {i}\n")
         run = watching.until(lambda r, i=i: f"new{i}" in names(r))
         assert statuses(run)[f"new{i}"] == ("executed", "new")
 
@@ -310,18 +315,22 @@ def test_a_file_changed_between_reading_and_importing_is_a_load_error(tmp_path):
     write(tmp_path / "tasks_main.py", "def task_other():\n    return 2\n")
     errors: list[tuple[Exception, list[str]]] = []
     runs: list[dict[str, str]] = []
+    first = threading.Event()
 
     def changes(stop_event: threading.Event):
         yield set()
+        first.wait(TIMEOUT)  # the first run has failed; now the save that settles the file
         write(tmp_path / "tasks_main.py", "def task_a():\n    return 3\n")
         yield {tmp_path / "tasks_main.py"}
 
     def on_run(report, trigger):
         runs.append({t.name: str(t.status) for t in report.tasks})
 
-    watcher = Watcher(
-        project, on_run=on_run, on_error=lambda e, t: errors.append((e, t)), changes=changes
-    )
+    def on_error(error, trigger):
+        errors.append((error, trigger))
+        first.set()
+
+    watcher = Watcher(project, on_run=on_run, on_error=on_error, changes=changes)
     watcher.run()
     (error, trigger), *_ = errors
     assert type(error).__name__ == "DiscoveryError"
@@ -344,13 +353,13 @@ def test_an_import_error_in_a_module_imported_by_name_is_reported(tmp_path):
     try:
         assert proc.next_run()["ok"] is True
         write(tmp_path / "tasks_util.py", "import no_such_module_x\n\ndef f():\n    return 2\n")
-        broken = proc.next_run()
+        broken = proc.until(lambda r: r["error"], allow=lambda r: not r["ok"])
         assert broken["ok"] is False
         assert broken["error"]["file"] == "tasks_main.py"
         assert broken["error"]["line"] == 1
         assert "no_such_module_x" in broken["error"]["message"]
         write(tmp_path / "tasks_util.py", "def f():\n    return 3\n")
-        fixed = proc.next_run()
+        fixed = proc.until(lambda r: r["ok"], allow=lambda r: not r["ok"])
         assert fixed["ok"] is True and statuses(fixed) == {"a": ("executed", "code")}
         assert proc.stop() == 0
     finally:
@@ -435,10 +444,12 @@ def test_saves_in_skipped_folders_start_no_run_and_inputs_do(tmp_path, tmp_path_
             write(tmp_path / "venv" / "lib" / "site.py", f"X = {target!r}\n")
             write(tmp_path / "scratch" / "tasks_wip.py", "def task_wip(:\n")
             write(tmp_path / "raw" / "notes.txt", target)
-            (tmp_path / target).write_text(target)  # an absolute target stays absolute
-            run = proc.next_run()
+            write(tmp_path / target, target)  # an absolute target stays absolute
+            run = proc.until(
+                lambda r, task=task: statuses(r)[task] == ("executed", "inputs"),
+                allow=lambda r, target=target: r["trigger"] == [target],
+            )
             assert run["trigger"] == [target], run["trigger"]
-            assert statuses(run)[task] == ("executed", "inputs")
             assert {n for n, (s, _) in statuses(run).items() if s == "executed"} == {task}
         assert proc.stop() == 0
     finally:
@@ -456,16 +467,23 @@ def test_an_unexpected_error_in_a_run_is_reported_and_watching_goes_on(tmp_path)
             if not errors:
                 raise RuntimeError("reporter bug")
 
+    failed = threading.Event()
+
     def changes(stop_event: threading.Event):
         yield set()
+        failed.wait(TIMEOUT)
         write(tmp_path / "tasks_main.py", "def task_a():\n    return 2\n")
         yield {tmp_path / "tasks_main.py"}
+
+    def on_error(error, trigger):
+        errors.append(error)
+        failed.set()
 
     watcher = Watcher(
         Project(tmp_path),
         reporter=Broken,
         on_run=lambda report, trigger: runs.append(trigger),
-        on_error=lambda error, trigger: errors.append(error),
+        on_error=on_error,
         changes=changes,
     )
     watcher.run()
