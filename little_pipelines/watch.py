@@ -49,10 +49,10 @@ class WatchRules:
         """The rules for a project whose graph has just been read."""
         graph = project.graph
         patterns = [p for name in graph.order for p in graph[name].inputs]
+        files = {file for name in graph.order if (file := graph[name].file)}
         dirs = {
             folder
-            for name in graph.order
-            if (file := graph[name].file)
+            for file in files
             for folder in (project.root / file).parents
             if folder != project.root and folder.is_relative_to(project.root)
         }
@@ -246,16 +246,24 @@ class Watcher:
     def _apply(self, batch: set[Path]) -> None:
         """Forget what changed: parsed sources, imported modules, the graph, loaded results.
 
-        Any change to code (a `.py` file, a folder) drops every project module from
-        `sys.modules`: a tasks file may itself be imported by name from another one, so only
-        a fresh import of all of them is sure to run the saved code.
+        Saved tasks files that nothing imported by name are re-imported alone. Any other
+        change to code (a helper module, a folder, a tasks file that another module imported
+        as `import tasks_x`) drops every project module from `sys.modules`, so that the next
+        import runs the saved code.
         """
         project = self.project
         for path in batch:
             project.index.forget(path)
-        if any(path.suffix == ".py" or not path.is_file() for path in batch):
-            _unimport_project_modules(project.root)
+        code = {path for path in batch if path.suffix == ".py" or not path.is_file()}
+        root = project.root
+        if any(not _is_tasks_file(root, p) for p in code) or _imported_by_name(
+            code, {project.modules.module_name(p) for p in code}
+        ):
+            _unimport_project_modules(root)
             project.modules.forget_all()
+        else:
+            for path in code:
+                project.modules.forget(path)
         project.results.clear()
         project.invalidate()
 
@@ -284,6 +292,19 @@ class Watcher:
         self.on_run(report, trigger)
         if report.interrupted:  # Ctrl-C inside a task ends watching, as it would elsewhere
             raise KeyboardInterrupt
+
+
+def _is_tasks_file(root: Path, path: Path) -> bool:
+    return path.name.startswith("tasks_") and path.suffix == ".py" and path.is_relative_to(root)
+
+
+def _imported_by_name(paths: set[Path], own: set[str]) -> bool:
+    """True when a module other than lp's own imports (`own`) was loaded from one of `paths`."""
+    wanted = {str(p) for p in paths}
+    return any(
+        name not in own and getattr(module, "__file__", None) in wanted
+        for name, module in list(sys.modules.items())
+    )
 
 
 def _unimport_project_modules(root: Path) -> None:
