@@ -88,25 +88,33 @@ def file_changes(
     folders: Callable[[], list[Path]],
     is_relevant: Callable[[Path], bool],
     stop_event: threading.Event,
+    on_watching: Callable[[list[Path]], None] = lambda folders: None,
 ) -> Iterator[set[Path]]:
     """Batches of changed, relevant paths, until `stop_event` is set.
 
     Yields an empty set once listening and then on quiet intervals. When `folders()` changes
     (an input folder outside the root appeared in the graph), a new watcher starts before the
-    old one is drained and closed, so no event falls in between.
+    old one is drained and closed, so no event falls in between; `on_watching(folders)` says
+    which folders are watched, each time that changes.
     """
     watched = folders()
     source = _watch(watched, is_relevant, stop_event)
     try:
+        if (batch := next(source, None)) is None:
+            return
+        on_watching(watched)
+        yield batch
         while (batch := next(source, None)) is not None:
             yield batch
             wanted = folders()
             if wanted != watched:
                 new = _watch(wanted, is_relevant, stop_event)
                 first = next(new, None)  # listening from here on
-                last = next(source, None)  # what the old one saw meanwhile
+                # what the old one saw meanwhile; a save seen by both starts one more run
+                last = next(source, None)
                 source.close()
                 source, watched = new, wanted
+                on_watching(wanted)
                 merged = (first or set()) | (last or set())
                 if merged:
                     yield merged
@@ -171,8 +179,13 @@ class Watcher:
         self.paths = PathFilter.of(project.config)
         self.rules = WatchRules(self.paths, InputSet(project.root, (), self.paths))
         self._changes = changes or (
-            lambda stop: file_changes(lambda: self.rules.folders(), self._relevant, stop)
+            lambda stop: file_changes(
+                lambda: self.rules.folders(), self._relevant, stop, self._on_watching
+            )
         )
+        self._follows_folders = changes is None  # the source watches what `rules` names
+        self._watched: list[Path] | None = None
+        self._watched_changed = threading.Condition()
         self._pending: queue.Queue[set[Path] | None] = queue.Queue()
         self._changed = threading.Event()
         self._listening = threading.Event()
@@ -180,6 +193,25 @@ class Watcher:
 
     def _relevant(self, path: Path) -> bool:
         return self.rules(path)
+
+    def _on_watching(self, folders: list[Path]) -> None:
+        with self._watched_changed:
+            self._watched = folders
+            self._watched_changed.notify_all()
+
+    def _await_folders(self) -> None:
+        """Wait until the source watches what the rules name (a new input folder outside the
+        root), so that a save made once the run is reported is seen."""
+        if not self._follows_folders:
+            return
+        wanted = self.rules.folders()
+        with self._watched_changed:
+            self._watched_changed.wait_for(
+                lambda: (
+                    self._watched == wanted or self.stop_event.is_set() or self.failure is not None
+                ),
+                timeout=10,
+            )
 
     def _listen(self) -> None:
         try:
@@ -194,6 +226,8 @@ class Watcher:
             self.failure = exc
         finally:
             self._listening.set()
+            with self._watched_changed:
+                self._watched_changed.notify_all()
             self._pending.put(None)  # the source ended: wake the main loop to finish
 
     def _next_batch(self) -> set[Path] | None:
@@ -289,6 +323,7 @@ class Watcher:
             if close is not None:
                 close()
         self.rules = WatchRules.of(self.project, self.paths)
+        self._await_folders()
         self.on_run(report, trigger)
         if report.interrupted:  # Ctrl-C inside a task ends watching, as it would elsewhere
             raise KeyboardInterrupt

@@ -502,3 +502,26 @@ def test_a_broken_change_source_ends_watching_with_a_clear_error(tmp_path):
     with pytest.raises(LittlePipelinesError) as info:
         watcher.run()
     assert info.value.message == "watching stopped: OSError: [Errno 28] inotify watch limit reached"
+
+
+def test_an_input_folder_outside_the_root_added_while_watching_is_watched(
+    project, watching, tmp_path_factory
+):
+    watching.next_run()
+    shared = tmp_path_factory.mktemp("drive")
+    write(shared / "rates.csv", "1\n")
+    write(
+        project / "tasks_shared.py",
+        f"""
+        import little_pipelines as lp
+
+        @lp.task(inputs=["{shared}/*.csv"])
+        def task_rates():
+            return 1
+        """,
+    )
+    watching.until(lambda r: statuses(r).get("rates") == ("executed", "new"))
+    write(shared / "rates.csv", "2\n")  # only a watcher started for the new folder sees this
+    run = watching.until(lambda r: str(shared / "rates.csv") in r["trigger"])
+    assert statuses(run)["rates"] == ("executed", "inputs")
+    assert watching.stop() == 0
