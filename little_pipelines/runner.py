@@ -321,9 +321,11 @@ class Project:
 
 def _unreadable(exc: SyntaxError | OSError, root: Path) -> DiscoveryError:
     """A tasks or helper file that could not be read as it was changing, as a load error."""
-    name = exc.filename
-    path = Path(name) if name else None
-    rel = path.relative_to(root).as_posix() if path and path.is_relative_to(root) else str(path)
+    path = Path(exc.filename) if exc.filename else None
+    if path is None:
+        rel = "a project file"
+    else:
+        rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
     if isinstance(exc, SyntaxError):
         return DiscoveryError.at(f"syntax error: {exc.msg}", rel, exc.lineno)
     return DiscoveryError.at(f"cannot read: {exc.strerror or exc}", rel, None)

@@ -525,3 +525,14 @@ def test_an_input_folder_outside_the_root_added_while_watching_is_watched(
     run = watching.until(lambda r: str(shared / "rates.csv") in r["trigger"])
     assert statuses(run)["rates"] == ("executed", "inputs")
     assert watching.stop() == 0
+
+
+def test_a_tasks_file_that_vanishes_before_its_import_is_a_load_error(tmp_path):
+    write(tmp_path / "tasks_main.py", "def task_a():\n    return 1\n")
+    project = Project(tmp_path)
+    project.graph  # noqa: B018 (read now, import later)
+    (tmp_path / "tasks_main.py").unlink()
+    with pytest.raises(LittlePipelinesError) as info:
+        project.run()
+    assert info.value.message == "tasks_main.py: cannot read: No such file or directory"
+    assert (info.value.file, info.value.line) == ("tasks_main.py", None)
