@@ -64,6 +64,7 @@ class ResultCache:
     def __init__(self, directory: Path, import_module: Callable[[str], bool] | None = None) -> None:
         self.directory = Path(directory)
         self._cache: diskcache.Cache | None = None
+        self._db_id: tuple[int, int] | None = None  # the database file it opened (dev, inode)
         # Results may hold instances of classes defined in modules not imported yet;
         # `import_module(name)` imports such a module and says whether it could.
         self.import_module = import_module
@@ -80,6 +81,7 @@ class ResultCache:
                 self._cache = diskcache.Cache(
                     str(self.directory), eviction_policy="none", cull_limit=0
                 )
+                self._db_id = self._database_id()
             except Exception as exc:
                 raise self._corrupt(exc) from exc
         return self._cache
@@ -193,6 +195,25 @@ class ResultCache:
         """Names of the tasks that have a stored entry."""
         keys = self.raw.iterkeys()
         return sorted(key[len(_ENTRY) :] for key in keys if key.startswith(_ENTRY))
+
+    def _database_id(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.directory / "cache.db")
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def reopen_if_replaced(self) -> bool:
+        """Close the database if its file was deleted or replaced since it was opened.
+
+        Another process (`lp clean`) may reset the cache under a long-lived one (`lp watch`,
+        the shell): reading on would serve the cleaned results from the unlinked file. The
+        next use then opens the current database. True when it was replaced.
+        """
+        if self._cache is None or self._database_id() == self._db_id:
+            return False
+        self.close()
+        return True
 
     def close(self) -> None:
         if self._cache is not None:

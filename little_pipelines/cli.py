@@ -301,7 +301,16 @@ def watch(
         elif not quiet:
             console.print(f"[dim]watching {project.root} — Ctrl-C to stop[/]", highlight=False)
 
-    def on_error(error: LittlePipelinesError, trigger: list[str]) -> None:
+    def on_error(error: Exception, trigger: list[str]) -> None:
+        if not isinstance(error, LittlePipelinesError):  # a bug of ours: say so, keep watching
+            if os.environ.get("LP_DEBUG"):
+                import traceback
+
+                traceback.print_exception(error, file=sys.stderr)
+            error = LittlePipelinesError(
+                f"internal error: {type(error).__name__}: {error} — please report it;"
+                " LP_DEBUG=1 shows the traceback"
+            )
         if as_json:
             data = _json_head(project, ok=False, error=error.to_json())
             data["trigger"] = trigger
@@ -326,12 +335,13 @@ def watch(
         on_error=on_error,
         on_change=announce,
     )
-    try:
-        with contextlib.redirect_stdout(sys.stderr) if as_json else nullcontext():
-            watcher.run()
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the exit
-        watcher.stop_event.set()
+    with _errors(as_json=as_json, project=[project]):  # the watcher itself failing: exit 2
+        try:
+            with contextlib.redirect_stdout(sys.stderr) if as_json else nullcontext():
+                watcher.run()
+        except KeyboardInterrupt:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the exit
+            watcher.stop_event.set()
     raise typer.Exit(ExitCode.OK)
 
 

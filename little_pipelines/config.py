@@ -99,6 +99,15 @@ def load_config(root: Path) -> Config:
         raise bad("paths", "a non-empty list of folder names")
     resolved = [(root / p).resolve() for p in paths]
     for path, given in zip(resolved, paths, strict=True):
+        if not path.is_relative_to(root):
+            # tasks files are imported and named relative to the root: they must live in it
+            raise ConfigError(
+                f"{pyproject.name}: [tool.little_pipelines] paths names '{given}', which is"
+                f" outside the project root {root}; tasks files must be inside the root"
+                " (move the folder in, or give it its own [tool.little_pipelines] project)."
+                " Data outside the root can be a task's inputs",
+                file=str(pyproject),
+            )
         if not path.is_dir():
             raise ConfigError(
                 f"{pyproject.name}: [tool.little_pipelines] paths names '{given}',"

@@ -9,11 +9,10 @@ statically (built dynamically, or `lp.Task` objects) is imported and hashed whol
 from __future__ import annotations
 
 import ast
-import fnmatch
 import inspect
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,52 +22,13 @@ from .errors import DiscoveryError, DuplicateTaskError, UnknownDependencyError, 
 from .executors import RemoteCall
 from .fingerprint import SCHEME, Definition, SourceIndex, digest
 from .loader import Modules
+from .paths import find_task_files
 from .scopes import module_bindings
 from .spec import TaskContext, TaskSpec
 
 __all__ = ["ReadCache", "TaskDef", "find_task_files", "read_project"]
 
-SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "build", "dist"})
 _TASK_PREFIX = "task_"
-
-
-def _excluded(rel: str, patterns: list[str]) -> bool:
-    name = rel.rsplit("/", 1)[-1]
-    return any(
-        fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) or fnmatch.fnmatch(rel, p + "/*")
-        for p in patterns
-    )
-
-
-def skip_dir(path: Path, rel: str, config: Config) -> bool:
-    """True for folders that discovery (and watch) never enter."""
-    name = path.name
-    return (
-        name.startswith(".")
-        or name in SKIP_DIRS
-        or (path / "pyvenv.cfg").exists()
-        or _excluded(rel, config.exclude)
-    )
-
-
-def find_task_files(config: Config) -> list[Path]:
-    """Every `tasks_*.py` below the configured paths, skipping ignored folders, sorted."""
-    found: dict[Path, None] = {}
-    for base in config.paths:
-        for dirpath, dirnames, filenames in os.walk(base):
-            folder = Path(dirpath)
-            rel_folder = folder.relative_to(config.root).as_posix()
-            dirnames[:] = sorted(
-                d
-                for d in dirnames
-                if not skip_dir(folder / d, f"{rel_folder}/{d}".lstrip("./"), config)
-            )
-            for filename in sorted(filenames):
-                if filename.startswith("tasks_") and filename.endswith(".py"):
-                    path = folder / filename
-                    if not _excluded(path.relative_to(config.root).as_posix(), config.exclude):
-                        found[path] = None
-    return list(found)
 
 
 @dataclass(slots=True)
@@ -483,17 +443,3 @@ def function_spec(
 
     spec.invoke = invoke
     return spec
-
-
-def iter_dirs(config: Config) -> Iterator[Path]:
-    """Every folder discovery enters (for watching)."""
-    for base in config.paths:
-        for dirpath, dirnames, _ in os.walk(base):
-            folder = Path(dirpath)
-            rel_folder = folder.relative_to(config.root).as_posix()
-            dirnames[:] = [
-                d
-                for d in dirnames
-                if not skip_dir(folder / d, f"{rel_folder}/{d}".lstrip("./"), config)
-            ]
-            yield folder

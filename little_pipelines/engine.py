@@ -18,8 +18,9 @@ from typing import Any
 
 from .cache import Entry, ResultCache, serialize
 from .errors import LittlePipelinesError
-from .fingerprint import digest, input_file_digests, inputs_digest
+from .fingerprint import digest
 from .graph import TaskGraph
+from .inputs import input_file_digests, inputs_digest
 from .logs import TaskLogs, task_logger
 from .outcomes import PlannedTask, Reason, Reporter, RunReport, Status, TaskError, TaskReport
 from .spec import OnUpstreamError, TaskContext, TaskSpec

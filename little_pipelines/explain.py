@@ -10,8 +10,8 @@ from pathlib import Path
 
 from .cache import ResultCache
 from .engine import decide, session_id
-from .fingerprint import input_file_digests
 from .graph import TaskGraph
+from .inputs import input_file_digests
 from .outcomes import Reason
 from .spec import TaskSpec
 

@@ -25,10 +25,7 @@ __all__ = [
     "ModuleInfo",
     "SourceIndex",
     "digest",
-    "expand_inputs",
     "file_digest",
-    "input_file_digests",
-    "inputs_digest",
     "object_code_digest",
 ]
 
@@ -612,40 +609,3 @@ class SourceIndex:
         except (OSError, SyntaxError):  # a folder (namespace package) or an unreadable file
             return
         yield from self._lookup(info, name, seen=seen)
-
-
-def expand_inputs(root: Path, patterns: Iterable[str]) -> list[Path]:
-    """The files that input patterns (paths or globs relative to `root`) name, sorted.
-
-    A folder stands for every file below it. A plain path that does not exist is kept, so that
-    its appearance later counts as a change.
-    """
-    found: set[Path] = set()
-    for pattern in patterns:
-        if any(ch in pattern for ch in "*?["):
-            matches = list(root.glob(pattern))
-        else:
-            matches = [root / pattern]
-        for path in matches:
-            if path.is_dir():  # a folder counts by every file inside it
-                found.update(p for p in path.rglob("*") if p.is_file())
-            elif path.is_file() or path == root / pattern:
-                found.add(path)
-    return sorted(found)
-
-
-def input_file_digests(root: Path, patterns: Iterable[str]) -> dict[str, str]:
-    """Each input file's digest by relative path ("missing" for a named file that is absent)."""
-    found: dict[str, str] = {}
-    for path in expand_inputs(root, patterns):
-        rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
-        try:
-            found[rel] = file_digest(path)
-        except OSError:
-            found[rel] = "missing"
-    return found
-
-
-def inputs_digest(files: dict[str, str]) -> str:
-    """One digest for the input files found by `input_file_digests`."""
-    return digest("\n".join(f"{rel}|{d}" for rel, d in files.items()))

@@ -17,21 +17,15 @@ from typing import Any, overload
 from . import engine
 from .cache import ResultCache
 from .config import Config, find_root, load_config
-from .discovery import (
-    ReadCache,
-    TaskDef,
-    dependencies,
-    find_task_files,
-    function_spec,
-    read_project,
-)
-from .errors import TaskNotFoundError
+from .discovery import ReadCache, TaskDef, dependencies, function_spec, read_project
+from .errors import DiscoveryError, TaskNotFoundError
 from .executors import DaskExecutor, ProcessExecutor
 from .expire import never
 from .fingerprint import SourceIndex
 from .graph import TaskGraph
 from .loader import Modules
 from .outcomes import Reporter, RunReport
+from .paths import find_task_files
 from .pipeline import Pipeline
 from .spec import TaskSpec
 
@@ -186,7 +180,10 @@ class Project:
         """Read the tasks files again (parsing only those that changed) and rebuild the graph."""
         self.modules.refresh()  # a helper changed since it was imported: run it anew
         read_cache = ReadCache(self.cache, self.root)
-        defs, objects = read_project(self.config, self.index, self.modules, files, read_cache)
+        try:
+            defs, objects = read_project(self.config, self.index, self.modules, files, read_cache)
+        except (SyntaxError, OSError) as exc:  # a file changed (or vanished) while being read
+            raise _unreadable(exc, self.root) from None
         known = {d.name for d in defs} | {t.name for t in objects}
         specs = [
             function_spec(d, dependencies(d, known), self._function, self.index, str(self.log_dir))
@@ -195,6 +192,8 @@ class Project:
         for spec, definition in zip(specs, defs, strict=True):
             spec.expire = never()
             spec.prepare = self._preparer(definition, spec)
+            if spec.source is not None:
+                spec.source = _tolerant(spec.source)
         pipeline = self.pipeline
         indexes = {self.root: self.index}
         for obj in objects:
@@ -220,9 +219,22 @@ class Project:
             self._pipeline._tasks.clear()
 
     def _function(self, definition: TaskDef) -> Callable[..., Any]:
+        """The task's function, imported; a file changed since it was read is a load error."""
         if definition.live is not None:
             return definition.live
-        return getattr(self.modules.load(definition.path), definition.function)
+        try:
+            module = self.modules.load(definition.path)
+        except OSError as exc:
+            raise _unreadable(exc, self.root) from None
+        func = getattr(module, definition.function, None)
+        if not callable(func):
+            raise DiscoveryError.at(
+                f"the file no longer defines {definition.function}() (task"
+                f" '{definition.name}'): it changed while lp was reading it; save it again",
+                definition.rel,
+                definition.line,
+            )
+        return func
 
     def _preparer(self, definition: TaskDef, spec: TaskSpec) -> Callable[[], None]:
         def prepare() -> None:
@@ -276,6 +288,7 @@ class Project:
             executor = ProcessExecutor(jobs)
         try:
             with self.cache.lock(on_wait):
+                self.cache.reopen_if_replaced()  # `lp clean` in another process, since the last run
                 return engine.run(
                     graph, self.cache, targets=targets, force=force, skip=skip,
                     no_upstream=no_upstream, exitfirst=exitfirst, reporter=reporter,
@@ -305,6 +318,30 @@ class Project:
 
     def names(self) -> Iterator[str]:
         return iter(self.graph.order)
+
+
+def _unreadable(exc: SyntaxError | OSError, root: Path) -> DiscoveryError:
+    """A tasks or helper file that could not be read as it was changing, as a load error."""
+    path = Path(exc.filename) if exc.filename else None
+    if path is None:
+        rel = "a project file"
+    else:
+        rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    if isinstance(exc, SyntaxError):
+        return DiscoveryError.at(f"syntax error: {exc.msg}", rel, exc.lineno)
+    return DiscoveryError.at(f"cannot read: {exc.strerror or exc}", rel, None)
+
+
+def _tolerant(source: Callable[[], str]) -> Callable[[], str]:
+    """`source` for `lp why`'s diff, with a note instead of an error if the file is changing."""
+
+    def read() -> str:
+        try:
+            return source()
+        except (SyntaxError, OSError):
+            return "# (the source could not be read: the file was changing)"
+
+    return read
 
 
 def load(name: str, root: str | Path | None = None) -> Any:

@@ -1,13 +1,14 @@
 """Watch mode: run, then rerun exactly what each save affects (SPEC section 6).
 
 A background thread turns file events into batches of changed paths; the main thread runs the
-project, and a save during a run stops the old plan after the running task. The change source
-and the stop event are parameters, so tests can script changes.
+project, and a save during a run stops the old plan after the running task. What counts as a
+change is decided by `WatchRules`, which asks the same skip rules as discovery (paths.py) and
+the same glob dialect as the fingerprints of inputs (inputs.py). The change source and the stop
+event are parameters, so tests can script changes.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import queue
 import sys
 import threading
@@ -15,42 +16,125 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .discovery import SKIP_DIRS
 from .errors import LittlePipelinesError
+from .inputs import InputSet
 from .outcomes import Reporter, RunReport
+from .paths import PathFilter
 from .runner import Project
 
-__all__ = ["Watcher", "file_changes", "relevant"]
+__all__ = ["ChangeSource", "WatchRules", "Watcher", "file_changes"]
+
+# `changes(stop_event)` yields batches of changed paths. Its first item, possibly empty, says
+# that it is listening: the watcher's first run starts only then, so no save is missed.
+ChangeSource = Callable[[threading.Event], Iterable[set[Path]]]
 
 
-def relevant(root: Path, exclude: list[str], inputs: set[str], path: Path) -> bool:
-    """A changed path that can affect the project: a `.py` file or a declared input."""
-    try:
-        rel = path.relative_to(root)
-    except ValueError:
-        return False
-    if any(p.startswith(".") or p in SKIP_DIRS for p in rel.parts[:-1]):
-        return False
-    text = rel.as_posix()
-    if any(fnmatch.fnmatch(text, p) or fnmatch.fnmatch(text, p + "/*") for p in exclude):
-        return False
-    if path.suffix == ".py":
-        return True
-    return any(fnmatch.fnmatch(text, pattern) for pattern in inputs)
+class WatchRules:
+    """The one predicate for "this change can affect the project".
+
+    A declared input (wherever it lives), or, below the root and outside skipped folders: a
+    `.py` file, a folder that holds `.py` files (created or renamed into place), or a vanished
+    folder that held tasks files.
+    """
+
+    def __init__(
+        self, paths: PathFilter, inputs: InputSet, task_dirs: frozenset[Path] = frozenset()
+    ) -> None:
+        self.paths = paths
+        self.inputs = inputs
+        self.task_dirs = task_dirs
+
+    @classmethod
+    def of(cls, project: Project, paths: PathFilter) -> WatchRules:
+        """The rules for a project whose graph has just been read."""
+        graph = project.graph
+        patterns = [p for name in graph.order for p in graph[name].inputs]
+        files = {file for name in graph.order if (file := graph[name].file)}
+        dirs = {
+            folder
+            for file in files
+            for folder in (project.root / file).parents
+            if folder != project.root and folder.is_relative_to(project.root)
+        }
+        return cls(paths, InputSet(project.root, patterns, paths), frozenset(dirs))
+
+    def __call__(self, path: Path) -> bool:
+        if self.inputs.matches(path):
+            return True
+        if not self.paths.watches(path):
+            return False
+        if path.suffix == ".py":
+            return True
+        if path.is_dir():
+            return not self.paths.skip_dir(path) and _holds_python(self.paths, path)
+        return path in self.task_dirs and not path.exists()
+
+    def folders(self) -> list[Path]:
+        """The folders to watch: the root, and existing input folders outside it."""
+        outside = {p for p in self.inputs.outside_folders() if p.is_dir()}
+        root = self.paths.root
+        return [root, *sorted(p for p in outside if not p.is_relative_to(root))]
+
+
+def _holds_python(paths: PathFilter, folder: Path) -> bool:
+    return any(
+        name.endswith(".py") and not name.startswith(".")
+        for _, names in paths.walk(folder)
+        for name in names
+    )
 
 
 def file_changes(
-    root: Path, is_relevant: Callable[[Path], bool], stop_event: threading.Event
+    folders: Callable[[], list[Path]],
+    is_relevant: Callable[[Path], bool],
+    stop_event: threading.Event,
+    on_watching: Callable[[list[Path]], None] = lambda folders: None,
 ) -> Iterator[set[Path]]:
-    """Batches of changed, relevant paths under `root`, until `stop_event` is set."""
+    """Batches of changed, relevant paths, until `stop_event` is set.
+
+    Yields an empty set once listening and then on quiet intervals. When `folders()` changes
+    (an input folder outside the root appeared in the graph), a new watcher starts before the
+    old one is drained and closed, so no event falls in between; `on_watching(folders)` says
+    which folders are watched, each time that changes.
+    """
+    watched = folders()
+    source = _watch(watched, is_relevant, stop_event)
+    try:
+        if (batch := next(source, None)) is None:
+            return
+        on_watching(watched)
+        yield batch
+        while (batch := next(source, None)) is not None:
+            yield batch
+            wanted = folders()
+            if wanted != watched:
+                new = _watch(wanted, is_relevant, stop_event)
+                first = next(new, None)  # listening from here on
+                # what the old one saw meanwhile; a save seen by both starts one more run
+                last = next(source, None)
+                source.close()
+                source, watched = new, wanted
+                on_watching(wanted)
+                merged = (first or set()) | (last or set())
+                if merged:
+                    yield merged
+    finally:
+        source.close()
+
+
+def _watch(
+    folders: list[Path], is_relevant: Callable[[Path], bool], stop_event: threading.Event
+) -> Iterator[set[Path]]:
     import watchfiles
 
     for changes in watchfiles.watch(
-        root,
+        *folders,
         watch_filter=lambda _change, path: is_relevant(Path(path)),
         debounce=30,
         step=10,
         stop_event=stop_event,
+        rust_timeout=50,
+        yield_on_timeout=True,
         raise_interrupt=False,
     ):
         yield {Path(path) for _change, path in changes}
@@ -59,8 +143,10 @@ def file_changes(
 class Watcher:
     """Runs a project on every batch of changes until stopped.
 
-    `on_run(report, trigger)` receives each run's report; `on_error(error, trigger)` receives a
-    discovery or graph error (the watcher keeps going and the next good save runs normally).
+    `on_run(report, trigger)` receives each run's report; `on_error(error, trigger)` receives
+    what stopped a run from starting: a LittlePipelinesError (discovery, import or graph
+    error), or anything else, which is a bug of ours. Either way the watcher keeps going and
+    the next good save runs normally.
     """
 
     def __init__(
@@ -74,9 +160,9 @@ class Watcher:
         dask_address: str | None = None,
         reporter: Callable[[], Reporter] = Reporter,
         on_run: Callable[[RunReport, list[str]], None] = lambda report, trigger: None,
-        on_error: Callable[[LittlePipelinesError, list[str]], None] = lambda error, trigger: None,
+        on_error: Callable[[Exception, list[str]], None] = lambda error, trigger: None,
         on_change: Callable[[list[str]], None] = lambda trigger: None,
-        changes: Callable[[threading.Event], Iterable[set[Path]]] | None = None,
+        changes: ChangeSource | None = None,
         stop_event: threading.Event | None = None,
     ) -> None:
         self.project = project
@@ -90,22 +176,59 @@ class Watcher:
         self.on_error = on_error
         self.on_change = on_change
         self.stop_event = stop_event or threading.Event()
-        self._changes = changes or (lambda stop: file_changes(project.root, self._relevant, stop))
-        self._inputs: set[str] = set()
+        self.paths = PathFilter.of(project.config)
+        self.rules = WatchRules(self.paths, InputSet(project.root, (), self.paths))
+        self._changes = changes or (
+            lambda stop: file_changes(
+                lambda: self.rules.folders(), self._relevant, stop, self._on_watching
+            )
+        )
+        self._follows_folders = changes is None  # the source watches what `rules` names
+        self._watched: list[Path] | None = None
+        self._watched_changed = threading.Condition()
         self._pending: queue.Queue[set[Path] | None] = queue.Queue()
         self._changed = threading.Event()
+        self._listening = threading.Event()
+        self.failure: BaseException | None = None  # what ended the change source, if anything
 
     def _relevant(self, path: Path) -> bool:
-        return relevant(self.project.root, self.project.config.exclude, self._inputs, path)
+        return self.rules(path)
+
+    def _on_watching(self, folders: list[Path]) -> None:
+        with self._watched_changed:
+            self._watched = folders
+            self._watched_changed.notify_all()
+
+    def _await_folders(self) -> None:
+        """Wait until the source watches what the rules name (a new input folder outside the
+        root), so that a save made once the run is reported is seen."""
+        if not self._follows_folders:
+            return
+        wanted = self.rules.folders()
+        with self._watched_changed:
+            self._watched_changed.wait_for(
+                lambda: (
+                    self._watched == wanted or self.stop_event.is_set() or self.failure is not None
+                ),
+                timeout=10,
+            )
 
     def _listen(self) -> None:
-        for batch in self._changes(self.stop_event):
-            if batch:
-                self._pending.put(batch)
-                self._changed.set()
-            if self.stop_event.is_set():
-                break
-        self._pending.put(None)  # the source ended: wake the main loop to finish
+        try:
+            for batch in self._changes(self.stop_event):
+                self._listening.set()
+                if batch:
+                    self._pending.put(batch)
+                    self._changed.set()
+                if self.stop_event.is_set():
+                    break
+        except Exception as exc:  # the watcher itself broke (a folder vanished, no inotify)
+            self.failure = exc
+        finally:
+            self._listening.set()
+            with self._watched_changed:
+                self._watched_changed.notify_all()
+            self._pending.put(None)  # the source ended: wake the main loop to finish
 
     def _next_batch(self) -> set[Path] | None:
         """Wait for changes and merge every batch already waiting (a burst is one run)."""
@@ -128,9 +251,13 @@ class Watcher:
         return None
 
     def run(self) -> None:
-        """Run once, then on every change until the stop event is set or changes end."""
+        """Run once, then on every change until the stop event is set or changes end.
+
+        Raises LittlePipelinesError when the change source itself failed.
+        """
         listener = threading.Thread(target=self._listen, name="lp-watch", daemon=True)
         listener.start()
+        self._listening.wait()  # a save from now on is seen, even during the first run
         trigger: list[str] = []
         self._run_once(trigger)
         while (batch := self._next_batch()) is not None:
@@ -139,6 +266,10 @@ class Watcher:
             self._apply(batch)
             self._run_once(trigger)
         self.stop_event.set()
+        if self.failure is not None:
+            raise LittlePipelinesError(
+                f"watching stopped: {type(self.failure).__name__}: {self.failure}"
+            ) from self.failure
 
     def _rel(self, path: Path) -> str:
         try:
@@ -147,15 +278,25 @@ class Watcher:
             return str(path)
 
     def _apply(self, batch: set[Path]) -> None:
-        """Forget what changed: parsed sources, imported modules, the graph, loaded results."""
+        """Forget what changed: parsed sources, imported modules, the graph, loaded results.
+
+        Saved tasks files that nothing imported by name are re-imported alone. Any other
+        change to code (a helper module, a folder, a tasks file that another module imported
+        as `import tasks_x`) drops every project module from `sys.modules`, so that the next
+        import runs the saved code.
+        """
         project = self.project
         for path in batch:
             project.index.forget(path)
-        if any(not p.name.startswith("tasks_") for p in batch if p.suffix == ".py"):
-            _unimport_project_modules(project.root)
+        code = {path for path in batch if path.suffix == ".py" or not path.is_file()}
+        root = project.root
+        if any(not _is_tasks_file(root, p) for p in code) or _imported_by_name(
+            code, {project.modules.module_name(p) for p in code}
+        ):
+            _unimport_project_modules(root)
             project.modules.forget_all()
         else:
-            for path in batch:
+            for path in code:
                 project.modules.forget(path)
         project.results.clear()
         project.invalidate()
@@ -174,22 +315,41 @@ class Watcher:
                 reporter=reporter,
                 stop=self._changed.is_set,
             )
-        except LittlePipelinesError as error:
+        except Exception as error:  # never ends the loop: the next save is another chance
             self.on_error(error, trigger)
             return
         finally:
             close = getattr(reporter, "close", None)
             if close is not None:
                 close()
-        self._inputs = {pattern for spec in self.project.graph for pattern in spec.inputs}
+        self.rules = WatchRules.of(self.project, self.paths)
+        self._await_folders()
         self.on_run(report, trigger)
         if report.interrupted:  # Ctrl-C inside a task ends watching, as it would elsewhere
             raise KeyboardInterrupt
 
 
+def _is_tasks_file(root: Path, path: Path) -> bool:
+    return path.name.startswith("tasks_") and path.suffix == ".py" and path.is_relative_to(root)
+
+
+def _imported_by_name(paths: set[Path], own: set[str]) -> bool:
+    """True when a module other than lp's own imports (`own`) was loaded from one of `paths`."""
+    wanted = {str(p) for p in paths}
+    return any(
+        name not in own and getattr(module, "__file__", None) in wanted
+        for name, module in list(sys.modules.items())
+    )
+
+
 def _unimport_project_modules(root: Path) -> None:
-    """Drop the project's own helper modules from sys.modules so the next import is fresh."""
+    """Drop the project's own modules from sys.modules so the next import is fresh."""
     for name, module in list(sys.modules.items()):
         file: Any = getattr(module, "__file__", None)
-        if file and Path(file).is_relative_to(root) and "site-packages" not in str(file):
+        if (
+            file
+            and name.partition(".")[0] != "little_pipelines"
+            and Path(file).is_relative_to(root)
+            and "site-packages" not in str(file)
+        ):
             del sys.modules[name]

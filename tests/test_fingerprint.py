@@ -14,9 +14,9 @@ import pytest
 from little_pipelines.fingerprint import (
     SourceIndex,
     digest,
-    expand_inputs,
     file_digest,
 )
+from little_pipelines.inputs import expand_inputs
 
 
 def write(root: Path, rel: str, source: str) -> Path:

@@ -20,6 +20,8 @@ ENGINE_LAYER = [
     "outcomes",
     "expire",
     "fingerprint",
+    "paths",
+    "inputs",
     "spec",
     "graph",
     "cache",
