@@ -388,12 +388,23 @@ def list_(
     with _errors(as_json=as_json):
         project = _project(_opt(ctx, "root", root))
         rows = list_rows(project)
+        _mark_ended_runs(project, rows)
     if as_json:
         _print_json({"version": 1, "pipeline": project.config.name, "tasks": rows})
     else:
         from .console import make_console
 
         render_list(make_console(stderr=False), rows)
+
+
+def _mark_ended_runs(project: Project, rows: list[dict[str, Any]]) -> None:
+    """A task during which the last run's process ended (os._exit, a crash) shows as failed."""
+    from .executors import InProcess
+
+    name = InProcess(project.config.state_dir).leftover(unless_alive=True)
+    for row in rows:
+        if row["name"] == name:
+            row["state"] = "failed"
 
 
 @app.command()

@@ -358,6 +358,18 @@ class ProcessExecutor:
         self._jobs, self._slots = None, []
 
 
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: it exists
+        return True
+    return True
+
+
 class InProcess:
     """Guards tasks called in the `lp` process itself against forking or ending it.
 
@@ -373,8 +385,12 @@ class InProcess:
         self._fd: int | None = None
         self.threads: dict[str, list[str]] = {}
 
-    def leftover(self) -> str | None:
-        """The task that was running when an earlier `lp` process ended, if one was."""
+    def leftover(self, *, unless_alive: bool = False) -> str | None:
+        """The task that was running when an earlier `lp` process ended, if one was.
+
+        With `unless_alive` (a reader that does not hold the run lock), a marker whose process
+        is still running means that task is running now, not that it failed.
+        """
         import os
 
         try:
@@ -382,17 +398,23 @@ class InProcess:
         except OSError:
             return None
         try:
-            name = os.read(fd, 65536).decode("utf-8", "replace").strip()
+            text = os.read(fd, 65536).decode("utf-8", "replace")
         finally:
             os.close(fd)
-        return name or None
+        pid, _, name = text.partition(" ")
+        if not name or not pid.isdigit():
+            return None
+        if unless_alive and _alive(int(pid)):
+            return None
+        return name
 
     def call(self, name: str, invoke: Callable[[], Any]) -> Any:
         """Run `invoke()` as task `name`; a process the task forked never comes back out."""
+        import os
         import threading
 
         before = set(threading.enumerate())
-        self._mark(name.encode())
+        self._mark(f"{os.getpid()} {name}".encode())
         try:
             return call_guarded(invoke)
         finally:
