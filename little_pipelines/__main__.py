@@ -79,7 +79,14 @@ def _code(exc: SystemExit) -> int:
 
 
 def _leave(code: int) -> None:
-    """Exit with `code` without waiting for threads a task left running (they were named)."""
+    """Exit with `code` without waiting for threads a task left running (they were named).
+
+    Python's finalization puts back the default action of handled signals, so a signal
+    arriving during it would kill lp after its work was done: from here on they are ignored.
+    """
+    for signum in _WORDS:
+        if signal.getsignal(signum) is not signal.SIG_DFL:
+            signal.signal(signum, signal.SIG_IGN)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
