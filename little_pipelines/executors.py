@@ -221,21 +221,24 @@ class _Slot:
     """One worker process at a time and the thread that feeds it one task at a time.
 
     A worker that dies fails only the task it was running (WorkerDied); the next task
-    starts a new worker.
+    starts a new worker. Once `abort` is set, no task starts and the worker is killed.
     """
 
-    def __init__(self, jobs: Any, context: Any) -> None:
+    def __init__(self, jobs: Any, context: Any, abort: Any) -> None:
         import threading
 
         self._jobs = jobs
         self._context = context
+        self._abort = abort
+        self._lock = threading.Lock()  # starting a worker vs. killing it
         self._process: Any = None
         self._conn: Any = None
-        self.busy = False
         self._thread = threading.Thread(target=self._serve, name="lp-worker-slot", daemon=True)
         self._thread.start()
 
     def _serve(self) -> None:
+        from concurrent.futures import CancelledError
+
         while True:
             job = self._jobs.get()
             if job is None:
@@ -243,33 +246,34 @@ class _Slot:
             future, call, upstream = job
             if not future.set_running_or_notify_cancel():
                 continue
-            self.busy = True
             try:
                 outcome = self._run(call, upstream)
             except BaseException as exc:
-                future.set_exception(exc)
+                future.set_exception(CancelledError() if self._abort.is_set() else exc)
             else:
                 future.set_result(outcome)
-            finally:
-                self.busy = False
         self._stop()
 
     def _start(self) -> None:
         import os
+        from concurrent.futures import CancelledError
 
-        parent_end, child_end = self._context.Pipe()
-        process = self._context.Process(
-            target=_worker_main, args=(child_end, os.getpid()), name="lp-worker"
-        )
-        process.start()
-        child_end.close()
-        self._process, self._conn = process, parent_end
+        with self._lock:
+            if self._abort.is_set():
+                raise CancelledError
+            parent_end, child_end = self._context.Pipe()
+            process = self._context.Process(
+                target=_worker_main, args=(child_end, os.getpid()), name="lp-worker"
+            )
+            process.start()
+            child_end.close()
+            self._process, self._conn = process, parent_end
 
     def _run(self, call: RemoteCall, upstream: dict[str, Any]) -> RemoteOutcome:
         from multiprocessing.connection import wait
 
         for attempt in (1, 2):
-            if self._process is None:
+            if self._process is None or self._abort.is_set():
                 self._start()
             try:
                 self._conn.send((call, upstream))
@@ -301,11 +305,12 @@ class _Slot:
         return process.exitcode
 
     def kill(self) -> None:
-        """End the worker now (its task's result is no longer wanted)."""
-        process = self._process
-        if process is not None:
-            with contextlib.suppress(Exception):
-                process.kill()
+        """End the worker now: the run was interrupted, its task's result is not wanted."""
+        with self._lock:
+            process = self._process
+            if process is not None:
+                with contextlib.suppress(Exception):
+                    process.kill()
 
     def _stop(self) -> None:
         if self._conn is not None:
@@ -328,6 +333,8 @@ class ProcessExecutor:
         self.jobs = jobs
         self._jobs: Any = None
         self._slots: list[_Slot] = []
+        self._futures: list[Future[RemoteOutcome]] = []
+        self._abort: Any = None
 
     def submit(
         self, call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]
@@ -336,26 +343,32 @@ class ProcessExecutor:
         if self._jobs is None:
             import multiprocessing
             import queue
+            import threading
 
             context = multiprocessing.get_context("spawn")
             self._jobs = queue.SimpleQueue()
-            self._slots = [_Slot(self._jobs, context) for _ in range(self.jobs)]
+            self._abort = threading.Event()
+            self._slots = [_Slot(self._jobs, context, self._abort) for _ in range(self.jobs)]
         future: Future[RemoteOutcome] = Future()
+        self._futures = [f for f in self._futures if not f.done()]
+        self._futures.append(future)
         self._jobs.put((future, call, dict(upstream)))
         return future
 
     def close(self) -> None:
-        """Stop the workers; those still running a task (an interrupted run) are killed."""
+        """Stop the workers; if tasks are still queued or running (an interrupted run), they
+        are cancelled and their workers killed."""
         if self._jobs is None:
             return
-        if any(slot.busy for slot in self._slots):
+        if any(not f.done() for f in self._futures):
+            self._abort.set()
             for slot in self._slots:
                 slot.kill()
         for _ in self._slots:
             self._jobs.put(None)
         for slot in self._slots:
             slot.join(10)
-        self._jobs, self._slots = None, []
+        self._jobs, self._slots, self._futures = None, [], []
 
 
 def _alive(pid: int) -> bool:

@@ -10,6 +10,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -309,3 +310,25 @@ def test_a_task_that_forks_is_stored_and_reported_once(tmp_path: Path, jobs: str
     data = p.run("-j", jobs)  # two JSON objects on stdout would fail here
     assert statuses(data) == {"forker": ("executed", "new"), "after": ("executed", "new")}
     assert p.lp("show", "after").out.strip() == "'parent!'"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_watch_stops_on_sigterm_with_143_and_on_ctrl_c_with_0(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    p = Project(tmp_path)
+    p.write("tasks_w.py", "def task_a():\n    return 1\n")
+    watch = Background(p, "watch", "--json")
+    try:
+        deadline = time.monotonic() + 30
+        while '"ok": true' not in watch.out and time.monotonic() < deadline:
+            time.sleep(0.02)  # the first run's JSON line: watching has begun
+        watch.signal(signum)
+        rc = watch.wait()
+        assert survivors(watch.tag) == []
+    finally:
+        watch.cleanup()
+    if signum is signal.SIGTERM:
+        assert (rc, watch.err) == (143, "lp: terminated (SIGTERM)\n")
+    else:
+        assert (rc, watch.err) == (0, "")
