@@ -10,7 +10,6 @@ import contextlib
 import os
 import signal
 import sys
-import threading
 import time
 
 __all__ = ["Signals", "main"]
@@ -90,6 +89,8 @@ def _leave(code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
+    import threading
+
     main_thread = threading.main_thread()
     if any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate()):
         os._exit(code)

@@ -362,6 +362,8 @@ class ProcessExecutor:
             return
         if any(not f.done() for f in self._futures):
             self._abort.set()
+            for future in self._futures:
+                future.cancel()  # those still queued; running ones end with their worker
             for slot in self._slots:
                 slot.kill()
         for _ in self._slots:
@@ -396,6 +398,7 @@ class InProcess:
     def __init__(self, state_dir: Path) -> None:
         self.path = Path(state_dir) / "running"
         self._fd: int | None = None
+        self._broken = False
         self.threads: dict[str, list[str]] = {}
 
     def leftover(self, *, unless_alive: bool = False) -> str | None:
@@ -441,16 +444,23 @@ class InProcess:
                 self.threads[name] = left
 
     def _mark(self, data: bytes) -> None:
+        """Write (or, with no data, clear) the marker; a marker that cannot be written is
+        skipped: it only improves the next run's report, and must never fail a task."""
         import os
 
-        if self._fd is None:
-            if not data:
-                return
-            flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-            self._fd = os.open(self.path, flags, 0o600)
-        os.ftruncate(self._fd, 0)
-        if data:
-            os.pwrite(self._fd, data, 0)
+        if self._broken:
+            return
+        try:
+            if self._fd is None:
+                if not data:
+                    return
+                flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+                self._fd = os.open(self.path, flags, 0o600)
+            os.ftruncate(self._fd, 0)
+            if data:
+                os.pwrite(self._fd, data, 0)
+        except OSError:
+            self._broken = True
 
     def close(self) -> None:
         """The run is over: no task is running."""
