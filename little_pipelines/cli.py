@@ -485,6 +485,9 @@ def shell(
     with _errors():
         project = _project(_opt(ctx, "root", root))
         project.graph  # noqa: B018 (load now, so errors show before the prompt)
+        # at the prompt every Ctrl-C cancels the current command, not just the first one
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         Shell().set_pipeline(project.pipeline).cmdloop()
 
 
