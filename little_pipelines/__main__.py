@@ -18,10 +18,11 @@ __all__ = ["Signals", "main"]
 # and ignored; a later one means "stop now", even in the middle of cleaning up.
 _GRACE_S = 0.5
 
+# The signals that stop lp, with the word for each (Windows has no SIGHUP).
 _WORDS = {
-    signal.SIGINT: "interrupted",
-    signal.SIGTERM: "terminated",
-    signal.SIGHUP: "hung up",
+    getattr(signal, name): word
+    for name, word in (("SIGINT", "interrupted"), ("SIGTERM", "terminated"), ("SIGHUP", "hung up"))
+    if hasattr(signal, name)
 }
 
 

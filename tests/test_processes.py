@@ -332,3 +332,59 @@ def test_watch_stops_on_sigterm_with_143_and_on_ctrl_c_with_0(
         assert (rc, watch.err) == (143, "lp: terminated (SIGTERM)\n")
     else:
         assert (rc, watch.err) == (0, "")
+
+
+STUBBORN = """
+    import time
+    from pathlib import Path
+
+    HERE = Path(__file__).parent
+
+    def task_stubborn():
+        (HERE / "started").write_text("yes")
+        while True:
+            try:
+                time.sleep(60)
+            except BaseException:  # swallows the interruption
+                (HERE / "swallowed").write_text("yes")
+                if (HERE / "give-up").exists():
+                    return 1
+
+    def task_after(stubborn):
+        return stubborn + 1
+"""
+
+
+def test_a_task_that_swallows_the_signal_still_stops_the_run(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write("tasks_stubborn.py", STUBBORN)
+    p.write("give-up", "")
+    run = Background(p, "run", "--json")
+    try:
+        wait_for_file(p.root / "started")
+        run.signal(signal.SIGTERM)
+        rc = run.wait()
+    finally:
+        run.cleanup()
+    assert rc == 143, str(run)
+    data = json.loads(run.out)
+    assert [t["name"] for t in data["tasks"]] == ["stubborn"]  # `after` never started
+    assert run.err == "lp: terminated (SIGTERM)\n"
+
+
+def test_a_signal_after_the_grace_period_ends_a_stuck_lp_at_once(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write("tasks_stubborn.py", STUBBORN)
+    run = Background(p, "run", "--json")  # the task swallows the first signal and goes on
+    try:
+        wait_for_file(p.root / "started")
+        run.signal(signal.SIGTERM)
+        wait_for_file(p.root / "swallowed")
+        time.sleep(0.6)  # past the grace period: a deliberate second signal, not a bounce
+        run.signal(signal.SIGTERM)
+        rc = run.wait()
+        assert survivors(run.tag) == []
+    finally:
+        run.cleanup()
+    assert rc == 143, str(run)
+    assert run.err == "lp: terminated again: exiting now\n"
