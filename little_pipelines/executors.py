@@ -272,13 +272,15 @@ class _Slot:
     def _run(self, call: RemoteCall, upstream: dict[str, Any]) -> RemoteOutcome:
         from multiprocessing.connection import wait
 
+        if self._process is not None and not self._process.is_alive():
+            self._reap()  # it died while idle (killed from outside): not this task's doing
         for attempt in (1, 2):
             if self._process is None or self._abort.is_set():
                 self._start()
             try:
                 self._conn.send((call, upstream))
                 break
-            except OSError:  # the idle worker was gone already: not this task's doing
+            except OSError:  # the same, found out by sending
                 self._reap()
                 if attempt == 2:
                     raise
