@@ -91,7 +91,7 @@ def _main(
     quiet: Quiet = False,
 ) -> None:
     """Run tasks_*.py pipelines with cached results: only what changed runs again."""
-    ctx.obj = {"root": root, "verbose": verbose, "quiet": quiet}
+    ctx.ensure_object(dict).update(root=root, verbose=verbose, quiet=quiet)
 
 
 def _opt(ctx: typer.Context, key: str, value: Any) -> Any:
@@ -137,8 +137,7 @@ def _errors(*, as_json: bool = False, project: list[Any] | None = None) -> Itera
         else:
             _print_error(_console(), exc.message)
         raise typer.Exit(ExitCode.USAGE) from None
-    except KeyboardInterrupt:
-        _console().print("interrupted")
+    except KeyboardInterrupt:  # the entry point prints the one line that says so
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     except (typer.Exit, typer.Abort):
         raise
@@ -219,6 +218,13 @@ def run(
     _task_logs_to_stderr(_opt(ctx, "verbose", verbose), as_json or _opt(ctx, "quiet", quiet))
     holder: list[Any] = []
     reporter: Reporter = Reporter()
+    signals = (ctx.obj or {}).get("signals")
+    printed: list[str] = []
+
+    def warn(message: str) -> None:
+        printed.append(message)
+        _print_warning(console, message)
+
     with _errors(as_json=as_json, project=holder):
         project = _project(_opt(ctx, "root", root))
         holder.append(project)
@@ -245,6 +251,9 @@ def run(
                     jobs=jobs,
                     dask_address=dask_address,
                     on_wait=lambda message: console.print(message, highlight=False),
+                    on_warning=warn,
+                    # a task that swallows the KeyboardInterrupt still stops the run
+                    stop=(lambda: bool(signals.received)) if signals is not None else None,
                 )
         finally:
             close = getattr(reporter, "close", None)
@@ -253,11 +262,18 @@ def run(
     if as_json:
         _print_json(run_json(project, report))
     else:
-        from rich.markup import escape
-
         for warning in report.warnings:
-            console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+            if warning not in printed:
+                _print_warning(console, warning)
+    if report.cancelled and signals is not None and signals.received:
+        raise typer.Exit(ExitCode.INTERRUPTED)
     raise typer.Exit(report.exit_code)
+
+
+def _print_warning(console: Console, message: str) -> None:
+    from rich.markup import escape
+
+    console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -340,8 +356,10 @@ def watch(
             with contextlib.redirect_stdout(sys.stderr) if as_json else nullcontext():
                 watcher.run()
         except KeyboardInterrupt:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the exit
             watcher.stop_event.set()
+            signals = (ctx.obj or {}).get("signals")
+            if signals is not None and signals.received[:1] != [signal.SIGINT]:
+                raise typer.Exit(ExitCode.INTERRUPTED) from None  # SIGTERM, SIGHUP: 143, 129
     raise typer.Exit(ExitCode.OK)
 
 
@@ -380,12 +398,23 @@ def list_(
     with _errors(as_json=as_json):
         project = _project(_opt(ctx, "root", root))
         rows = list_rows(project)
+        _mark_ended_runs(project, rows)
     if as_json:
         _print_json({"version": 1, "pipeline": project.config.name, "tasks": rows})
     else:
         from .console import make_console
 
         render_list(make_console(stderr=False), rows)
+
+
+def _mark_ended_runs(project: Project, rows: list[dict[str, Any]]) -> None:
+    """A task during which the last run's process ended (os._exit, a crash) shows as failed."""
+    from .executors import InProcess
+
+    name = InProcess(project.config.state_dir).leftover(unless_alive=True)
+    for row in rows:
+        if row["name"] == name:
+            row["state"] = "failed"
 
 
 @app.command()
@@ -466,9 +495,13 @@ def shell(
     with _errors():
         project = _project(_opt(ctx, "root", root))
         project.graph  # noqa: B018 (load now, so errors show before the prompt)
+        # at the prompt every Ctrl-C cancels the current command, not just the first one
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         Shell().set_pipeline(project.pipeline).cmdloop()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `lp` and `little-pipelines` commands."""
-    app(args=argv, prog_name="lp")
+def main(argv: list[str] | None = None, *, signals: Any = None) -> None:
+    """Run the typer app; `signals` (from little_pipelines.__main__) tells commands what
+    stopped them. The `lp` command's entry point is little_pipelines.__main__.main."""
+    app(args=argv, prog_name="lp", obj={"signals": signals})

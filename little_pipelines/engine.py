@@ -18,6 +18,7 @@ from typing import Any
 
 from .cache import Entry, ResultCache, serialize
 from .errors import LittlePipelinesError
+from .executors import InProcess, WorkerDied, call_guarded
 from .fingerprint import digest
 from .graph import TaskGraph
 from .inputs import input_file_digests, inputs_digest
@@ -55,6 +56,7 @@ def run(
     results: dict[str, Any] | None = None,
     stop: Callable[[], bool] | None = None,
     executor: Any = None,
+    guard: InProcess | None = None,
 ) -> RunReport:
     """Run the selected tasks (all, or `targets` plus their upstream) and report each one.
 
@@ -62,9 +64,11 @@ def run(
     skipped. `results` receives the values of executed (and loaded) tasks. `stop` is asked
     between tasks; when it says True the rest of the plan is dropped (`report.cancelled`).
     `executor` (see executors.py) runs tasks that carry a `remote` call in worker processes,
-    independent ones side by side; the rest run here.
+    independent ones side by side; the rest run here, through `guard` when given (it notes
+    the running task, so a task that ends the process is known on the next run).
     """
     state = _Run(graph, cache, clock=clock, root=root, results=results)
+    state.guard = guard
     selected = state.select(targets, no_upstream=no_upstream)
     state.forced = set(selected) if force is True else set(force or ())
     state.skip = set(skip) - state.forced
@@ -158,6 +162,7 @@ class _Run:
         self.warnings: list[str] = []
         self.logs: TaskLogs | None = None
         self.ran: set[str] = set()  # tasks executed successfully in this run
+        self.guard: InProcess | None = None
 
     def select(self, targets: Sequence[str] | None, *, no_upstream: bool) -> list[str]:
         if not targets:
@@ -354,8 +359,11 @@ class _Run:
                         finish(self._complete(self.graph[name], reason, future))
         except KeyboardInterrupt:
             report.interrupted = True
-            for name, _ in running.values():
+            for name, reason in running.values():  # the workers are ended when the run closes
                 self._forget(name)
+                error = TaskError("KeyboardInterrupt", "interrupted")
+                task = TaskReport(name, Status.FAILED, reason, error=error)
+                report.tasks.append(_locate(task, self.graph[name]))
             return
         if halted and not report.cancelled:
             self._drop_rest([n for n in selected if n not in done], report, reporter)
@@ -371,7 +379,10 @@ class _Run:
     def _lost(self, spec: TaskSpec, reason: Reason, exc: BaseException) -> TaskReport:
         """A task whose worker died, or could not be reached, fails alone."""
         self._forget(spec.name)
-        message = f"the worker running task '{spec.name}' failed: {type(exc).__name__}: {exc}"
+        if isinstance(exc, WorkerDied):
+            message = exc.message
+        else:
+            message = f"the worker running task '{spec.name}' failed: {type(exc).__name__}: {exc}"
         return TaskReport(
             spec.name, Status.FAILED, reason, error=TaskError(type(exc).__name__, message)
         )
@@ -427,9 +438,16 @@ class _Run:
         context = TaskContext(spec.name, task_logger(spec.name), self.root)
         self._note(spec.name, "INFO", f"started ({reason})")
         started = time.perf_counter()
+        upstream = _Upstream(self, spec.deps)
         try:
-            value = spec.invoke(_Upstream(self, spec.deps), context)
-        except (Exception, SystemExit) as exc:  # a task calling sys.exit() fails alone
+            if self.guard is not None:
+                value = self.guard.call(spec.name, lambda: spec.invoke(upstream, context))
+            else:
+                value = call_guarded(lambda: spec.invoke(upstream, context))
+        except KeyboardInterrupt:  # Ctrl-C (or SIGTERM, SIGHUP): the run stops
+            self._forget(spec.name)
+            raise
+        except BaseException as exc:  # sys.exit(), GeneratorExit, ...: the task fails alone
             duration = time.perf_counter() - started
             self._forget(spec.name)
             error = TaskError.from_exception(exc)
@@ -437,9 +455,6 @@ class _Run:
             if self.logs is not None:
                 self.logs.done(spec.name)
             return TaskReport(spec.name, Status.FAILED, reason, duration, error=error)
-        except KeyboardInterrupt:
-            self._forget(spec.name)
-            raise
         duration = time.perf_counter() - started
         try:
             data = serialize(value)

@@ -7,15 +7,26 @@ result, so the cache, fingerprints and output stay with the `lp` process.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DaskExecutor", "ProcessExecutor", "RemoteCall", "RemoteOutcome"]
+from .errors import LittlePipelinesError
+
+__all__ = [
+    "DaskExecutor",
+    "InProcess",
+    "ProcessExecutor",
+    "RemoteCall",
+    "RemoteOutcome",
+    "WorkerDied",
+    "call_guarded",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +48,6 @@ class RemoteOutcome:
     data: bytes | None
     duration_s: float
     error: tuple[str, str, str] | None = None
-
-
-def _worker_started() -> None:
-    """Task logs go to their files; the worker's own stderr stays quiet."""
-    from loguru import logger
-
-    logger.remove()
 
 
 @cache
@@ -82,6 +86,19 @@ def _upstream_values(
     return values
 
 
+def call_guarded(invoke: Callable[[], Any]) -> Any:
+    """`invoke()`; a child process that a task forked is ended here, before it can store
+    results or print a report twice."""
+    import os
+
+    pid = os.getpid()
+    try:
+        return invoke()
+    finally:
+        if os.getpid() != pid:
+            os._exit(0)
+
+
 def run_remote(call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]) -> RemoteOutcome:
     """Run one task in a worker process; never raises for the task's own errors.
 
@@ -102,8 +119,8 @@ def run_remote(call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]
         kwargs = _upstream_values(modules, upstream)
         if call.wants_this:
             kwargs["this"] = TaskContext(call.name, task_logger(call.name), Path(call.root))
-        value = func(**kwargs)
-    except (Exception, SystemExit) as exc:
+        value = call_guarded(lambda: func(**kwargs))
+    except BaseException as exc:  # a worker has no Ctrl-C of its own: anything fails the task
         error = TaskError.from_exception(exc)
         outcome = (error.type, error.message, error.traceback)
         return RemoteOutcome(None, time.perf_counter() - started, outcome)
@@ -122,30 +139,350 @@ def run_remote(call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]
     return RemoteOutcome(data, duration)
 
 
+class WorkerDied(LittlePipelinesError):
+    """The worker process running a task ended before it answered (os._exit, crash, kill)."""
+
+    def __init__(self, task: str, exitcode: int | None) -> None:
+        if exitcode is not None and exitcode < 0:
+            how = f"killed by {_signal_name(-exitcode)}"
+        else:
+            how = f"exit code {exitcode}"
+        super().__init__(
+            f"task '{task}' ended its worker process ({how}) before returning;"
+            " the other tasks go on in a new worker"
+        )
+        self.task = task
+        self.exitcode = exitcode
+
+
+def _signal_name(number: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """End this worker as soon as the `lp` process that started it is gone, however it went.
+
+    On Linux the kernel sends SIGKILL when the parent dies (PR_SET_PDEATHSIG); the parent may
+    have died before that call, hence the check of our parent's pid. Elsewhere (and as a
+    second line) a thread waits on the pipe the parent holds open and ends us at its EOF.
+    """
+    import os
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.sentinel is not None:
+        sentinel = parent.sentinel
+
+        def watch() -> None:
+            wait([sentinel])
+            os._exit(1)
+
+        threading.Thread(target=watch, name="lp-parent-watch", daemon=True).start()
+
+
+def _worker_main(conn: Any, parent_pid: int) -> None:
+    """A worker process: run the tasks that arrive on `conn` one by one, until told to stop.
+
+    Ctrl-C at a terminal reaches the whole process group; the `lp` process decides what an
+    interruption means and ends its workers, so here SIGINT does nothing (a Python handler,
+    not SIG_IGN, so that programs a task starts still get Ctrl-C as usual).
+    """
+    import os
+    import signal
+    import sys
+
+    _die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, lambda *_: None)
+    from loguru import logger
+
+    logger.remove()  # task logs go to their files; the worker's own stderr stays quiet
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            break
+        if job is None:
+            break
+        conn.send(run_remote(*job))
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)  # threads a task left behind must not keep the worker alive
+
+
+class _Slot:
+    """One worker process at a time and the thread that feeds it one task at a time.
+
+    A worker that dies fails only the task it was running (WorkerDied); the next task
+    starts a new worker. Once `abort` is set, no task starts and the worker is killed.
+    """
+
+    def __init__(self, jobs: Any, context: Any, abort: Any) -> None:
+        import threading
+
+        self._jobs = jobs
+        self._context = context
+        self._abort = abort
+        self._lock = threading.Lock()  # starting a worker vs. killing it
+        self._process: Any = None
+        self._conn: Any = None
+        self._thread = threading.Thread(target=self._serve, name="lp-worker-slot", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        from concurrent.futures import CancelledError
+
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                break
+            future, call, upstream = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                outcome = self._run(call, upstream)
+            except BaseException as exc:
+                future.set_exception(CancelledError() if self._abort.is_set() else exc)
+            else:
+                future.set_result(outcome)
+        self._stop()
+
+    def _start(self) -> None:
+        import os
+        from concurrent.futures import CancelledError
+
+        with self._lock:
+            if self._abort.is_set():
+                raise CancelledError
+            parent_end, child_end = self._context.Pipe()
+            process = self._context.Process(
+                target=_worker_main, args=(child_end, os.getpid()), name="lp-worker"
+            )
+            process.start()
+            child_end.close()
+            self._process, self._conn = process, parent_end
+
+    def _run(self, call: RemoteCall, upstream: dict[str, Any]) -> RemoteOutcome:
+        from multiprocessing.connection import wait
+
+        if self._process is not None and not self._process.is_alive():
+            self._reap()  # it died while idle (killed from outside): not this task's doing
+        for attempt in (1, 2):
+            if self._process is None or self._abort.is_set():
+                self._start()
+            try:
+                self._conn.send((call, upstream))
+                break
+            except OSError:  # the same, found out by sending
+                self._reap()
+                if attempt == 2:
+                    raise
+        wait([self._conn, self._process.sentinel])
+        try:
+            if self._conn.poll():
+                return self._conn.recv()
+        except (EOFError, OSError):
+            pass
+        raise WorkerDied(call.name, self._reap())
+
+    def _reap(self) -> int | None:
+        """Forget a dead (or doomed) worker; its exit code."""
+        process, self._process = self._process, None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if process is None:
+            return None
+        process.join(5)
+        if process.exitcode is None:
+            process.kill()
+            process.join()
+        return process.exitcode
+
+    def kill(self) -> None:
+        """End the worker now: the run was interrupted, its task's result is not wanted."""
+        with self._lock:
+            process = self._process
+            if process is not None:
+                with contextlib.suppress(Exception):
+                    process.kill()
+
+    def _stop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(OSError):
+                self._conn.send(None)
+        self._reap()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+
 class ProcessExecutor:
-    """Runs tasks in `jobs` worker processes (started fresh, so no state leaks in)."""
+    """Runs tasks in up to `jobs` worker processes, started fresh so no state leaks in.
+
+    Each worker runs one task at a time. A worker that dies fails only its task; a worker
+    never outlives the `lp` process (see `_die_with_parent`).
+    """
 
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
-        self._pool: Any = None
+        self._jobs: Any = None
+        self._slots: list[_Slot] = []
+        self._futures: list[Future[RemoteOutcome]] = []
+        self._abort: Any = None
 
     def submit(
         self, call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]
     ) -> Future[RemoteOutcome]:
-        if self._pool is None:
+        """Queue one task for the next free worker; the future holds its RemoteOutcome."""
+        if self._jobs is None:
             import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+            import queue
+            import threading
 
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.jobs, mp_context=context, initializer=_worker_started
-            )
-        return self._pool.submit(run_remote, call, dict(upstream))
+            self._jobs = queue.SimpleQueue()
+            self._abort = threading.Event()
+            self._slots = [_Slot(self._jobs, context, self._abort) for _ in range(self.jobs)]
+        future: Future[RemoteOutcome] = Future()
+        self._futures = [f for f in self._futures if not f.done()]
+        self._futures.append(future)
+        self._jobs.put((future, call, dict(upstream)))
+        return future
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        """Stop the workers; if tasks are still queued or running (an interrupted run), they
+        are cancelled and their workers killed."""
+        if self._jobs is None:
+            return
+        if any(not f.done() for f in self._futures):
+            self._abort.set()
+            for future in self._futures:
+                future.cancel()  # those still queued; running ones end with their worker
+            for slot in self._slots:
+                slot.kill()
+        for _ in self._slots:
+            self._jobs.put(None)
+        for slot in self._slots:
+            slot.join(10)
+        self._jobs, self._slots, self._futures = None, [], []
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: it exists
+        return True
+    return True
+
+
+class InProcess:
+    """Guards tasks called in the `lp` process itself against forking or ending it.
+
+    While a task runs, a marker file in the state folder names it: if the process ends
+    inside the task (os._exit, a crash, SIGKILL), the next run finds the marker and reports
+    the task as failed (`leftover`). A marker file rather than a failure record in the cache:
+    writing one name to an open file costs two system calls per task, and a task's previous
+    result stays in use if it is only forced and then completes.
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = Path(state_dir) / "running"
+        self._fd: int | None = None
+        self._broken = False
+        self.threads: dict[str, list[str]] = {}
+
+    def leftover(self, *, unless_alive: bool = False) -> str | None:
+        """The task that was running when an earlier `lp` process ended, if one was.
+
+        With `unless_alive` (a reader that does not hold the run lock), a marker whose process
+        is still running means that task is running now, not that it failed.
+        """
+        import os
+
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            return None
+        try:
+            text = os.read(fd, 65536).decode("utf-8", "replace")
+        finally:
+            os.close(fd)
+        pid, _, name = text.partition(" ")
+        if not name or not pid.isdigit():
+            return None
+        if unless_alive and _alive(int(pid)):
+            return None
+        return name
+
+    def call(self, name: str, invoke: Callable[[], Any]) -> Any:
+        """Run `invoke()` as task `name`; a process the task forked never comes back out."""
+        import os
+        import threading
+
+        before = set(threading.enumerate())
+        self._mark(f"{os.getpid()} {name}".encode())
+        try:
+            return call_guarded(invoke)
+        finally:
+            self._mark(b"")
+            left = [
+                t.name
+                for t in threading.enumerate()
+                if t not in before and t.is_alive() and not t.daemon
+            ]
+            if left:
+                self.threads[name] = left
+
+    def _mark(self, data: bytes) -> None:
+        """Write (or, with no data, clear) the marker; a marker that cannot be written is
+        skipped: it only improves the next run's report, and must never fail a task."""
+        import os
+
+        if self._broken:
+            return
+        try:
+            if self._fd is None:
+                if not data:
+                    return
+                flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+                self._fd = os.open(self.path, flags, 0o600)
+            os.ftruncate(self._fd, 0)
+            if data:
+                os.pwrite(self._fd, data, 0)
+        except OSError:
+            self._broken = True
+
+    def close(self) -> None:
+        """The run is over: no task is running."""
+        import os
+
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
 
 
 class DaskExecutor:

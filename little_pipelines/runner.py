@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from .cache import ResultCache
 from .config import Config, find_root, load_config
 from .discovery import ReadCache, TaskDef, dependencies, function_spec, read_project
 from .errors import DiscoveryError, TaskNotFoundError
-from .executors import DaskExecutor, ProcessExecutor
+from .executors import DaskExecutor, InProcess, ProcessExecutor
 from .expire import never
 from .fingerprint import SourceIndex
 from .graph import TaskGraph
@@ -266,11 +267,13 @@ class Project:
         stop: Callable[[], bool] | None = None,
         jobs: int | None = None,
         dask_address: str | None = None,
+        on_warning: Callable[[str], None] | None = None,
     ) -> RunReport:
         """Run the project (or `targets` and their upstream) holding the project's run lock.
 
         `jobs` (default: the `jobs` setting) above 1 runs independent tasks in that many
-        worker processes; `dask_address` runs them on that Dask cluster instead.
+        worker processes; `dask_address` runs them on that Dask cluster instead. `on_warning`
+        hears at once of a task that ended the previous run's process.
         """
         graph = self.graph
         if targets:
@@ -286,18 +289,47 @@ class Project:
             executor = DaskExecutor(dask_address)
         elif jobs > 1:
             executor = ProcessExecutor(jobs)
+        guard = InProcess(self.config.state_dir)
         try:
             with self.cache.lock(on_wait):
                 self.cache.reopen_if_replaced()  # `lp clean` in another process, since the last run
-                return engine.run(
-                    graph, self.cache, targets=targets, force=force, skip=skip,
-                    no_upstream=no_upstream, exitfirst=exitfirst, reporter=reporter,
-                    log_dir=self.log_dir, root=self.root, results=self.results, stop=stop,
-                    executor=executor,
-                )  # fmt: skip
+                notice = self._claim_leftover(guard)
+                if notice is not None and on_warning is not None:
+                    on_warning(notice)  # now: the same task may end this process too
+                try:
+                    report = engine.run(
+                        graph, self.cache, targets=targets, force=force, skip=skip,
+                        no_upstream=no_upstream, exitfirst=exitfirst, reporter=reporter,
+                        log_dir=self.log_dir, root=self.root, results=self.results, stop=stop,
+                        executor=executor, guard=guard,
+                    )  # fmt: skip
+                finally:
+                    guard.close()
         finally:
             if executor is not None:
                 executor.close()
+        if notice is not None:
+            report.warnings.insert(0, notice)
+        for name, threads in guard.threads.items():
+            report.warnings.append(
+                f"task '{name}' left {len(threads)} thread(s) running ({', '.join(threads)});"
+                " lp does not wait for them"
+            )
+        return report
+
+    def _claim_leftover(self, guard: InProcess) -> str | None:
+        """Record as failed a task during which an earlier run's process ended; a notice."""
+        name = guard.leftover()
+        if name is None:
+            return None
+        guard.close()
+        if name not in self.graph:
+            return None
+        self.cache.mark_failed(name, time.time())
+        return (
+            f"the last run ended inside task '{name}' (os._exit(), a crash, or a kill):"
+            " it counts as failed and runs again"
+        )
 
     def reasons(self) -> dict[str, Any]:
         """Each task's reason to run now (None when fresh), deciding without running anything."""

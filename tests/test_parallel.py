@@ -124,4 +124,6 @@ def test_a_worker_that_dies_fails_its_task_and_the_run_reports(tmp_path: Path) -
     assert got["die"][0] == "failed"
     assert got["after"][0] == "upstream_failed"
     die = next(t for t in data["tasks"] if t["name"] == "die")
-    assert "the worker running task 'die' failed" in die["error"]["message"]
+    assert die["error"]["type"] == "WorkerDied"
+    assert die["error"]["message"].startswith("task 'die' ended its worker process (exit code 3)")
+    assert got["other"] == ("executed", "new")
