@@ -230,7 +230,7 @@ def run(
         holder.append(project)
         if not len(project.graph) and not as_json:
             console.print(_no_tasks(project), highlight=False, soft_wrap=True)
-            raise typer.Exit(ExitCode.OK)
+            raise typer.Exit(ExitCode.NO_TASKS)
         if not as_json:
             from .console import make_reporter
 
@@ -267,6 +267,8 @@ def run(
                 _print_warning(console, warning)
     if report.cancelled and signals is not None and signals.received:
         raise typer.Exit(ExitCode.INTERRUPTED)
+    if not len(project.graph):
+        raise typer.Exit(ExitCode.NO_TASKS)
     raise typer.Exit(report.exit_code)
 
 

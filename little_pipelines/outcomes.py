@@ -48,6 +48,7 @@ class ExitCode(enum.IntEnum):
     OK = 0
     FAILED = 1
     USAGE = 2
+    NO_TASKS = 5  # as pytest's "no tests collected"
     INTERRUPTED = 130
 
 

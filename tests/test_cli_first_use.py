@@ -31,10 +31,12 @@ def test_a_folder_without_tasks_says_what_a_task_is_and_writes_nothing(tmp_path:
     p = Project(tmp_path)
     p.write("task_sales.py", "def task_a():\n    return 1\n")  # not tasks_*.py
     result = p.lp("run")
-    assert result.rc == 0
+    assert result.rc == 5  # as pytest exits 5 when it collects no tests
     assert "no tasks found" in result.flat_err
     assert "tasks_*.py" in result.flat_err
     assert not p.exists(".little_pipelines")
+    data = p.run(rc=5)
+    assert data["ok"] is True and data["tasks"] == []
 
 
 def test_unknown_dependency_suggests_a_default(tmp_path: Path) -> None:
