@@ -116,8 +116,7 @@ def test_entry_written_by_another_version_is_treated_as_absent(tmp_path):
     cache = ResultCache(tmp_path / "c")
     put(cache, "a", 1)
     # an entry dict with a field this version does not know
-    key = next(k for k in cache.raw.iterkeys() if isinstance(cache.raw[k], dict))
-    cache.raw.set(key, {**cache.raw[key], "unknown_field": 1})
+    cache.put_data("entry:a", {**cache.get_data("entry:a"), "unknown_field": 1})
     assert cache.entry("a") is None
 
 
