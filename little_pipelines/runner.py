@@ -8,6 +8,8 @@ task's cached result from a notebook or script.
 from __future__ import annotations
 
 import ast
+import contextlib
+import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from . import engine
-from .cache import ResultCache
+from .cache import DamagedResult, ResultCache
 from .config import Config, find_root, load_config
 from .discovery import (
     ReadCache,
@@ -25,7 +27,7 @@ from .discovery import (
     function_spec,
     read_project,
 )
-from .errors import TaskNotFoundError
+from .errors import CacheError, TaskNotFoundError
 from .executors import DaskExecutor, ProcessExecutor
 from .expire import never
 from .fingerprint import SourceIndex
@@ -295,12 +297,22 @@ class Project:
         if name not in graph:
             raise graph.not_found(name)
         self.modules.ensure_importable()  # a result may hold instances of project classes
+        entry = self.cache.entry(name)
         try:
-            return self.cache.load(name)
+            data = self.cache.load_bytes(name, entry)
         except KeyError:
             raise TaskNotFoundError(
                 f"task '{name}' has no cached result yet; run it first: lp run {name}"
             ) from None
+        except DamagedResult as exc:
+            if entry is not None:  # drop it, so that the next run executes the task again
+                with contextlib.suppress(CacheError, OSError, sqlite3.Error):
+                    self.cache.forget_damaged(name, entry)
+            raise TaskNotFoundError(
+                f"{exc} (a value file of the cache was deleted or changed), so it counts as no"
+                f" result; run the task again: lp run {name}"
+            ) from None
+        return self.cache.loads(name, data)
 
     def names(self) -> Iterator[str]:
         return iter(self.graph.order)
