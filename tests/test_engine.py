@@ -560,7 +560,11 @@ def test_a_damaged_upstream_result_is_executed_again_before_its_dependent_runs(t
     flip_a_byte(stored_file(p.cache, BIG))
     p.edit("total", "v2")
     report = p.run()
-    assert outcome(report) == {"big": (EXECUTED, "new"), "total": (EXECUTED, "code"), "side": CACHED}
+    assert outcome(report) == {
+        "big": (EXECUTED, "new"),
+        "total": (EXECUTED, "code"),
+        "side": CACHED,
+    }
     assert p.calls == ["big", "total"]
     assert p.seen["total"] == {"big": BIG}
     assert report.warnings == [
