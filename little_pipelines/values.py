@@ -192,8 +192,10 @@ class _Encoder:
             self.encode(item)
 
     def _dict(self, obj: dict[Any, Any]) -> None:
-        if self._seen(obj):
-            return
+        if not self._seen(obj):
+            self._dict_body(obj)
+
+    def _dict_body(self, obj: dict[Any, Any]) -> None:
         self._write(b"d" + _size(len(obj)))
         for key, value in obj.items():
             self.encode(key)
@@ -251,7 +253,8 @@ class _Encoder:
 
     def _reduced(self, obj: Any) -> None:
         """An object as pickle sees it: the callable that rebuilds it, its arguments, its state."""
-        if not _immutable(obj) and self._seen(obj):
+        immutable = _immutable(obj)
+        if not immutable and self._seen(obj):
             return
         reducer = copyreg.dispatch_table.get(type(obj))
         parts = reducer(obj) if reducer is not None else obj.__reduce_ex__(5)
@@ -265,7 +268,10 @@ class _Encoder:
         for i, part in enumerate(parts):
             if i in (3, 4) and part is not None:  # listitems, dictitems: iterators
                 part = list(part)
-            self.encode(part)
+            if i == 2 and immutable and type(part) is dict:
+                self._dict_body(part)  # the state of a frozen object: nobody shares it
+            else:
+                self.encode(part)
 
 
 # Lists of these pickle to the same bytes in every process (none of them is memoised), so
