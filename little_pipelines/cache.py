@@ -13,6 +13,7 @@ ignored, never unpickled. Only a result that a task, `lp show` or `lp.load` need
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import pickle
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import CacheError
 from .fingerprint import SCHEME, digest
+from .private import NOFOLLOW, create_private_file, make_dirs, open_private
 
 if TYPE_CHECKING:
     import diskcache
@@ -108,9 +110,35 @@ def _as_entry(found: Any) -> Entry | None:
 
 def _read_file(path: str) -> bytes:
     """A value file's bytes; a symlink planted in the cache folder is not followed."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+    fd = os.open(path, os.O_RDONLY | NOFOLLOW | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "rb") as handle:
         return handle.read()
+
+
+@functools.cache
+def _private_disk() -> type:
+    """diskcache's Disk, writing value files 0600 in folders 0700, never through a symlink."""
+    import diskcache
+
+    class PrivateDisk(diskcache.Disk):
+        def _write(self, full_path: str, iterator: Any, mode: str, encoding: str | None = None):
+            for attempt in range(1, 11):
+                try:
+                    make_dirs(Path(full_path).parent)
+                    writer = open_private(full_path, mode, encoding=encoding)
+                except OSError:
+                    if attempt == 10:
+                        raise
+                    continue  # another process removed the folder meanwhile: try again
+                with writer:
+                    size = 0
+                    for chunk in iterator:
+                        size += len(chunk)
+                        writer.write(chunk)
+                    return size
+            return 0
+
+    return PrivateDisk
 
 
 class ResultCache:
@@ -134,10 +162,11 @@ class ResultCache:
             import diskcache
 
             try:
-                self.directory.mkdir(parents=True, exist_ok=True)
+                make_dirs(self.directory)
+                create_private_file(self.directory / "cache.db")  # SQLite keeps its mode
                 # No eviction: a result may only disappear when the user cleans it.
                 self._cache = diskcache.Cache(
-                    str(self.directory), eviction_policy="none", cull_limit=0
+                    str(self.directory), eviction_policy="none", cull_limit=0, disk=_private_disk()
                 )
             except Exception as exc:
                 raise self._corrupt(exc) from exc
@@ -400,7 +429,7 @@ class ResultCache:
             return
         from filelock import FileLock, Timeout
 
-        self.directory.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.directory)
         path = self.directory / "run.lock"
         holder = self.directory / "run.holder"
         for planted in (path, holder):
@@ -442,7 +471,7 @@ def _read_holder(path: Path) -> str:
 
 def _write_holder(path: Path) -> None:
     """Say who holds the run lock, for the message of whoever waits next."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | NOFOLLOW
     with contextlib.suppress(OSError):
         fd = os.open(path, flags, 0o600)
         with os.fdopen(fd, "w") as handle:
