@@ -429,7 +429,10 @@ class ResultCache:
             return
         from filelock import FileLock, Timeout
 
-        make_dirs(self.directory)
+        try:
+            make_dirs(self.directory)
+        except OSError as exc:
+            raise self._corrupt(exc) from exc
         path = self.directory / "run.lock"
         holder = self.directory / "run.holder"
         for planted in (path, holder):

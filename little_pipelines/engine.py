@@ -69,6 +69,7 @@ def run(
     """
     state = _Run(graph, cache, clock=clock, root=root, results=results)
     selected = state.select(targets, no_upstream=no_upstream)
+    state.selected = set(selected)
     state.forced = set(selected) if force is True else set(force or ())
     state.skip = set(skip) - state.forced
     reporter = reporter or Reporter()
@@ -164,6 +165,7 @@ class _Run:
         self.ran: set[str] = set()  # tasks executed successfully in this run
         self.report: RunReport | None = None
         self.rehashed: set[str] = set()  # tasks whose inputs were hashed again after upstream ran
+        self.selected: set[str] = set(graph.order)
         self.reporter: Reporter | None = None
 
     def select(self, targets: Sequence[str] | None, *, no_upstream: bool) -> list[str]:
@@ -283,6 +285,14 @@ class _Run:
                 continue
             except (KeyError, DamagedResult) as exc:
                 why = exc.why if isinstance(exc, DamagedResult) else "missing"
+            if dep not in self.selected:  # --no-upstream: it may not run, so this task cannot
+                error = TaskError(
+                    "DamagedResult",
+                    f"the stored result of upstream task '{dep}' is {why}; run it first:"
+                    f" lp run {dep}",
+                )
+                failed[dep] = dep
+                return TaskReport(spec.name, Status.UPSTREAM_FAILED, error=error)
             redo = self._redo(self.graph[dep], why, failed)
             if redo.status is not Status.EXECUTED:
                 error = TaskError("DependencyFailure", f"upstream task '{dep}' failed")

@@ -453,6 +453,23 @@ def test_no_upstream_with_a_missing_upstream_result_is_an_error(chain):
     assert chain.cache.names() == []
 
 
+def test_no_upstream_with_a_damaged_upstream_result_fails_the_task_and_runs_nothing_else(
+    tmp_path,
+):
+    p = Project(tmp_path)
+    p.task("big", value=BIG)
+    p.task("total", "big", value=lambda up: sum(up["big"]))
+    p.run()
+    flip_a_byte(stored_file(p.cache, BIG))
+    p.edit("total", "v2")
+    report = p.run(targets=["total"], no_upstream=True)
+    assert outcome(report) == {"total": ("upstream_failed", None)}
+    assert report.by_name()["total"].error.message == (
+        "the stored result of upstream task 'big' is damaged; run it first: lp run big"
+    )
+    assert p.calls == []
+
+
 def test_dry_run_says_what_would_run_and_runs_nothing(chain):
     report = chain.run(dry_run=True)
     assert {t.status for t in report.tasks} == {Status.WOULD_RUN}
