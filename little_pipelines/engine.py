@@ -285,7 +285,7 @@ class _Run:
                 continue
             except (KeyError, DamagedResult) as exc:
                 why = exc.why if isinstance(exc, DamagedResult) else "missing"
-            if dep not in self.selected:  # --no-upstream: it may not run, so this task cannot
+            if dep not in self.selected or dep in self.skip:  # it may not run: neither can this
                 error = TaskError(
                     "DamagedResult",
                     f"the stored result of upstream task '{dep}' is {why}; run it first:"
