@@ -1,43 +1,73 @@
 """Results on disk: a diskcache at an explicit folder, one entry and one payload per task.
 
 A task's entry records the fingerprints its result was made from (code, inputs, upstream
-results) and when it expires; its payload is the pickled result. Both are written in one
-transaction, so a kill at any instant leaves either the old pair or the new one.
+results), the result's canonical digest (for early cutoff), the digest and size of its stored
+bytes (to verify them when loaded) and when it expires; its payload is the pickled result. Both
+are written in one transaction, so a kill at any instant leaves either the old pair or the new.
+
+Entries, failure records and the discovery memo are JSON text, and are read straight from
+diskcache's table: a row that lp did not write (a pickle planted in the cache folder) is
+ignored, never unpickled. Only a result that a task, `lp show` or `lp.load` needs is unpickled.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import functools
+import json
 import os
 import pickle
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import CacheError
-from .fingerprint import SCHEME
+from .fingerprint import SCHEME, digest
+from .private import NOFOLLOW, create_private_file, make_dirs, open_private
 
 if TYPE_CHECKING:
     import diskcache
 
-__all__ = ["Entry", "ResultCache", "serialize"]
+__all__ = ["DamagedResult", "Entry", "ResultCache", "data_digest", "serialize"]
 
 # Keys are strings: diskcache stores them as they are, where tuples are pickled on every
 # lookup. The prefix keeps a task's entry and its payload apart.
 _ENTRY = "entry:"
 _RESULT = "result:"
+# The layout of an entry's JSON; an entry of another layout is treated as absent.
+FORMAT = 1
+# diskcache's value modes (diskcache.core): a value inline in the row, or in a file.
+_MODE_RAW, _MODE_BINARY, _MODE_TEXT = 1, 2, 3
 
 
 def serialize(value: Any) -> bytes:
-    """The bytes a result is stored as; equal bytes mean an equal result (early cutoff)."""
+    """The bytes a result is stored as (its digest for early cutoff is values.value_digest)."""
     return pickle.dumps(value, protocol=5)
+
+
+def data_digest(data: bytes) -> str:
+    """The digest of stored bytes, checked when they are loaded again."""
+    return digest(data)
+
+
+class DamagedResult(LookupError):
+    """A stored result's bytes are missing, or differ from those that were stored."""
+
+    def __init__(self, name: str, why: str) -> None:
+        self.name = name
+        self.why = why
+        super().__init__(f"the stored result of '{name}' is {why}")
 
 
 @dataclass(slots=True)
 class Entry:
-    """What a stored result was made from, and until when it may be used."""
+    """What a stored result was made from, and until when it may be used.
+
+    `result` is the value's canonical digest; `data` and `size` describe its stored bytes
+    (`ResultCache.store` fills them in).
+    """
 
     code: str
     inputs: str
@@ -47,6 +77,8 @@ class Entry:
     duration_s: float
     expires_at: float | None = None
     session: str | None = None
+    data: str = ""
+    size: int = -1
     scheme: int = SCHEME
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -55,7 +87,58 @@ _FIELDS = tuple(Entry.__dataclass_fields__)
 
 
 def _as_dict(entry: Entry) -> dict[str, Any]:
-    return {name: getattr(entry, name) for name in _FIELDS}
+    found = {name: getattr(entry, name) for name in _FIELDS}
+    found["format"] = FORMAT
+    return found
+
+
+def _as_entry(found: Any) -> Entry | None:
+    """An entry from its parsed JSON, or None if it is not one this version wrote."""
+    if not isinstance(found, dict) or found.get("scheme") != SCHEME:
+        return None
+    if found.get("format") != FORMAT or "failed_at" in found:
+        return None
+    fields = {k: v for k, v in found.items() if k != "format"}
+    try:
+        entry = Entry(**fields)
+    except TypeError:  # written by another version of this package: treat as absent
+        return None
+    if not isinstance(entry.upstream, dict) or not isinstance(entry.extra, dict):
+        return None
+    return entry
+
+
+def _read_file(path: str) -> bytes:
+    """A value file's bytes; a symlink planted in the cache folder is not followed."""
+    fd = os.open(path, os.O_RDONLY | NOFOLLOW | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
+
+
+@functools.cache
+def _private_disk() -> type:
+    """diskcache's Disk, writing value files 0600 in folders 0700, never through a symlink."""
+    import diskcache
+
+    class PrivateDisk(diskcache.Disk):
+        def _write(self, full_path: str, iterator: Any, mode: str, encoding: str | None = None):
+            for attempt in range(1, 11):
+                try:
+                    make_dirs(Path(full_path).parent)
+                    writer = open_private(full_path, mode, encoding=encoding)
+                except OSError:
+                    if attempt == 10:
+                        raise
+                    continue  # another process removed the folder meanwhile: try again
+                with writer:
+                    size = 0
+                    for chunk in iterator:
+                        size += len(chunk)
+                        writer.write(chunk)
+                    return size
+            return 0
+
+    return PrivateDisk
 
 
 class ResultCache:
@@ -68,6 +151,10 @@ class ResultCache:
         # Results may hold instances of classes defined in modules not imported yet;
         # `import_module(name)` imports such a module and says whether it could.
         self.import_module = import_module
+        # Tasks whose entry was found but whose stored bytes are not there: name -> why.
+        self.lost: dict[str, str] = {}
+        self._lock_owner: int | None = None  # the thread holding the run lock through us
+        self._lock_depth = 0
 
     @property
     def raw(self) -> diskcache.Cache:
@@ -76,10 +163,11 @@ class ResultCache:
             import diskcache
 
             try:
-                self.directory.mkdir(parents=True, exist_ok=True)
+                make_dirs(self.directory)
+                create_private_file(self.directory / "cache.db")  # SQLite keeps its mode
                 # No eviction: a result may only disappear when the user cleans it.
                 self._cache = diskcache.Cache(
-                    str(self.directory), eviction_policy="none", cull_limit=0
+                    str(self.directory), eviction_policy="none", cull_limit=0, disk=_private_disk()
                 )
                 self._db_id = self._database_id()
             except Exception as exc:
@@ -93,34 +181,132 @@ class ResultCache:
             file=str(self.directory),
         )
 
-    def entry(self, name: str) -> Entry | None:
-        """The entry of `name`'s stored result, or None if there is none (or an old scheme)."""
-        cache = self.raw
+    # plain data --------------------------------------------------------------------------
+
+    def _rows(self, *keys: str, values: str = "") -> dict[str, tuple[int, str | None, Any]]:
+        """diskcache rows as stored (mode, file name, inline value), read without unpickling.
+
+        The inline value is fetched only for the key given as `values`; other rows carry the
+        length of theirs.
+        """
+        marks = ", ".join("?" * len(keys))
+        query = (
+            "SELECT key, mode, filename, CASE WHEN key = ? THEN value ELSE length(value) END"
+            f" FROM Cache WHERE raw = 1 AND key IN ({marks})"
+        )
         try:
-            found = cache.get(_ENTRY + name)
+            found = self.raw._sql(query, (values, *keys)).fetchall()
+        except CacheError:
+            raise
         except Exception as exc:
             raise self._corrupt(exc) from exc
-        if not isinstance(found, dict) or found.get("scheme") != SCHEME:
+        return {key: (mode, filename, value) for key, mode, filename, value in found}
+
+    def _path(self, filename: str | None) -> str | None:
+        """A value file's path inside the cache folder (None for a name that leaves it)."""
+        if not filename or os.path.isabs(filename) or ".." in Path(filename).parts:
+            return None
+        return os.path.join(self.directory, filename)
+
+    def get_data(self, key: str) -> Any:
+        """Plain data stored with `put_data` (parsed JSON), or None; nothing is unpickled."""
+        row = self._rows(key, values=key).get(key)
+        return None if row is None else self._parse(row)
+
+    def put_data(self, key: str, value: Any) -> None:
+        """Store JSON-able `value` under `key` as text."""
+        self.raw.set(key, json.dumps(value, separators=(",", ":")))
+
+    # entries -----------------------------------------------------------------------------
+
+    def entry(self, name: str) -> Entry | None:
+        """The entry of `name`'s stored result, or None if there is none (or an old scheme).
+
+        An entry whose stored bytes are missing, or whose value file has the wrong size, is
+        None too, and `lost[name]` says why: checking costs a stat, not a read.
+        """
+        key, result = _ENTRY + name, _RESULT + name
+        rows = self._rows(key, result, values=key)
+        row = rows.get(key)
+        if row is None:
+            return None
+        entry = _as_entry(self._parse(row))
+        if entry is None:
+            return None
+        why = self._check(rows.get(result), entry)
+        if why is not None:
+            self.lost[name] = why
+            return None
+        self.lost.pop(name, None)
+        return entry
+
+    def _parse(self, row: tuple[int, str | None, Any]) -> Any:
+        """A row's JSON text, parsed; None for anything else (a pickle lp did not write)."""
+        mode, filename, value = row
+        if mode == _MODE_RAW and isinstance(value, str):
+            text = value
+        elif mode == _MODE_TEXT and (path := self._path(filename)) is not None:
+            try:
+                text = _read_file(path).decode("utf-8")
+            except (OSError, UnicodeDecodeError):
+                return None
+        else:
             return None
         try:
-            return Entry(**found)
-        except TypeError:  # written by another version of this package: treat as absent
+            return json.loads(text)
+        except ValueError:
             return None
 
-    def load_bytes(self, name: str) -> bytes:
-        """The stored result of `name` as it was serialized (KeyError when absent)."""
-        cache = self.raw
+    def _check(self, row: tuple[int, str | None, Any] | None, entry: Entry) -> str | None:
+        """Why the stored bytes of `entry` cannot be right without reading them, or None."""
+        if row is None:
+            return "missing"
+        mode, filename, length = row
+        if mode == _MODE_RAW:
+            return None if length == entry.size else "damaged"
+        path = self._path(filename)
+        if mode != _MODE_BINARY or path is None:
+            return "damaged"
         try:
-            data = cache.get(_RESULT + name)
-        except Exception as exc:
-            raise self._corrupt(exc) from exc
-        if data is None:
+            st = os.lstat(path)
+        except OSError:
+            return "missing"
+        if not os.path.isfile(path) or os.path.islink(path) or st.st_size != entry.size:
+            return "damaged"
+        return None
+
+    def load_bytes(self, name: str, entry: Entry | None = None) -> bytes:
+        """The stored result of `name` as serialized, verified against its entry's digest.
+
+        KeyError when there is no result; DamagedResult when its bytes are missing or wrong.
+        """
+        entry = entry or self.entry(name)
+        if entry is None:
+            if name in self.lost:
+                raise DamagedResult(name, self.lost[name])
             raise KeyError(name)
+        key = _RESULT + name
+        row = self._rows(key, values=key).get(key)
+        if row is None:
+            raise DamagedResult(name, "missing")
+        mode, filename, value = row
+        if mode == _MODE_RAW and isinstance(value, bytes):
+            data = bytes(value)
+        elif mode == _MODE_BINARY and (path := self._path(filename)) is not None:
+            try:
+                data = _read_file(path)
+            except FileNotFoundError:
+                raise DamagedResult(name, "missing") from None
+            except OSError:
+                raise DamagedResult(name, "damaged") from None
+        else:
+            raise DamagedResult(name, "damaged")
+        if len(data) != entry.size or data_digest(data) != entry.data:
+            raise DamagedResult(name, "damaged")
         return data
 
-    def load(self, name: str) -> Any:
-        """The stored result of `name` (KeyError when absent)."""
-        data = self.load_bytes(name)
+    def loads(self, name: str, data: bytes) -> Any:
+        """Unpickle the stored bytes of `name` into a new value (a copy of its own)."""
         try:
             try:
                 return pickle.loads(data)
@@ -136,12 +322,20 @@ class ResultCache:
                 f" drop it with: lp clean {name}"
             ) from exc
 
+    def load(self, name: str) -> Any:
+        """The stored result of `name` (KeyError when absent, DamagedResult when damaged)."""
+        return self.loads(name, self.load_bytes(name))
+
     def store(self, name: str, data: bytes, entry: Entry) -> None:
-        """Store a result's bytes with its entry, atomically."""
+        """Store a result's bytes with its entry (which gets their digest and size), atomically."""
+        entry.data = data_digest(data)
+        entry.size = len(data)
+        text = json.dumps(_as_dict(entry), separators=(",", ":"))
         cache = self.raw
         with cache.transact():
             cache.set(_RESULT + name, data)
-            cache.set(_ENTRY + name, _as_dict(entry))
+            cache.set(_ENTRY + name, text)
+        self.lost.pop(name, None)
 
     def update(self, name: str, **changes: Any) -> None:
         """Change fields of a stored entry (used to expire results in place)."""
@@ -149,19 +343,30 @@ class ResultCache:
         if entry is not None:
             for key, value in changes.items():
                 setattr(entry, key, value)
-            self.raw.set(_ENTRY + name, _as_dict(entry))
+            self.put_data(_ENTRY + name, _as_dict(entry))
 
     def mark_failed(self, name: str, when: float) -> None:
         """Forget `name`'s result because its last run failed, remembering that it did."""
         cache = self.raw
         with cache.transact():
             cache.delete(_RESULT + name)
-            cache.set(_ENTRY + name, {"scheme": SCHEME, "failed_at": when})
+            self.put_data(_ENTRY + name, {"scheme": SCHEME, "format": FORMAT, "failed_at": when})
 
     def failed_at(self, name: str) -> float | None:
         """When `name` last failed, if its last run failed (its entry is then absent)."""
-        found = self.raw.get(_ENTRY + name)
-        return found.get("failed_at") if isinstance(found, dict) else None
+        found = self.get_data(_ENTRY + name)
+        when = found.get("failed_at") if isinstance(found, dict) else None
+        return when if isinstance(when, int | float) else None
+
+    def forget_damaged(self, name: str, entry: Entry) -> None:
+        """Drop a result found damaged, unless another process replaced it meanwhile."""
+        cache = self.raw
+        with cache.transact():
+            current = _as_entry(self.get_data(_ENTRY + name))
+            if current is not None and current.data == entry.data:
+                cache.delete(_ENTRY + name)
+                cache.delete(_RESULT + name)
+        self.lost[name] = "damaged"
 
     def drop(self, name: str) -> bool:
         """Forget `name`'s result; True if there was one."""
@@ -169,11 +374,13 @@ class ResultCache:
         with cache.transact():
             had = cache.delete(_ENTRY + name)
             cache.delete(_RESULT + name)
+        self.lost.pop(name, None)
         return bool(had)
 
     def clear(self) -> None:
         """Forget every result."""
         self.raw.clear()
+        self.lost.clear()
 
     def reset(self) -> None:
         """Delete the cache's files without reading them: the way out of a corrupt cache.
@@ -183,6 +390,7 @@ class ResultCache:
         import shutil
 
         self.close()
+        self.lost.clear()
         if not self.directory.is_dir():
             return
         for path in self.directory.iterdir():
@@ -192,9 +400,14 @@ class ResultCache:
                 shutil.rmtree(path)
 
     def names(self) -> list[str]:
-        """Names of the tasks that have a stored entry."""
-        keys = self.raw.iterkeys()
-        return sorted(key[len(_ENTRY) :] for key in keys if key.startswith(_ENTRY))
+        """Names of the tasks that have a stored entry (keys read without unpickling)."""
+        try:
+            rows = self.raw._sql(
+                "SELECT key FROM Cache WHERE raw = 1 AND key >= ? AND key < ?", ("entry:", "entry;")
+            ).fetchall()
+        except Exception as exc:
+            raise self._corrupt(exc) from exc
+        return sorted(key[len(_ENTRY) :] for (key,) in rows if isinstance(key, str))
 
     def _database_id(self) -> tuple[int, int] | None:
         try:
@@ -222,23 +435,68 @@ class ResultCache:
 
     @contextlib.contextmanager
     def lock(self, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
-        """Hold the project's run lock; call `on_wait` with a message if another holds it."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / "run.lock"
-        with open(path, "a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                if on_wait is not None:
-                    on_wait(f"waiting for another lp process ({holder}) to finish with {path}")
-                fcntl.flock(handle, fcntl.LOCK_EX)
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"pid {os.getpid()}")
-            handle.flush()
+        """Hold the project's run lock; call `on_wait` with a message if another holds it.
+
+        Re-entrant on the thread that holds it (a task may execute a pipeline of its own);
+        other threads and processes wait.
+        """
+        me = threading.get_ident()
+        if self._lock_owner == me:
+            self._lock_depth += 1
             try:
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                self._lock_depth -= 1
+            return
+        from filelock import FileLock, Timeout
+
+        try:
+            make_dirs(self.directory)
+        except OSError as exc:
+            raise self._corrupt(exc) from exc
+        path = self.directory / "run.lock"
+        holder = self.directory / "run.holder"
+        for planted in (path, holder):
+            if planted.is_symlink():
+                raise CacheError(
+                    f"{planted} is a symbolic link; lp does not follow links in its state folder"
+                    f" (remove it: rm {planted})",
+                    file=str(planted),
+                )
+        lock = FileLock(str(path), mode=0o600)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if on_wait is not None:
+                who = _read_holder(holder) or "another process"
+                on_wait(f"waiting for another lp process ({who}) to finish with {path}")
+            lock.acquire()
+        except OSError as exc:
+            raise CacheError(
+                f"cannot take the run lock {path}: {exc} (to reset it: rm {path})", file=str(path)
+            ) from exc
+        try:
+            _write_holder(holder)
+            self._lock_owner, self._lock_depth = me, 1
+            yield
+        finally:
+            self._lock_owner, self._lock_depth = None, 0
+            with contextlib.suppress(OSError):
+                holder.unlink()
+            lock.release()
+
+
+def _read_holder(path: Path) -> str:
+    try:
+        return _read_file(str(path)).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+def _write_holder(path: Path) -> None:
+    """Say who holds the run lock, for the message of whoever waits next."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | NOFOLLOW
+    with contextlib.suppress(OSError):
+        fd = os.open(path, flags, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"pid {os.getpid()}")

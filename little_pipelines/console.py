@@ -348,6 +348,8 @@ def list_rows(project: Any) -> list[dict[str, Any]]:
         state = "never run" if entry is None else "fresh" if reason is None else "stale"
         if entry is None and project.cache.failed_at(spec.name) is not None:
             state = "failed"
+        elif entry is None and spec.name in project.cache.lost:  # its value file is gone
+            state = f"{project.cache.lost[spec.name]} result"
         if entry is not None and entry.session is not None:
             expiry = "after session"
         elif entry is not None and entry.expires_at is not None:
@@ -394,7 +396,14 @@ def render_list(console: Console, rows: list[dict[str, Any]]) -> None:
         for row in rows
     ]
     widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
-    styles = {"fresh": "green", "stale": "yellow", "never run": "cyan", "failed": "red"}
+    styles = {
+        "fresh": "green",
+        "stale": "yellow",
+        "never run": "cyan",
+        "failed": "red",
+        "missing result": "red",
+        "damaged result": "red",
+    }
     text = Text(no_wrap=True, overflow="ignore")
     text.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(), "bold")
     for row, cell in zip(rows, cells, strict=True):

@@ -321,21 +321,37 @@ class ReadCache:
         self.cache = cache  # a ResultCache, opened only when there is a file to look up
         self.root = root
 
-    @property
-    def store(self) -> Any:
-        return self.cache.raw
-
     def _key(self, path: Path) -> str:
         return "discovery:" + path.relative_to(self.root).as_posix()
 
     def get(self, path: Path) -> FileTasks | None:
-        data = self.store.get(self._key(path))
+        """What reading `path` found last time, if nothing it depends on changed since.
+
+        The memo is plain data (JSON, see ResultCache.get_data): nothing is unpickled.
+        """
+        data = self.cache.get_data(self._key(path))
         if not isinstance(data, dict) or data.get("scheme") != SCHEME:
             return None
-        if any(_stamp(Path(p)) != tuple(stamp) for p, stamp in data["stamps"].items()):
+        try:
+            stamps = data["stamps"].items()
+            if any(_stamp(Path(p)) != tuple(stamp) for p, stamp in stamps):
+                return None
+            rel = path.relative_to(self.root).as_posix()
+            tasks = [
+                TaskDef(
+                    path=path,
+                    rel=rel,
+                    **{
+                        **t,
+                        "params": list(t["params"]),
+                        "defaults": set(t["defaults"]),
+                        "inputs": tuple(t["inputs"]),
+                    },
+                )
+                for t in data["tasks"]
+            ]
+        except (AttributeError, KeyError, TypeError, ValueError):  # not what put() writes
             return None
-        rel = path.relative_to(self.root).as_posix()
-        tasks = [TaskDef(path=path, rel=rel, **t) for t in data["tasks"]]
         return FileTasks(path, tasks)
 
     def put(self, found: FileTasks) -> None:
@@ -345,7 +361,10 @@ class ReadCache:
         if any(s is None or s[0] > settled for s in stamps.values()):
             return
         tasks = [{k: getattr(t, k) for k in _KEPT} for t in found.tasks]
-        self.store.set(self._key(found.path), {"scheme": SCHEME, "stamps": stamps, "tasks": tasks})
+        for t in tasks:
+            t["defaults"], t["inputs"] = sorted(t["defaults"]), list(t["inputs"])
+        memo = {"scheme": SCHEME, "stamps": stamps, "tasks": tasks}
+        self.cache.put_data(self._key(found.path), memo)
 
 
 def read_project(

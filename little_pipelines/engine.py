@@ -16,15 +16,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .cache import Entry, ResultCache, serialize
+from .cache import DamagedResult, Entry, ResultCache, serialize
 from .errors import LittlePipelinesError
 from .executors import InProcess, WorkerDied, call_guarded
-from .fingerprint import digest
 from .graph import TaskGraph
 from .inputs import input_file_digests, inputs_digest
 from .logs import TaskLogs, task_logger
 from .outcomes import PlannedTask, Reason, Reporter, RunReport, Status, TaskError, TaskReport
 from .spec import OnUpstreamError, TaskContext, TaskSpec
+from .values import pickle_digest, value_digest
 
 __all__ = ["decide", "run", "session_id"]
 
@@ -61,7 +61,10 @@ def run(
     """Run the selected tasks (all, or `targets` plus their upstream) and report each one.
 
     `force` is True for every selected task or a set of names; `skip` names tasks to mark
-    skipped. `results` receives the values of executed (and loaded) tasks. `stop` is asked
+    skipped. `results` holds the stored bytes of results this process has (task name ->
+    (digest of the bytes, bytes)); the run adds those it executes or loads, and uses a held
+    result only while its entry still names those bytes. Each consumer unpickles its own copy.
+    `stop` is asked
     between tasks; when it says True the rest of the plan is dropped (`report.cancelled`).
     `executor` (see executors.py) runs tasks that carry a `remote` call in worker processes,
     independent ones side by side; the rest run here, through `guard` when given (it notes
@@ -70,6 +73,7 @@ def run(
     state = _Run(graph, cache, clock=clock, root=root, results=results)
     state.guard = guard
     selected = state.select(targets, no_upstream=no_upstream)
+    state.selected = set(selected)
     state.forced = set(selected) if force is True else set(force or ())
     state.skip = set(skip) - state.forced
     reporter = reporter or Reporter()
@@ -81,6 +85,7 @@ def run(
                 prepare()
     reporter.run_started(plan)
     report = RunReport(warnings=state.warnings)
+    state.report, state.reporter = report, reporter
     started = time.perf_counter()
     if dry_run:
         report.tasks = [
@@ -147,7 +152,7 @@ class _Run:
         *,
         clock: Callable[[], float],
         root: Path | None = None,
-        results: dict[str, Any] | None = None,
+        results: dict[str, tuple[str, bytes]] | None = None,
     ) -> None:
         self.graph = graph
         self.cache = cache
@@ -163,6 +168,10 @@ class _Run:
         self.logs: TaskLogs | None = None
         self.ran: set[str] = set()  # tasks executed successfully in this run
         self.guard: InProcess | None = None
+        self.report: RunReport | None = None
+        self.rehashed: set[str] = set()  # tasks whose inputs were hashed again after upstream ran
+        self.selected: set[str] = set(graph.order)
+        self.reporter: Reporter | None = None
 
     def select(self, targets: Sequence[str] | None, *, no_upstream: bool) -> list[str]:
         if not targets:
@@ -187,8 +196,15 @@ class _Run:
 
     def entry(self, name: str) -> Entry | None:
         if name not in self.entries:
-            self.entries[name] = self.cache.entry(name)
+            found = self.entries[name] = self.cache.entry(name)
+            if found is None and name in self.cache.lost:
+                self._lost_warning(name, self.cache.lost[name])
         return self.entries[name]
+
+    def _lost_warning(self, name: str, why: str) -> None:
+        self.warnings.append(
+            f"the stored result of '{name}' is {why}: treated as no result, so '{name}' runs again"
+        )
 
     def inputs_of(self, spec: TaskSpec) -> str:
         return self.input_files(spec)[0]
@@ -241,10 +257,89 @@ class _Run:
         self.digests = known
         return plan
 
+    def data(self, name: str) -> bytes:
+        """The stored bytes of `name`'s result, verified (KeyError, DamagedResult)."""
+        entry = self.entry(name)
+        held = self.results.get(name)
+        if held is not None and entry is not None and held[0] == entry.data:
+            return held[1]
+        data = self.cache.load_bytes(name, entry)
+        assert entry is not None
+        self.results[name] = (entry.data, data)
+        return data
+
     def result(self, name: str) -> Any:
-        if name not in self.results:
-            self.results[name] = self.cache.load(name)
-        return self.results[name]
+        """A new copy of `name`'s result, unpickled from its stored bytes."""
+        return self.cache.loads(name, self.data(name))
+
+    def _load_upstream(self, spec: TaskSpec, failed: dict[str, str]) -> TaskReport | None:
+        """Before a task executes, verify its upstream results; re-execute any found lost.
+
+        A value damaged or missing on disk is no result: its task runs again, here and now
+        (its own upstream first), so the task about to run never sees garbage. Returns the
+        report of `spec` if it cannot run because such a re-execution failed.
+        """
+        _, reason = self.decide_now(spec)
+        if reason is None:
+            return None
+        for dep in spec.deps:
+            if dep in failed or dep not in self.digests:
+                continue
+            try:
+                self.data(dep)
+                continue
+            except (KeyError, DamagedResult) as exc:
+                why = exc.why if isinstance(exc, DamagedResult) else "missing"
+            if dep not in self.selected or dep in self.skip:  # it may not run: neither can this
+                error = TaskError(
+                    "DamagedResult",
+                    f"the stored result of upstream task '{dep}' is {why}; run it first:"
+                    f" lp run {dep}",
+                )
+                failed[dep] = dep
+                return TaskReport(spec.name, Status.UPSTREAM_FAILED, error=error)
+            redo = self._redo(self.graph[dep], why, failed)
+            if redo.status is not Status.EXECUTED:
+                error = TaskError("DependencyFailure", f"upstream task '{dep}' failed")
+                return TaskReport(spec.name, Status.UPSTREAM_FAILED, error=error)
+        return None
+
+    def _redo(self, spec: TaskSpec, why: str, failed: dict[str, str]) -> TaskReport:
+        """Execute again a task whose stored result turned out lost when it was loaded."""
+        entry = self.entries.get(spec.name)
+        if entry is not None:
+            self.cache.forget_damaged(spec.name, entry)
+        self._lost_warning(spec.name, why)
+        self.entries[spec.name] = None
+        self.digests.pop(spec.name, None)
+        self.results.pop(spec.name, None)
+        task = self._load_upstream(spec, failed)
+        if task is None:
+            if self.reporter is not None:
+                self.reporter.task_started(spec.name)
+            try:
+                if spec.prepare is not None:
+                    spec.prepare()
+            except Exception as exc:
+                error = TaskError.from_exception(exc)
+                task = TaskReport(spec.name, Status.FAILED, Reason.NEW, error=error)
+            else:
+                task = self._execute(spec, Reason.NEW, None)
+        task = _locate(task, spec)
+        if task.status is Status.UPSTREAM_FAILED:
+            failed[spec.name] = failed[next(d for d in spec.deps if d in failed)]
+        elif task.status is not Status.EXECUTED:
+            failed[spec.name] = spec.name
+        if self.report is not None:  # it was reported as cached: it is not any more
+            done = self.report.tasks
+            at = next((i for i, t in enumerate(done) if t.name == spec.name), None)
+            if at is None:
+                done.append(task)
+            else:
+                done[at] = task
+        if self.reporter is not None:
+            self.reporter.task_finished(task)
+        return task
 
     def execute(
         self,
@@ -373,7 +468,7 @@ class _Run:
         payload = {}
         for dep in spec.deps:
             remote = self.graph[dep].remote
-            payload[dep] = (self.cache.load_bytes(dep), remote.path if remote else None)
+            payload[dep] = (self.data(dep), remote.path if remote else None)
         return payload
 
     def _lost(self, spec: TaskSpec, reason: Reason, exc: BaseException) -> TaskReport:
@@ -397,7 +492,8 @@ class _Run:
             self._forget(spec.name)
             error = TaskError(*outcome.error)
             return TaskReport(spec.name, Status.FAILED, reason, outcome.duration_s, error=error)
-        self.digests[spec.name] = self._store(spec, outcome.data, outcome.duration_s)
+        result = outcome.digest or pickle_digest(outcome.data)
+        self.digests[spec.name] = self._store(spec, outcome.data, outcome.duration_s, result)
         return TaskReport(spec.name, Status.EXECUTED, reason, outcome.duration_s)
 
     def _blocked(
@@ -416,12 +512,13 @@ class _Run:
             if entry is not None:
                 self.digests[spec.name] = entry.result
             return TaskReport(spec.name, Status.SKIPPED)
-        return None
+        return self._load_upstream(spec, failed)
 
     def decide_now(self, spec: TaskSpec) -> tuple[Entry | None, Reason | None]:
         """The reason to run, decided when the task's turn comes (upstream tasks are done)."""
-        if spec.inputs and any(dep in self.ran for dep in spec.deps):
+        if spec.inputs and spec.name not in self.rehashed and any(d in self.ran for d in spec.deps):
             self.inputs.pop(spec.name, None)  # an upstream task may have written the inputs
+            self.rehashed.add(spec.name)
         entry = self.entry(spec.name)
         return entry, self.reason(spec, entry)
 
@@ -471,8 +568,7 @@ class _Run:
                 duration,
                 error=TaskError(type(exc).__name__, message),
             )
-        self.results[spec.name] = value
-        self.digests[spec.name] = self._store(spec, data, duration)
+        self.digests[spec.name] = self._store(spec, data, duration, value_digest(value, data))
         self._note(spec.name, "INFO", f"finished in {duration:.3f}s")
         if self.logs is not None:
             self.logs.done(spec.name)
@@ -482,9 +578,9 @@ class _Run:
         if self.logs is not None:
             self.logs.note(name, level, text)
 
-    def _store(self, spec: TaskSpec, data: bytes, duration: float) -> str:
+    def _store(self, spec: TaskSpec, data: bytes, duration: float, result: str) -> str:
+        """Store a result's bytes under its canonical digest `result` (which it returns)."""
         self.ran.add(spec.name)
-        result = digest(data)
         now = self.clock()
         entry = Entry(
             code=spec.code,
@@ -511,6 +607,7 @@ class _Run:
                 entry.expires_at = whole + seconds
         self.cache.store(spec.name, data, entry)
         self.entries[spec.name] = entry
+        self.results[spec.name] = (entry.data, data)
         return result
 
     def _forget(self, name: str) -> None:

@@ -43,11 +43,12 @@ class RemoteCall:
 
 @dataclass(frozen=True, slots=True)
 class RemoteOutcome:
-    """What a worker sends back: the result's bytes, or the error (type, message, traceback)."""
+    """What a worker sends back: the result's bytes and canonical digest, or the error."""
 
     data: bytes | None
     duration_s: float
-    error: tuple[str, str, str] | None = None
+    error: tuple[str, str, str] | None = None  # type, message, traceback
+    digest: str | None = None  # values.value_digest of the result
 
 
 @cache
@@ -108,6 +109,7 @@ def run_remote(call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]
     from .logs import TaskLogs, task_logger
     from .outcomes import TaskError
     from .spec import TaskContext
+    from .values import value_digest
 
     started = time.perf_counter()
     logs = TaskLogs(Path(call.log_dir)) if call.log_dir else None
@@ -136,7 +138,7 @@ def run_remote(call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]
             f" back from a worker process or stored: {exc}"
         )
         return RemoteOutcome(None, duration, (type(exc).__name__, message, ""))
-    return RemoteOutcome(data, duration)
+    return RemoteOutcome(data, duration, digest=value_digest(value, data))
 
 
 class WorkerDied(LittlePipelinesError):

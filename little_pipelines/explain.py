@@ -50,7 +50,12 @@ def explain(
             lines.extend(_fallbacks(spec, indent))
             return
         head = f"{indent}'{task}'{where} would run: {reason}"
-        if reason is Reason.NEW:
+        if reason is Reason.NEW and task in cache.lost:
+            lines.append(
+                f"{head} — its stored result is {cache.lost[task]} (a value file of the cache"
+                " was deleted or changed), so it counts as no result"
+            )
+        elif reason is Reason.NEW:
             lines.append(f"{head} — no cached result (never run, cleaned, or its last run failed)")
         elif reason is Reason.ALWAYS:
             lines.append(f"{head} — cache=False, so it runs every time")

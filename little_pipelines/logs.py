@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO, Any
 
+from .private import make_dirs, open_private
+
 __all__ = ["TaskLogs", "task_logger"]
 
 _KEY = "lp_task"
@@ -76,9 +78,10 @@ class TaskLogs:
         handle = self._files.get(name)
         if handle is None:
             if not self._made_dir:
-                self.log_dir.mkdir(parents=True, exist_ok=True)
+                make_dirs(self.log_dir)
                 self._made_dir = True
-            handle = self._files[name] = open(self.path(name), "a", encoding="utf-8")  # noqa: SIM115
+            # owner-only, and a symlink planted in place of a log is not written through
+            handle = self._files[name] = open_private(self.path(name), "a", encoding="utf-8")
         return handle
 
     def _write(self, message: Any) -> None:

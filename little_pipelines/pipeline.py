@@ -90,17 +90,16 @@ class Task:
         self._result = self._processes["run"](self)
         self.is_executed = True
         if self.pipeline is not None:
-            self.pipeline._results[self.name] = self._result
+            self.pipeline._remember(self.name, self._result)
         return self._result
 
     @property
     def result(self) -> Any:
-        """This task's result: from this run, else from the pipeline's cache, else None."""
+        """This task's result (a copy of its own): from this run, else the cache, else None."""
         if self.pipeline is not None:
-            if self.name in self.pipeline._results:
-                return self.pipeline._results[self.name]
-            if self.pipeline._cache is not None or self.pipeline.home.exists():
-                return self.pipeline.get_result(self.name)
+            value = self.pipeline.get_result(self.name)
+            if value is not None:
+                return value
         return self._result
 
     @property
@@ -180,7 +179,9 @@ class Pipeline:
         self.name = name
         self._home = home
         self._tasks: dict[str, Task] = {}
-        self._results: dict[str, Any] = {}
+        # Results as stored: name -> (digest of the bytes, bytes); the digest is "" for a
+        # result of `Task.run()` called outside the cache. Every read unpickles a copy.
+        self._results: dict[str, tuple[str, bytes]] = {}
         self._cache: ResultCache | None = None
 
     def __repr__(self) -> str:
@@ -234,16 +235,49 @@ class Pipeline:
             ) from None
 
     def get_result(self, name: str) -> Any:
-        """The task's result from this run, else from the cache, else None."""
-        if name in self._results:
-            return self._results[name]
+        """A fresh copy of the task's result (from this run, else the cache), else None.
+
+        Each call unpickles the stored bytes again, so a caller that mutates what it gets
+        changes nothing that another caller sees, as in the original library.
+        """
+        import warnings
+
+        from .cache import DamagedResult
+
         self.get_task(name)
-        try:
-            value = self.result_cache.load(name)
-        except KeyError:
+        held = self._results.get(name)
+        if held is not None and not held[0]:  # from Task.run(), outside the cache
+            return self.result_cache.loads(name, held[1])
+        if self._cache is None and not self.home.exists():
             return None
-        self._results[name] = value
-        return value
+        cache = self.result_cache
+        entry = cache.entry(name)
+        if entry is None:
+            if name in cache.lost:
+                warnings.warn(
+                    f"the stored result of '{name}' is {cache.lost[name]}: it runs again on"
+                    " the next execute()",
+                    stacklevel=2,
+                )
+            return None
+        if held is None or held[0] != entry.data:
+            try:
+                data = cache.load_bytes(name, entry)
+            except DamagedResult as exc:
+                cache.forget_damaged(name, entry)
+                warnings.warn(f"{exc}: it runs again on the next execute()", stacklevel=2)
+                return None
+            held = self._results[name] = (entry.data, data)
+        return cache.loads(name, held[1])
+
+    def _remember(self, name: str, value: Any) -> None:
+        """Keep the bytes of a result made by `Task.run()`, for `get_result` to copy."""
+        from .cache import serialize
+
+        try:
+            self._results[name] = ("", serialize(value))
+        except Exception:  # not picklable: get_result falls back to the cache
+            self._results.pop(name, None)
 
     @property
     def tasks(self) -> Iterator[Task]:
@@ -292,24 +326,29 @@ class Pipeline:
             self.get_task(name)
         if single_task:
             self.get_task(single_task)
-        if force:
-            self.result_cache.clear()
-            self._results.clear()
         if reporter is None:
             reporter = _default_reporter()
         for task in self._tasks.values():
             task.is_executed = False
             task.is_skipped = task.is_skipped and task.name in set(skip_tasks or ())
-        report = engine.run(
-            graph,
-            self.result_cache,
-            targets=[single_task] if single_task else None,
-            force=set(force_tasks or ()),
-            skip=set(skip_tasks or ()),
-            reporter=reporter,
-            log_dir=self.log_dir,
-            results=self._results,
-        )
+        for name in [n for n, (held, _) in self._results.items() if not held]:
+            del self._results[name]  # results of Task.run() calls do not enter a run
+        # The same run lock as `lp run`: a second execute() of this pipeline, in this process
+        # or another, waits for the first instead of running every task again beside it.
+        with self.result_cache.lock(_say_waiting):
+            if force:
+                self.result_cache.clear()
+                self._results.clear()
+            report = engine.run(
+                graph,
+                self.result_cache,
+                targets=[single_task] if single_task else None,
+                force=set(force_tasks or ()),
+                skip=set(skip_tasks or ()),
+                reporter=reporter,
+                log_dir=self.log_dir,
+                results=self._results,
+            )
         from .outcomes import Status
 
         for task_report in report.tasks:
@@ -320,6 +359,10 @@ class Pipeline:
         if report.interrupted:
             raise KeyboardInterrupt
         return report
+
+
+def _say_waiting(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def _default_reporter() -> Reporter:

@@ -8,6 +8,8 @@ task's cached result from a notebook or script.
 from __future__ import annotations
 
 import ast
+import contextlib
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -16,10 +18,10 @@ from pathlib import Path
 from typing import Any, overload
 
 from . import engine
-from .cache import ResultCache
+from .cache import DamagedResult, ResultCache
 from .config import Config, find_root, load_config
 from .discovery import ReadCache, TaskDef, dependencies, function_spec, read_project
-from .errors import DiscoveryError, TaskNotFoundError
+from .errors import CacheError, DiscoveryError, TaskNotFoundError
 from .executors import DaskExecutor, InProcess, ProcessExecutor
 from .expire import never
 from .fingerprint import SourceIndex
@@ -341,12 +343,22 @@ class Project:
         if name not in graph:
             raise graph.not_found(name)
         self.modules.ensure_importable()  # a result may hold instances of project classes
+        entry = self.cache.entry(name)
         try:
-            return self.cache.load(name)
+            data = self.cache.load_bytes(name, entry)
         except KeyError:
             raise TaskNotFoundError(
                 f"task '{name}' has no cached result yet; run it first: lp run {name}"
             ) from None
+        except DamagedResult as exc:
+            if entry is not None:  # drop it, so that the next run executes the task again
+                with contextlib.suppress(CacheError, OSError, sqlite3.Error):
+                    self.cache.forget_damaged(name, entry)
+            raise TaskNotFoundError(
+                f"{exc} (a value file of the cache was deleted or changed), so it counts as no"
+                f" result; run the task again: lp run {name}"
+            ) from None
+        return self.cache.loads(name, data)
 
     def names(self) -> Iterator[str]:
         return iter(self.graph.order)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -116,8 +117,7 @@ def test_entry_written_by_another_version_is_treated_as_absent(tmp_path):
     cache = ResultCache(tmp_path / "c")
     put(cache, "a", 1)
     # an entry dict with a field this version does not know
-    key = next(k for k in cache.raw.iterkeys() if isinstance(cache.raw[k], dict))
-    cache.raw.set(key, {**cache.raw[key], "unknown_field": 1})
+    cache.put_data("entry:a", {**cache.get_data("entry:a"), "unknown_field": 1})
     assert cache.entry("a") is None
 
 
@@ -203,3 +203,83 @@ def test_uncontended_lock_does_not_report_waiting(tmp_path):
     with cache.lock(on_wait=messages.append):
         pass
     assert messages == []
+
+
+class Planted:
+    """Runs code when unpickled: appends to a list the test can see."""
+
+    calls: list[str] = []
+
+    def __reduce__(self):
+        return (Planted.calls.append, ("unpickled",))
+
+
+def test_rows_lp_did_not_write_as_text_are_ignored_never_unpickled(tmp_path):
+    Planted.calls.clear()
+    cache = ResultCache(tmp_path / "c")
+    put(cache, "a", 1)
+    cache.raw.set("entry:a", Planted())
+    cache.raw.set("discovery:tasks_x.py", Planted())
+    cache.raw.set(("entry:", "b"), Planted())  # a key that is not text is pickled too
+    assert cache.entry("a") is None
+    assert cache.failed_at("a") is None
+    assert cache.get_data("discovery:tasks_x.py") is None
+    assert cache.names() == ["a"]
+    assert Planted.calls == []
+
+
+def test_plain_data_round_trips_as_json_text_even_when_large(tmp_path):
+    cache = ResultCache(tmp_path / "c")
+    big = {"source": "x = 1\n" * 20_000, "n": [1, 2.5, None, True]}  # over 32 KB: a text file
+    cache.put_data("discovery:big", big)
+    assert cache.get_data("discovery:big") == big
+    put(cache, "a", [1], extra={"source": "y = 2\n" * 20_000})
+    assert cache.entry("a").extra["source"] == "y = 2\n" * 20_000
+
+
+def test_entry_records_the_digest_and_size_of_the_stored_bytes(tmp_path):
+    cache = ResultCache(tmp_path / "c")
+    entry = put(cache, "a", [1, 2])
+    assert entry.size == len(serialize([1, 2]))
+    assert cache.entry("a").data == entry.data != ""
+
+
+def test_damaged_bytes_are_a_damaged_result_not_a_value(tmp_path):
+    import sqlite3
+
+    from little_pipelines.cache import DamagedResult
+
+    cache = ResultCache(tmp_path / "c")
+    put(cache, "a", [1, 2])
+    good = serialize([1, 2])
+    bad = good[:-2] + bytes([good[-2] ^ 1]) + good[-1:]  # same size, one bit off
+    with sqlite3.connect(tmp_path / "c" / "cache.db") as db:
+        db.execute("UPDATE Cache SET value = ? WHERE key = ?", (bad, "result:a"))
+    assert cache.entry("a") is not None  # same size: only reading tells
+    with pytest.raises(DamagedResult) as info:
+        cache.load("a")
+    assert str(info.value) == "the stored result of 'a' is damaged"
+    cache.forget_damaged("a", cache.entry("a"))
+    assert cache.entry("a") is None
+
+
+def test_a_missing_result_row_makes_the_entry_absent_and_says_why(tmp_path):
+    from little_pipelines.cache import DamagedResult
+
+    cache = ResultCache(tmp_path / "c")
+    put(cache, "a", 1)
+    cache.raw.delete("result:a")
+    assert cache.entry("a") is None
+    assert cache.lost == {"a": "missing"}
+    with pytest.raises(DamagedResult, match="is missing"):
+        cache.load("a")
+    put(cache, "a", 2)
+    assert cache.lost == {}
+    assert cache.load("a") == 2
+
+
+def test_the_lock_is_reentrant_on_its_thread(tmp_path):
+    cache = ResultCache(tmp_path / "c")
+    with cache.lock(), cache.lock():
+        assert (tmp_path / "c" / "run.holder").read_text() == f"pid {os.getpid()}"
+    assert not (tmp_path / "c" / "run.holder").exists()

@@ -430,6 +430,9 @@ def test_a_run_reads_only_the_results_it_needs(tmp_path: Path) -> None:
         """,
     )
     p.run()
+    # `small` got its own copy of `big`, unpickled from the stored bytes (SPEC 3)
+    assert p.read("unpickled.log") == "read\n"
+    (p.root / "unpickled.log").unlink()
     p.replace("tasks_big.py", "return 1", "return 2")
     assert executed(p.run()) == {"other"}
     assert not p.exists("unpickled.log"), "a cached result no executing task needs was read"

@@ -128,10 +128,10 @@ def test_second_run_serves_everything_from_cache_and_calls_nothing(chain):
     assert chain.calls == []
 
 
-def test_results_dict_receives_executed_values(chain):
+def test_results_dict_receives_the_stored_bytes_of_executed_tasks(chain):
     results: dict[str, Any] = {}
     chain.run(results=results)
-    assert results["report"] == 60
+    assert results["report"] == (chain.cache.entry("report").data, serialize(60))
 
 
 def test_code_change_reruns_the_task_and_dependents_whose_upstream_changed(chain):
@@ -453,6 +453,23 @@ def test_no_upstream_with_a_missing_upstream_result_is_an_error(chain):
     assert chain.cache.names() == []
 
 
+def test_no_upstream_with_a_damaged_upstream_result_fails_the_task_and_runs_nothing_else(
+    tmp_path,
+):
+    p = Project(tmp_path)
+    p.task("big", value=BIG)
+    p.task("total", "big", value=lambda up: sum(up["big"]))
+    p.run()
+    flip_a_byte(stored_file(p.cache, BIG))
+    p.edit("total", "v2")
+    report = p.run(targets=["total"], no_upstream=True)
+    assert outcome(report) == {"total": ("upstream_failed", None)}
+    assert report.by_name()["total"].error.message == (
+        "the stored result of upstream task 'big' is damaged; run it first: lp run big"
+    )
+    assert p.calls == []
+
+
 def test_dry_run_says_what_would_run_and_runs_nothing(chain):
     report = chain.run(dry_run=True)
     assert {t.status for t in report.tasks} == {Status.WOULD_RUN}
@@ -520,30 +537,128 @@ def test_unchanged_tasks_do_not_load_cached_upstream_results(tmp_path):
     p.task("summary", "big", value=lambda up: len(up["big"]))
     p.task("leaf", "summary", value=lambda up: up["summary"] + 1)
     p.run()
-    # delete the stored bytes of `big`: if anything tried to load it, the run would fail
-    payload = serialize(big)
-    keys = [k for k in p.cache.raw.iterkeys() if p.cache.raw[k] == payload]
-    assert len(keys) == 1
-    p.cache.raw.delete(keys[0])
+    # damage the stored bytes of `big` (same size): only reading them would notice, and a
+    # run that noticed would execute `big` again with a warning
+    [stored] = [f for f in p.cache.directory.rglob("*.val") if f.stat().st_size > 100_000]
+    data = bytearray(stored.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    stored.write_bytes(bytes(data))
 
     p.edit("leaf", "v2")
     report = p.run()
     assert outcome(report) == {"big": CACHED, "summary": CACHED, "leaf": (EXECUTED, "code")}
     assert report.ok
+    assert report.warnings == []
     assert p.seen["leaf"] == {"summary": 100_000}
 
 
-def test_upstream_results_are_loaded_only_when_read(tmp_path):
+def stored_file(cache: ResultCache, value: Any) -> Path:
+    """The value file diskcache keeps `value`'s stored bytes in (values of 32 KB and more)."""
+    payload = serialize(value)
+    [found] = [f for f in cache.directory.rglob("*.val") if f.read_bytes() == payload]
+    return found
+
+
+def flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+BIG = list(range(20_000))  # pickles to more than 32 KB: diskcache keeps it in a file
+
+
+def test_a_damaged_upstream_result_is_executed_again_before_its_dependent_runs(tmp_path):
     p = Project(tmp_path)
-    p.task("big", value=list(range(1000)))
-    p.task("ignores", "big", value=lambda up: "did not read big")
+    p.task("big", value=BIG)
+    p.task("total", "big", value=lambda up: sum(up["big"]))
+    p.task("side", "big", value=lambda up: len(up["big"]))
     p.run()
-    payload = serialize(list(range(1000)))
-    p.cache.raw.delete(next(k for k in p.cache.raw.iterkeys() if p.cache.raw[k] == payload))
-    p.edit("ignores", "v2", value=lambda up: "still did not read big")
+    flip_a_byte(stored_file(p.cache, BIG))
+    p.edit("total", "v2")
     report = p.run()
-    assert outcome(report)["ignores"] == (EXECUTED, "code")
-    assert p.seen["ignores"] == {}
+    assert outcome(report) == {
+        "big": (EXECUTED, "new"),
+        "total": (EXECUTED, "code"),
+        "side": CACHED,
+    }
+    assert p.calls == ["big", "total"]
+    assert p.seen["total"] == {"big": BIG}
+    assert report.warnings == [
+        "the stored result of 'big' is damaged: treated as no result, so 'big' runs again"
+    ]
+    assert p.cache.load("big") == BIG  # stored whole again
+    assert outcome(p.run()) == dict.fromkeys(("big", "total", "side"), CACHED)
+
+
+def test_a_missing_value_file_means_no_result_and_the_task_runs_again(tmp_path):
+    p = Project(tmp_path)
+    p.task("big", value=BIG)
+    p.task("total", "big", value=lambda up: sum(up["big"]))
+    p.run()
+    stored_file(p.cache, BIG).unlink()
+    assert p.cache.entry("big") is None
+    assert p.cache.lost == {"big": "missing"}
+    report = p.run()
+    # `big` comes out the same, so `total` is served from the cache (early cutoff)
+    assert outcome(report) == {"big": (EXECUTED, "new"), "total": CACHED}
+    assert "the stored result of 'big' is missing" in report.warnings[0]
+    assert p.cache.load("big") == BIG
+
+
+def test_when_the_task_of_a_damaged_result_fails_again_its_dependents_fail(tmp_path):
+    p = Project(tmp_path)
+    p.task("big", value=BIG)
+    p.task("total", "big", value=lambda up: sum(up["big"]))
+    p.task("after", "total", value=lambda up: up["total"] + 1)
+    p.run()
+    flip_a_byte(stored_file(p.cache, BIG))
+    p.edit("big", "v1", value=lambda up: user_code_that_fails([]))  # same code: still fresh
+    p.edit("total", "v2")
+    report = p.run()
+    assert outcome(report) == {
+        "big": ("failed", "new"),
+        "total": ("upstream_failed", None),
+        "after": ("upstream_failed", None),
+    }
+    assert report.by_name()["after"].error.message == "upstream task 'big' failed"
+    assert not report.ok
+
+
+def test_each_consumer_gets_its_own_copy_of_an_upstream_result(tmp_path):
+    p = Project(tmp_path)
+    p.task("rows", value=[1, 2, 3])
+
+    def grow(up):
+        rows = up["rows"]
+        rows.append(99)  # mutating an argument is the task's own business
+        return len(rows)
+
+    p.task("grow", "rows", value=grow)
+    p.task("total", "grow", "rows", value=lambda up: sum(up["rows"]))
+    results: dict[str, Any] = {}
+    report = p.run(results=results)
+    assert report.ok
+    assert p.seen["total"]["rows"] == [1, 2, 3]
+    assert p.cache.load("rows") == [1, 2, 3]
+    p.edit("total", "v2")  # again, with `rows` served from the cache this time
+    p.run()
+    assert p.seen["total"]["rows"] == [1, 2, 3]
+
+
+def test_a_result_mutated_after_it_was_returned_is_stored_as_returned(tmp_path):
+    kept: list[list[int]] = []
+    p = Project(tmp_path)
+
+    def make(up):
+        kept.append([1])
+        return kept[-1]
+
+    p.task("make", value=make)
+    p.task("use", "make", value=lambda up: (kept[-1].append(2), up["make"])[1])
+    p.run()
+    assert p.seen["use"] == {"make": [1]}
+    assert p.cache.load("make") == [1]
 
 
 def user_code_that_fails(rows: list[int]) -> int:

@@ -168,15 +168,21 @@ def test_example_1_second_execute_reruns_only_the_on_complete_task(tmp_path, lp_
     assert lines[3] == "['TaskThree']"
 
 
+AFTERWARDS = 'print(pipeline.get_result("Zero"))\n'
+
+
 def test_example_2_prints_the_values(tmp_path, lp_home):
-    source = EXAMPLE_2_TASKS + EXAMPLE_2_DRIVER
-    assert EXPECTED_2 in run_example(tmp_path, lp_home, "example2.py", source)
+    source = EXAMPLE_2_TASKS + EXAMPLE_2_DRIVER + AFTERWARDS
+    # `One` extended the list it got from get_result("Zero"): its own copy, as in the original
+    expected = [EXPECTED_2, "['Some', 'values']"]
+    assert run_example(tmp_path, lp_home, "example2.py", source).splitlines() == expected
     # and again, in a new process, over the existing cache
-    assert EXPECTED_2 in run_example(tmp_path, lp_home, "example2.py", source)
+    assert run_example(tmp_path, lp_home, "example2.py", source).splitlines() == expected
     assert (lp_home / "tests" / "cache.db").is_file()
     assert {p.name for p in (lp_home / "tests" / "logs").iterdir()} == {"Zero.log", "One.log"}
 
 
 def test_example_2_tasks_run_by_a_bare_loop(tmp_path, lp_home):
-    out = run_example(tmp_path, lp_home, "loop.py", EXAMPLE_2_TASKS + EXAMPLE_2_LOOP_DRIVER)
-    assert out.strip().splitlines() == ["['Some', 'values']", EXPECTED_2]
+    source = EXAMPLE_2_TASKS + EXAMPLE_2_LOOP_DRIVER + AFTERWARDS
+    out = run_example(tmp_path, lp_home, "loop.py", source)
+    assert out.strip().splitlines() == ["['Some', 'values']", EXPECTED_2, "['Some', 'values']"]

@@ -140,6 +140,8 @@ def test_invalid_if_upstream_errors_is_a_value_error():
 
 
 def test_creating_tasks_and_pipelines_has_no_side_effects(lp_home, calls):
+    import filelock  # noqa: F401 (the run lock's library registers its own exit hook on import)
+
     handlers = len(logger._core.handlers)
     hooks = atexit._ncallbacks()
     a = make("A", calls, 1)
@@ -771,3 +773,75 @@ def test_task_result_of_a_cached_task_in_a_new_process(script, lp_home):
     second = run_script(script, lp_home)
     assert second["tasks"]["Kept"] == ["cached", None]
     assert second["results"]["Kept"] == {"rows": 3}
+
+
+# -- results are values; one run at a time -------------------------------------------------
+
+
+def test_get_result_and_task_result_are_fresh_copies(chain, calls):
+    chain.execute(reporter=QUIET)
+    first = chain.get_result("Extract")
+    first.append(99)
+    chain.get_task("Extract").result.append(100)
+    assert chain.get_result("Extract") == [1, 2, 3]
+    assert chain.get_task("Extract").result == [1, 2, 3]
+    assert chain.get_result("Load") == 12
+
+
+def test_a_task_mutating_what_get_result_gave_it_changes_nothing_for_others(calls):
+    def extend(this):
+        data = this.pipeline.get_result("Zero")
+        data.extend(["more"])
+        return data
+
+    zero = make("Zero", calls, ["Some", "values"])
+    one = make("One", calls, extend, dependencies=["Zero"])
+    two = make("Two", calls, lambda this: this.pipeline.get_result("Zero"), dependencies=["One"])
+    pipeline = lp.Pipeline("P").add(zero, one, two)
+    pipeline.execute(reporter=QUIET)
+    assert pipeline.get_result("Two") == ["Some", "values"]
+    assert pipeline.get_result("One") == ["Some", "values", "more"]
+    assert pipeline.get_result("Zero") == ["Some", "values"]
+
+
+def test_concurrent_execute_of_one_pipeline_runs_each_task_once(calls, monkeypatch):
+    """Four execute() at once: the first runs the tasks, the others wait and find them cached."""
+    import threading
+
+    from little_pipelines import pipeline as pipeline_module
+
+    started, release, all_waiting = threading.Event(), threading.Event(), threading.Event()
+    waiting: list[str] = []
+
+    def say_waiting(message: str) -> None:
+        waiting.append(message)
+        if len(waiting) == 3:
+            all_waiting.set()
+
+    monkeypatch.setattr(pipeline_module, "_say_waiting", say_waiting)
+
+    def slow(this):
+        started.set()
+        assert release.wait(timeout=30)
+        return 1
+
+    reports: list[RunReport] = []
+
+    def execute() -> None:
+        # each thread builds its own Pipeline object, as separate scripts would
+        first = make("Slow", calls, slow, expire_results=lp.expire.never())
+        after = make("After", calls, lambda this: 2, dependencies=["Slow"])
+        reports.append(lp.Pipeline("P").add(first, after).execute(reporter=QUIET))
+
+    threads = [threading.Thread(target=execute, daemon=True) for _ in range(4)]
+    threads[0].start()
+    assert started.wait(timeout=30)
+    for thread in threads[1:]:
+        thread.start()
+    assert all_waiting.wait(timeout=30), waiting
+    release.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert calls == ["Slow", "After"]
+    assert sorted(outcome(r)["Slow"][0] for r in reports) == ["cached"] * 3 + ["executed"]
+    assert "waiting for another lp process" in waiting[0]

@@ -1,0 +1,71 @@
+"""Owner-only state on disk: folders 0700 and files 0600 whatever the umask, no symlinks followed.
+
+lp's state folders hold pickles, which run code when loaded: another local user must not be able
+to read them or plant one (SPEC section 12). Every folder and file lp creates in them is made
+here. The modes are POSIX; elsewhere they are what the system gives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["DIR_MODE", "FILE_MODE", "NOFOLLOW", "create_private_file", "make_dirs", "open_private"]
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def make_dirs(path: Path) -> None:
+    """Create `path` and its missing parents, each owner-only (existing ones are left as they are).
+
+    Raises FileExistsError or NotADirectoryError when a file stands where a folder belongs.
+    """
+    path = Path(path)
+    missing = []
+    while not path.is_dir():
+        if path.exists() or path.is_symlink():
+            raise FileExistsError(f"{path} exists and is not a folder")
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, DIR_MODE)
+        except FileExistsError:  # made by another process meanwhile
+            if not folder.is_dir():
+                raise
+            continue
+        with contextlib.suppress(OSError):
+            os.chmod(folder, DIR_MODE)  # the umask can only take bits away; be explicit
+
+
+def open_private(path: Path | str, mode: str = "ab", encoding: str | None = None) -> IO[Any]:
+    """Open a state file for writing, creating it 0600; a symlink in its place is replaced.
+
+    `mode` is "ab"/"a" (append) or "xb"/"x" (a new file).
+    """
+    flags = os.O_WRONLY | os.O_CREAT | NOFOLLOW | getattr(os, "O_BINARY", 0)
+    flags |= os.O_EXCL if mode.startswith("x") else os.O_APPEND
+    try:
+        fd = os.open(path, flags, FILE_MODE)
+    except OSError:
+        if not os.path.islink(path):
+            raise
+        os.unlink(path)  # a link planted in our folder: drop the link, never write through it
+        fd = os.open(path, flags, FILE_MODE)
+    return os.fdopen(fd, mode, encoding=encoding)
+
+
+def create_private_file(path: Path) -> bool:
+    """Create an empty file 0600 unless something exists there; True if it was created."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, FILE_MODE)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    return True

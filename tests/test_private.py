@@ -1,0 +1,111 @@
+"""Owner-only state (SPEC section 12): folders 0700 and files 0600 whatever the umask."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+import little_pipelines as lp
+from little_pipelines import engine
+from little_pipelines.cache import ResultCache
+from little_pipelines.errors import CacheError
+from little_pipelines.graph import TaskGraph
+from little_pipelines.outcomes import Reporter
+from little_pipelines.spec import TaskSpec
+
+
+@contextmanager
+def umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def modes(top: Path) -> dict[str, int]:
+    """Permission bits of `top` and everything below it, by path relative to top's parent."""
+    found = {top.name: stat.S_IMODE(top.stat().st_mode)}
+    for path in top.rglob("*"):
+        found[str(path.relative_to(top.parent))] = stat.S_IMODE(path.lstat().st_mode)
+    return found
+
+
+def chatty(upstream, this):
+    this.logger.info("a line in the task's log")
+    return list(range(20_000))  # a value file, beside the database
+
+
+@pytest.mark.parametrize("mask", [0o000, 0o022])
+def test_everything_the_engine_writes_is_owner_only(tmp_path, mask):
+    state = tmp_path / "a" / "state"
+    with umask(mask):
+        cache = ResultCache(state)
+        with cache.lock():
+            graph = TaskGraph([TaskSpec("big", chatty, "v1")])
+            report = engine.run(graph, cache, reporter=Reporter(), log_dir=state / "logs")
+        cache.close()
+    assert report.ok
+    found = modes(tmp_path / "a")
+    names = {Path(p).name for p in found}
+    assert {"cache.db", "run.lock", "big.log"} <= names
+    assert any(n.endswith(".val") for n in names)
+    wrong = {
+        p: oct(m) for p, m in found.items() if m != (0o700 if (tmp_path / p).is_dir() else 0o600)
+    }
+    assert wrong == {}
+
+
+@pytest.mark.parametrize("mask", [0o000, 0o022])
+def test_the_library_home_is_created_owner_only(tmp_path, monkeypatch, mask):
+    home = tmp_path / "deep" / "home"
+    monkeypatch.setenv("LITTLE_PIPELINES_HOME", str(home))
+    task = lp.Task("T")
+
+    @task.process
+    def run(this):
+        this.logger.info("hello")
+        return "x" * 40_000
+
+    with umask(mask):
+        lp.Pipeline("P").add(task).execute(reporter=Reporter())
+    found = modes(tmp_path / "deep")
+    assert {"deep", "deep/home", "deep/home/P", "deep/home/P/logs"} <= set(found)
+    wrong = {
+        p: oct(m) for p, m in found.items() if m != (0o700 if (tmp_path / p).is_dir() else 0o600)
+    }
+    assert wrong == {}
+
+
+def test_a_symlink_planted_in_place_of_a_log_is_not_written_through(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    logs = tmp_path / "state" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "big.log").symlink_to(victim)
+    cache = ResultCache(tmp_path / "state")
+    report = engine.run(
+        TaskGraph([TaskSpec("big", chatty, "v1")]), cache, reporter=Reporter(), log_dir=logs
+    )
+    assert report.ok
+    assert victim.read_text() == "precious\n"
+    assert not (logs / "big.log").is_symlink()
+    assert "a line in the task's log" in (logs / "big.log").read_text()
+
+
+def test_a_symlinked_run_lock_is_refused_with_the_fix(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "run.lock").symlink_to(victim)
+    with pytest.raises(CacheError) as info, ResultCache(state).lock():
+        pass
+    assert "is a symbolic link" in str(info.value)
+    assert f"rm {state / 'run.lock'}" in str(info.value)
+    assert victim.read_text() == "precious\n"
