@@ -301,12 +301,14 @@ _KEPT = (
 _SETTLE_S = 2.0  # files changed more recently than this are not remembered (coarse clocks)
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """A file's modification and change times and size: ctime cannot be set back (`cp -p`,
+    `rsync -t` and `os.utime` restore mtime only), so a same-size rewrite always shows."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return st.st_mtime_ns, st.st_size
+    return st.st_mtime_ns, st.st_ctime_ns, st.st_size
 
 
 class ReadCache:

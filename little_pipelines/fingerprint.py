@@ -279,7 +279,7 @@ class SourceIndex:
     def __init__(self, root: Path, search_paths: Iterable[Path] = ()) -> None:
         self.root = root.resolve()
         self.search_paths = [self.root, *(p.resolve() for p in search_paths)]
-        self._modules: dict[Path, tuple[int, int, ModuleInfo]] = {}
+        self._modules: dict[Path, tuple[tuple[int, int, int], ModuleInfo]] = {}
         self._resolved: dict[tuple[str, Path | None, int], Path | None] = {}
         # import-time calls into other modules' writers: calling module -> (module, function,
         # the calling statement); a registry filled from another module counts its fillers
@@ -295,11 +295,12 @@ class SourceIndex:
         """
         self.touched.add(path)
         st = os.stat(path)
+        stamp = (st.st_mtime_ns, st.st_ctime_ns, st.st_size)  # ctime: see discovery._stamp
         known = self._modules.get(path)
-        if known and known[0] == st.st_mtime_ns and known[1] == st.st_size:
-            return known[2]
+        if known and known[0] == stamp:
+            return known[1]
         info = parse_module(path, Path(path).read_bytes())
-        self._modules[path] = (st.st_mtime_ns, st.st_size, info)
+        self._modules[path] = (stamp, info)
         feeds = self._feeds_of(info)
         if feeds or self._feeds.pop(path, None):
             self._feeds[path] = feeds

@@ -20,12 +20,14 @@ from little_pipelines.runner import Project
 
 
 @pytest.fixture(autouse=True)
-def own_modules():
+def own_modules(tmp_path):
     """These tests run projects in this process: keep each test's helper modules its own."""
-    before, path = set(sys.modules), list(sys.path)
+    path = list(sys.path)
     yield
-    for name in set(sys.modules) - before:
-        del sys.modules[name]
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if file and Path(file).is_relative_to(tmp_path):
+            del sys.modules[name]
     sys.path[:] = path
 
 
@@ -119,3 +121,15 @@ def test_a_module_that_only_passes_a_name_through_is_watched_too(tmp_path):
     Project(tmp_path).run()
     write(tmp_path / "helpers.py", "from impl2 import f\n", age_s=30)
     assert reasons(tmp_path) == {"a": "code"}
+
+
+def test_a_same_size_rewrite_with_its_old_mtime_is_seen(tmp_path):
+    """`cp -p`, `rsync -t`, `os.utime`: a file's mtime can be put back; its ctime cannot."""
+    make_project(tmp_path)
+    Project(tmp_path).run()
+    helpers = tmp_path / "helpers.py"
+    st = os.stat(helpers)
+    helpers.write_text(helpers.read_text().replace("RATE = 2", "RATE = 5"))  # same size
+    os.utime(helpers, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(helpers).st_size == st.st_size
+    assert reasons(tmp_path) == {"raw": None, "scaled": "code"}
