@@ -12,6 +12,7 @@ import ast
 import hashlib
 import marshal
 import os
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -195,9 +196,15 @@ def _import_line(name: str, target: Target, node: ast.AST) -> Definition:
     return Definition(node, digest("import", text), frozenset(), frozenset())
 
 
+# CPython 3.11's parser keeps its recursion depth in shared state: two threads parsing at once
+# can fail with "AST constructor recursion depth mismatch" (library pipelines run in threads).
+_PARSING = threading.Lock()
+
+
 def parse_module(path: Path, source: str | bytes) -> ModuleInfo:
     """Parse source into a ModuleInfo. Raises SyntaxError as `compile` would."""
-    tree = ast.parse(source, filename=str(path))
+    with _PARSING:
+        tree = ast.parse(source, filename=str(path))
     info = ModuleInfo(path=path, tree=tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
