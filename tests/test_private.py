@@ -56,9 +56,7 @@ def test_everything_the_engine_writes_is_owner_only(tmp_path, mask):
     assert {"cache.db", "run.lock", "big.log"} <= names
     assert any(n.endswith(".val") for n in names)
     wrong = {
-        p: oct(m)
-        for p, m in found.items()
-        if m != (0o700 if (tmp_path / p).is_dir() else 0o600)
+        p: oct(m) for p, m in found.items() if m != (0o700 if (tmp_path / p).is_dir() else 0o600)
     }
     assert wrong == {}
 
@@ -79,9 +77,7 @@ def test_the_library_home_is_created_owner_only(tmp_path, monkeypatch, mask):
     found = modes(tmp_path / "deep")
     assert {"deep", "deep/home", "deep/home/P", "deep/home/P/logs"} <= set(found)
     wrong = {
-        p: oct(m)
-        for p, m in found.items()
-        if m != (0o700 if (tmp_path / p).is_dir() else 0o600)
+        p: oct(m) for p, m in found.items() if m != (0o700 if (tmp_path / p).is_dir() else 0o600)
     }
     assert wrong == {}
 
@@ -108,9 +104,8 @@ def test_a_symlinked_run_lock_is_refused_with_the_fix(tmp_path):
     state = tmp_path / "state"
     state.mkdir()
     (state / "run.lock").symlink_to(victim)
-    with pytest.raises(CacheError) as info:
-        with ResultCache(state).lock():
-            pass
+    with pytest.raises(CacheError) as info, ResultCache(state).lock():
+        pass
     assert "is a symbolic link" in str(info.value)
     assert f"rm {state / 'run.lock'}" in str(info.value)
     assert victim.read_text() == "precious\n"
