@@ -117,7 +117,9 @@ class Task:
     def info(self) -> str | None:
         """The docstring of the module that defined the task."""
         module = sys.modules.get(self._module or "")
-        return getattr(module, "__doc__", None)
+        if module is None:  # getattr(None, "__doc__") is NoneType's docstring on 3.13
+            return None
+        return module.__doc__
 
     def _code(self, indexes: dict[Path, SourceIndex]) -> str:
         parts = [",".join(self.dependency_names), str(self.if_upstream_errors)]
