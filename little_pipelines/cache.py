@@ -92,6 +92,23 @@ def _as_dict(entry: Entry) -> dict[str, Any]:
     return found
 
 
+_NUMBER = (int, float)
+_TYPES: dict[str, tuple[type, ...]] = {
+    "code": (str,),
+    "inputs": (str,),
+    "upstream": (dict,),
+    "result": (str,),
+    "stored_at": _NUMBER,
+    "duration_s": _NUMBER,
+    "expires_at": (*_NUMBER, type(None)),
+    "session": (str, type(None)),
+    "data": (str,),
+    "size": (int,),
+    "scheme": (int,),
+    "extra": (dict,),
+}
+
+
 def _as_entry(found: Any) -> Entry | None:
     """An entry from its parsed JSON, or None if it is not one this version wrote."""
     if not isinstance(found, dict) or found.get("scheme") != SCHEME:
@@ -99,13 +116,16 @@ def _as_entry(found: Any) -> Entry | None:
     if found.get("format") != FORMAT or "failed_at" in found:
         return None
     fields = {k: v for k, v in found.items() if k != "format"}
+    for name, value in fields.items():
+        kinds = _TYPES.get(name)
+        if kinds is None or not isinstance(value, kinds) or isinstance(value, bool):
+            return None  # written by another version, or damaged: treat as absent
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in fields["upstream"].items()):
+        return None
     try:
-        entry = Entry(**fields)
-    except TypeError:  # written by another version of this package: treat as absent
+        return Entry(**fields)
+    except TypeError:  # a field missing
         return None
-    if not isinstance(entry.upstream, dict) or not isinstance(entry.extra, dict):
-        return None
-    return entry
 
 
 def _read_file(path: str) -> bytes:
@@ -138,14 +158,38 @@ def _private_disk() -> type:
                     return size
             return 0
 
+        def remove(self, file_path: str) -> None:
+            """Delete a value file, and its folders once empty, never outside the cache folder.
+
+            The file name comes from the database: a damaged or planted row may name any path
+            (`/home/me/tasks.py`, `../../data.csv`), and that file is not ours to delete.
+            """
+            parts = Path(file_path).parts
+            if os.path.isabs(file_path) or ".." in parts or len(parts) != 3:
+                return
+            full_path = os.path.join(self._directory, file_path)
+            with contextlib.suppress(OSError):
+                os.remove(full_path)
+            for folder in (os.path.dirname(full_path), os.path.join(self._directory, parts[0])):
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)  # only if empty, as diskcache does
+
     return PrivateDisk
 
 
 class ResultCache:
     """Task results and their entries in a diskcache folder, opened on first use."""
 
-    def __init__(self, directory: Path, import_module: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        import_module: Callable[[str], bool] | None = None,
+        reset_command: str | None = None,
+    ) -> None:
         self.directory = Path(directory)
+        # What a user types to reset this cache (`lp clean` for a project); without one,
+        # or when the folder itself is of the wrong kind, errors say to delete the folder.
+        self.reset_command = reset_command
         self._cache: diskcache.Cache | None = None
         self._db_id: tuple[int, int] | None = None  # the database file it opened (dev, inode)
         # Results may hold instances of classes defined in modules not imported yet;
@@ -175,10 +219,11 @@ class ResultCache:
         return self._cache
 
     def _corrupt(self, exc: BaseException) -> CacheError:
+        folder = self.directory
+        usable = folder.is_dir() and self.reset_command is not None
+        reset = self.reset_command if usable else f"rm -r {folder}"
         return CacheError(
-            f"cannot read the cache at {self.directory}: {exc} "
-            f"(to reset it: lp clean, or delete the folder {self.directory})",
-            file=str(self.directory),
+            f"cannot read the cache at {folder}: {exc} (to reset it: {reset})", file=str(folder)
         )
 
     # plain data --------------------------------------------------------------------------
@@ -385,7 +430,8 @@ class ResultCache:
     def reset(self) -> None:
         """Delete the cache's files without reading them: the way out of a corrupt cache.
 
-        Logs and the run lock stay; every stored result goes.
+        Logs and the run lock stay; every stored result goes, and so does whatever stands
+        in the place of the database or a value folder (a folder, a file, a link).
         """
         import shutil
 
@@ -394,10 +440,12 @@ class ResultCache:
         if not self.directory.is_dir():
             return
         for path in self.directory.iterdir():
-            if path.name.startswith("cache.db"):
-                path.unlink()
-            elif path.is_dir() and len(path.name) == 2 and path.name.isalnum():
-                shutil.rmtree(path)
+            name = path.name
+            if name.startswith("cache.db") or (len(name) == 2 and name.isalnum()):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
 
     def names(self) -> list[str]:
         """Names of the tasks that have a stored entry (keys read without unpickling)."""
@@ -460,7 +508,7 @@ class ResultCache:
             if planted.is_symlink():
                 raise CacheError(
                     f"{planted} is a symbolic link; lp does not follow links in its state folder"
-                    f" (remove it: rm {planted})",
+                    f" (to reset it: rm -r {planted})",
                     file=str(planted),
                 )
         lock = FileLock(str(path), mode=0o600)
@@ -473,7 +521,8 @@ class ResultCache:
             lock.acquire()
         except OSError as exc:
             raise CacheError(
-                f"cannot take the run lock {path}: {exc} (to reset it: rm {path})", file=str(path)
+                f"cannot take the run lock {path}: {exc} (to reset it: rm -r {path})",
+                file=str(path),
             ) from exc
         try:
             _write_holder(holder)

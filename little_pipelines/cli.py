@@ -120,10 +120,14 @@ def _task_logs_to_stderr(verbose: bool, quiet: bool = False) -> None:
     logger.add(sys.stderr, level="INFO" if verbose else "WARNING", format=line)
 
 
-def _project(root: Path | None) -> Project:
+def _project(ctx: typer.Context, root: Path | None) -> Project:
+    """The project at `--root`; its cache is closed when the command ends (in-process callers
+    such as tests and `main(argv)` must not keep the database open across commands)."""
     from .runner import Project
 
-    return Project(root)
+    project = Project(_opt(ctx, "root", root))
+    ctx.call_on_close(project.cache.close)
+    return project
 
 
 @contextmanager
@@ -226,7 +230,7 @@ def run(
         _print_warning(console, message)
 
     with _errors(as_json=as_json, project=holder):
-        project = _project(_opt(ctx, "root", root))
+        project = _project(ctx, root)
         holder.append(project)
         if not len(project.graph) and not as_json:
             console.print(_no_tasks(project), highlight=False, soft_wrap=True)
@@ -302,7 +306,7 @@ def watch(
     verbose, quiet = _opt(ctx, "verbose", verbose), _opt(ctx, "quiet", quiet)
     _task_logs_to_stderr(verbose, as_json or quiet)
     with _errors(as_json=as_json):
-        project = _project(_opt(ctx, "root", root))
+        project = _project(ctx, root)
         if tasks:
             project.graph.check(tasks)
 
@@ -398,7 +402,7 @@ def list_(
     from .console import list_rows, render_list
 
     with _errors(as_json=as_json):
-        project = _project(_opt(ctx, "root", root))
+        project = _project(ctx, root)
         rows = list_rows(project)
         _mark_ended_runs(project, rows)
     if as_json:
@@ -431,7 +435,7 @@ def graph(
     from .console import list_rows, render_graph
 
     with _errors():
-        project = _project(_opt(ctx, "root", root))
+        project = _project(ctx, root)
         rows = list_rows(project)
     typer.echo(render_graph(rows, str(fmt)))
 
@@ -444,7 +448,7 @@ def why(
     from .explain import explain
 
     with _errors():
-        project = _project(_opt(ctx, "root", root))
+        project = _project(ctx, root)
         lines = explain(project.graph, project.cache, project.graph[task].name)
     typer.echo("\n".join(lines))
 
@@ -458,7 +462,7 @@ def show(
     from rich.pretty import Pretty
 
     with _errors():
-        value = _project(_opt(ctx, "root", root)).result(task)
+        value = _project(ctx, root).result(task)
     Console(highlight=False).print(Pretty(value))
 
 
@@ -472,7 +476,7 @@ def clean(
 ) -> None:
     """Drop cached results (all of them when no task is named)."""
     with _errors():
-        project = _project(_opt(ctx, "root", root))
+        project = _project(ctx, root)
         console = _console()
         with project.cache.lock(lambda message: console.print(message, highlight=False)):
             if tasks:
@@ -495,7 +499,7 @@ def shell(
 
     _task_logs_to_stderr(False, quiet=True)
     with _errors():
-        project = _project(_opt(ctx, "root", root))
+        project = _project(ctx, root)
         project.graph  # noqa: B018 (load now, so errors show before the prompt)
         # at the prompt every Ctrl-C cancels the current command, not just the first one
         if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:

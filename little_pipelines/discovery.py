@@ -298,6 +298,21 @@ _KEPT = (
     "name", "line", "function", "params", "defaults", "code", "inputs", "cache", "expire_text",
     "notes",
 )  # fmt: skip
+_STRINGS = ("params", "defaults", "inputs", "notes")
+
+
+def _memo_task_ok(t: dict[str, Any]) -> bool:
+    """Whether a remembered task has exactly the fields put() writes, each of its type."""
+    if set(t) != set(_KEPT):
+        return False
+    texts = (t["name"], t["function"], t["code"], t["expire_text"])
+    if not all(isinstance(x, str) for x in texts):
+        return False
+    if type(t["line"]) is not int or type(t["cache"]) is not bool:
+        return False
+    return all(isinstance(t[k], list) and all(isinstance(x, str) for x in t[k]) for k in _STRINGS)
+
+
 _SETTLE_S = 2.0  # files changed more recently than this are not remembered (coarse clocks)
 
 
@@ -334,27 +349,31 @@ class ReadCache:
         data = self.cache.get_data(self._key(path))
         if not isinstance(data, dict) or data.get("scheme") != SCHEME:
             return None
-        try:
-            stamps = data["stamps"].items()
-            if any(_stamp(Path(p)) != tuple(stamp) for p, stamp in stamps):
-                return None
-            rel = path.relative_to(self.root).as_posix()
-            tasks = [
-                TaskDef(
-                    path=path,
-                    rel=rel,
-                    **{
-                        **t,
-                        "params": list(t["params"]),
-                        "defaults": set(t["defaults"]),
-                        "inputs": tuple(t["inputs"]),
-                    },
-                )
-                for t in data["tasks"]
-            ]
-        except (AttributeError, KeyError, TypeError, ValueError):  # not what put() writes
+        stamps, tasks = data.get("stamps"), data.get("tasks")
+        if not isinstance(stamps, dict) or not isinstance(tasks, list):
             return None
-        return FileTasks(path, tasks)
+        if not all(isinstance(t, dict) and _memo_task_ok(t) for t in tasks):
+            return None  # not what put() writes: damaged, or another version's
+        try:
+            if any(_stamp(Path(p)) != tuple(stamp) for p, stamp in stamps.items()):
+                return None
+        except TypeError:
+            return None
+        rel = path.relative_to(self.root).as_posix()
+        found = [
+            TaskDef(
+                path=path,
+                rel=rel,
+                **{
+                    **t,
+                    "defaults": set(t["defaults"]),
+                    "inputs": tuple(t["inputs"]),
+                    "notes": tuple(t["notes"]),
+                },
+            )
+            for t in tasks
+        ]
+        return FileTasks(path, found)
 
     def put(self, found: FileTasks) -> None:
         watched = {found.path, self.root, *found.uses, *(p.parent for p in found.uses)}

@@ -96,7 +96,7 @@ def run(
             _locate(task, graph[task.name])
             reporter.task_finished(task)
     else:
-        state.logs = TaskLogs(log_dir) if log_dir is not None else None
+        state.logs = TaskLogs(log_dir, warnings=state.warnings) if log_dir is not None else None
         try:
             with state.logs or contextlib.nullcontext():
                 if executor is not None:

@@ -6,6 +6,7 @@ every file it opened) when left, so logs are open exactly around a run.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,12 +28,16 @@ def task_logger(name: str) -> Any:
 class TaskLogs:
     """A context manager that writes each task's records to `<log_dir>/<task>.log`."""
 
-    def __init__(self, log_dir: Path, level: str = "DEBUG") -> None:
+    def __init__(
+        self, log_dir: Path, level: str = "DEBUG", warnings: list[str] | None = None
+    ) -> None:
         self.log_dir = Path(log_dir)
         self.level = level
+        # A log is a convenience: one that cannot be written is a warning, never a failed task.
+        self.warnings = [] if warnings is None else warnings
         self._files: dict[str, IO[str]] = {}
         self._sink_id: int | None = None
-        self._made_dir = False
+        self._made_dir: bool | None = False  # None: the folder cannot be made
 
     def __enter__(self) -> TaskLogs:
         from loguru import logger
@@ -77,12 +82,30 @@ class TaskLogs:
     def _handle(self, name: str) -> IO[str]:
         handle = self._files.get(name)
         if handle is None:
+            handle = self._files[name] = self._open(name)
+        return handle
+
+    def _open(self, name: str) -> IO[str]:
+        """The task's log file, or a throwaway buffer (and one warning) if it cannot be written."""
+        if self._made_dir is None:
+            return io.StringIO()
+        target = self.log_dir
+        try:
             if not self._made_dir:
                 make_dirs(self.log_dir)
                 self._made_dir = True
+            target = self.path(name)
             # owner-only, and a symlink planted in place of a log is not written through
-            handle = self._files[name] = open_private(self.path(name), "a", encoding="utf-8")
-        return handle
+            return open_private(target, "a", encoding="utf-8")
+        except OSError as exc:
+            if target == self.log_dir:
+                self._made_dir = None  # no log at all this run: say so once
+            what = "the task logs" if target == self.log_dir else f"the log of '{name}'"
+            self.warnings.append(
+                f"cannot write {what} at {target}: {exc.strerror or exc} "
+                f"(to reset it: rm -r {target})"
+            )
+            return io.StringIO()
 
     def _write(self, message: Any) -> None:
         handle = self._handle(message.record["extra"][_KEY])

@@ -154,7 +154,9 @@ class Project:
         self.root = self.config.root
         self.index = SourceIndex(self.root)
         self.modules = Modules(self.root)
-        self.cache = ResultCache(self.config.state_dir, import_module=self._import_named)
+        self.cache = ResultCache(
+            self.config.state_dir, import_module=self._import_named, reset_command="lp clean"
+        )
         self.results: dict[str, Any] = {}
         self._graph: TaskGraph | None = None
         self._pipeline: ProjectPipeline | None = None

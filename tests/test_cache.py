@@ -125,13 +125,21 @@ def test_corrupt_cache_is_a_cache_error_that_says_how_to_reset(tmp_path):
     folder = tmp_path / "c"
     folder.mkdir()
     (folder / "cache.db").write_bytes(b"this is not a sqlite database at all" * 100)
-    cache = ResultCache(folder)
     with pytest.raises(CacheError) as info:
-        cache.entry("a")
-    message = str(info.value)
-    assert str(folder) in message
-    assert "lp clean" in message
-    assert "delete the folder" in message
+        ResultCache(folder).entry("a")
+    assert str(info.value).endswith(f"(to reset it: rm -r {folder})")
+    with pytest.raises(CacheError) as info:
+        ResultCache(folder, reset_command="lp clean").entry("a")
+    assert str(folder) in str(info.value)
+    assert str(info.value).endswith("(to reset it: lp clean)")
+
+
+def test_a_state_folder_of_the_wrong_kind_is_named_for_removal(tmp_path):
+    folder = tmp_path / "c"
+    folder.write_text("a file where the cache folder belongs")
+    with pytest.raises(CacheError) as info:
+        ResultCache(folder, reset_command="lp clean").entry("a")
+    assert str(info.value).endswith(f"(to reset it: rm -r {folder})")
 
 
 def test_unpicklable_value_cannot_be_serialized():
