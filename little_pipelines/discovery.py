@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .errors import DiscoveryError, DuplicateTaskError, UnknownDependencyError, did_you_mean
+from .errors import (
+    DiscoveryError,
+    DuplicateTaskError,
+    UnknownDependencyError,
+    did_you_mean,
+    syntax_message,
+)
 from .executors import RemoteCall
 from .fingerprint import SCHEME, Definition, SourceIndex, digest
 from .loader import Modules
@@ -98,7 +104,15 @@ def _static_options(node: ast.FunctionDef, rel: str) -> dict[str, Any] | None:
         except ValueError:
             return None
         if keyword.arg == "inputs":
-            options["inputs"] = (value,) if isinstance(value, str) else tuple(value)
+            value = [value] if isinstance(value, str) else value
+            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+                raise DiscoveryError.at(
+                    "@lp.task inputs must be a path or a list of paths,"
+                    f" not {ast.unparse(keyword.value)}",
+                    rel,
+                    deco.lineno,
+                )
+            options["inputs"] = tuple(value)
         elif keyword.arg == "cache":
             options["cache"] = bool(value)
     return options
@@ -168,11 +182,18 @@ def read_file(index: SourceIndex, path: Path, root: Path) -> FileTasks:
     imported for other reasons (`lp.Task` objects, options that are not literals).
     """
     rel = path.relative_to(root).as_posix()
+    try:
+        return _read_file(index, path, rel)
+    except (RecursionError, MemoryError):  # code that parsed, too deep to walk
+        raise _error("too deeply nested to read", rel, None) from None
+
+
+def _read_file(index: SourceIndex, path: Path, rel: str) -> FileTasks:
     index.touched = set()
     try:
         info = index.module(path)
     except SyntaxError as exc:
-        raise _error(f"syntax error: {exc.msg}", rel, exc.lineno) from None
+        raise _error(syntax_message(exc), rel, exc.lineno) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise _error(f"cannot read: {exc}", rel, None) from None
     objects, built = _file_kind(info.tree)

@@ -121,6 +121,11 @@ class DiscoveryError(LittlePipelinesError):
         return cls(f"{place}: {message}", file=rel, line=line)
 
 
+def syntax_message(exc: SyntaxError) -> str:
+    """What to say about a file that does not compile (fingerprint.TooDeepError says it all)."""
+    return exc.msg if getattr(exc, "too_deep", False) else f"syntax error: {exc.msg}"
+
+
 class ConfigError(LittlePipelinesError):
     """`[tool.little_pipelines]` holds an invalid value."""
 

@@ -148,6 +148,8 @@ class ModuleInfo:
     star_imports: list[tuple[str, int]] = field(default_factory=list)
     functions: dict[int, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
     bindings: dict[str, Definition] = field(default_factory=dict)  # name -> its import lines
+    # name -> the compound statements (`if`, `try`) around its imports, which pick the binding
+    deciding: dict[str, Definition] = field(default_factory=dict)
     writers: dict[str, frozenset[str]] = field(default_factory=dict)  # function -> names set
     calls: list[tuple[tuple[str, ...], Definition]] = field(default_factory=list)  # at import
     unused_imports: list[str] = field(default_factory=list)  # imported for what importing does
@@ -196,13 +198,30 @@ def _import_line(name: str, target: Target, node: ast.AST) -> Definition:
     return Definition(node, digest("import", text), frozenset(), frozenset())
 
 
+class TooDeepError(SyntaxError):
+    """Source that Python cannot read for its depth (a 100,000-term expression, say)."""
+
+    too_deep = True
+
+    def __init__(self, filename: str) -> None:
+        super().__init__("too deeply nested to read", (filename, None, None, None))
+
+
 # CPython 3.11's parser keeps its recursion depth in shared state: two threads parsing at once
 # can fail with "AST constructor recursion depth mismatch" (library pipelines run in threads).
 _PARSING = threading.Lock()
 
 
 def parse_module(path: Path, source: str | bytes) -> ModuleInfo:
-    """Parse source into a ModuleInfo. Raises SyntaxError as `compile` would."""
+    """Parse source into a ModuleInfo. Raises SyntaxError as `compile` would (TooDeepError
+    for source too deep for Python's own parser or for reading it)."""
+    try:
+        return _parse_module(path, source)
+    except (RecursionError, MemoryError):
+        raise TooDeepError(str(path)) from None
+
+
+def _parse_module(path: Path, source: str | bytes) -> ModuleInfo:
     with _PARSING:
         tree = ast.parse(source, filename=str(path))
     info = ModuleInfo(path=path, tree=tree)
@@ -214,12 +233,16 @@ def parse_module(path: Path, source: str | bytes) -> ModuleInfo:
     _strip_docstrings(tree)
     own: dict[str, Definition] = {}  # each name's defining statements, before writers join
     for stmt in tree.body:
+        around: Definition | None = None
         for name, target, node in module_imports(stmt):  # `try: import x` and friends too
             if name == "*":
                 info.star_imports.append((target[0], target[2]))
                 continue
             info.imports.setdefault(name, []).append(target)
             info.bindings[name] = _merged(info.bindings.get(name), _import_line(name, target, node))
+            if node is not stmt:  # `if FLAG: from a import f`: the test decides what binds
+                around = around or Definition.of(stmt)
+                info.deciding[name] = _merged(info.deciding.get(name), around)
         if isinstance(stmt, ast.Import | ast.ImportFrom):
             continue
         definition = Definition.of(stmt)
@@ -586,6 +609,9 @@ class SourceIndex:
         if definition is not None:
             yield info.path, definition
             yield from self._fed(info, name)
+        deciding = info.deciding.get(name)
+        if deciding is not None:
+            yield info.path, deciding
         targets = [*local.get(name, ()), *info.imports.get(name, ())]
         if not targets:
             if definition is None:

@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import DiscoveryError
+from .errors import DiscoveryError, syntax_message
 
 __all__ = ["Modules", "ProjectFinder", "SourceLoader"]
 
@@ -232,9 +232,11 @@ class Modules:
             where = Path(exc.filename) if exc.filename else path
             if where.is_relative_to(self.root):
                 rel = where.relative_to(self.root).as_posix()
-            return _error(f"syntax error: {exc.msg}", rel, exc.lineno)
+            return _error(syntax_message(exc), rel, exc.lineno)
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
         line = frames[-1].lineno if frames else None
+        if isinstance(exc, RecursionError | MemoryError) and not frames:  # while compiling
+            return _error("too deeply nested to read", rel, None)
         hint = ""
         if isinstance(exc, ModuleNotFoundError):
             hint = f" (is '{exc.name}' installed in this environment?)"

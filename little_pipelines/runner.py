@@ -21,7 +21,7 @@ from . import engine
 from .cache import DamagedResult, ResultCache
 from .config import Config, find_root, load_config
 from .discovery import ReadCache, TaskDef, dependencies, function_spec, read_project
-from .errors import CacheError, DiscoveryError, TaskNotFoundError
+from .errors import CacheError, DiscoveryError, TaskNotFoundError, syntax_message
 from .executors import DaskExecutor, InProcess, ProcessExecutor
 from .expire import never
 from .fingerprint import SourceIndex
@@ -64,9 +64,12 @@ def task(
     task's freshness; `cache=False` runs the task every time. Write the options as literals:
     they are read from the file without importing it.
     """
-    if isinstance(inputs, str):
-        inputs = (inputs,)
-    options = TaskOptions(expire, tuple(inputs), cache)
+    paths = (inputs,) if isinstance(inputs, str) else inputs
+    if isinstance(paths, Iterable):
+        paths = tuple(paths)
+    if not isinstance(paths, tuple) or not all(isinstance(p, str) for p in paths):
+        raise TypeError(f"@lp.task inputs must be a path or a list of paths, not {inputs!r}")
+    options = TaskOptions(expire, paths, cache)
 
     def mark(f: Callable[..., Any]) -> Callable[..., Any]:
         f.__lp_task__ = options  # type: ignore[attr-defined]
@@ -374,7 +377,7 @@ def _unreadable(exc: SyntaxError | OSError, root: Path) -> DiscoveryError:
     else:
         rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
     if isinstance(exc, SyntaxError):
-        return DiscoveryError.at(f"syntax error: {exc.msg}", rel, exc.lineno)
+        return DiscoveryError.at(syntax_message(exc), rel, exc.lineno)
     return DiscoveryError.at(f"cannot read: {exc.strerror or exc}", rel, None)
 
 

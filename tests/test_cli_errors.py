@@ -41,6 +41,8 @@ def base(tmp_path: Path, prebuilt: tuple[Project, dict]) -> tuple[Project, dict]
     return project.copy(tmp_path), before
 
 
+LP = "import little_pipelines as lp\n"
+
 # Each case: files to write, then what the message must contain, and the JSON error's file/line.
 BROKEN_TASKS = {
     "syntax error": (
@@ -82,6 +84,21 @@ BROKEN_TASKS = {
         {"tasks_bad.py": "import json\nimport no_such_module_xyz\n\ndef task_bad():\n    pass\n"},
         ["tasks_bad.py:2", "no_such_module_xyz"],
         ("tasks_bad.py", 2),
+    ),
+    "too deep for Python's parser": (
+        {"tasks_bad.py": "def task_deep():\n    return " + "+".join(["1"] * 100_000) + "\n"},
+        ["tasks_bad.py: too deeply nested to read"],
+        ("tasks_bad.py", None),
+    ),
+    "inputs that are not paths": (
+        {"tasks_bad.py": f"{LP}@lp.task(inputs=1)\ndef task_x():\n    pass\n"},
+        ["tasks_bad.py:2", "inputs must be a path or a list of paths, not 1"],
+        ("tasks_bad.py", 2),
+    ),
+    "inputs that are not paths, read by importing": (
+        {"tasks_bad.py": f"{LP}N = 1\n@lp.task(inputs=N)\ndef task_x():\n    pass\n"},
+        ["tasks_bad.py:3", "inputs must be a path or a list of paths, not 1"],
+        ("tasks_bad.py", 3),
     ),
     "error while importing": (
         {"tasks_bad.py": "X = 1\nY = X / 0\n\ndef task_bad():\n    return Y\n"},

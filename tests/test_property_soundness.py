@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from little_pipelines.outcomes import Status
@@ -211,6 +211,8 @@ COSMETIC = ["\n# a comment\n", "\n\n\n", "  # trailing\n"]
     tasks=tasks_strategy,
     edits=st.lists(edit_strategy, min_size=1, max_size=4),
 )
+# found by this test: the `if FLAG:` around an import decides which `pick` a task calls
+@example(slots=[0] * 11 + [1, 5] + [0] * 7, tasks=(([3], []),), edits=[("value", 12, 0)])
 def test_no_edit_ever_leaves_a_stale_result(
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
