@@ -1,17 +1,18 @@
 """Little Pipelines: plain task functions, results cached on disk, reruns of only what changed.
 
-The public API. Names are imported on first use, so `import little_pipelines` stays cheap.
+The public API. Names are imported on first use, so `import little_pipelines` stays cheap:
+the `lp` command imports this package before it can install its signal handlers, so nothing at
+all is imported here.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-from ._version import __version__
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from . import expire, util
+    from ._version import __version__
     from .errors import DependencyFailure, PipelineValidationError, TaskNotFoundError
     from .pipeline import Pipeline, Task, find_tasks
     from .runner import load, task
@@ -39,6 +40,7 @@ _LAZY = {
     "Shell": "shell",
     "Task": "pipeline",
     "TaskNotFoundError": "errors",
+    "__version__": "_version",
     "find_tasks": "pipeline",
     "load": "runner",
     "task": "runner",
@@ -46,6 +48,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
     if name in ("expire", "util"):
         return importlib.import_module(f".{name}", __name__)
     module = _LAZY.get(name)

@@ -2,11 +2,11 @@
 
 It installs the signal handlers before anything heavy is imported, so that Ctrl-C, SIGTERM
 or SIGHUP at any instant end `lp` with one line and the signal's exit code (130, 143, 129).
+Until then (Python's own start-up and this module's few imports) a signal is Python's.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
@@ -65,6 +65,8 @@ class Signals:
 
 def _say(line: str) -> None:
     """One line on stderr, written directly: safe inside a signal handler or at exit."""
+    import contextlib  # (here, not at the top: the handlers go in before any import)
+
     with contextlib.suppress(OSError):
         os.write(2, f"lp: {line}\n".encode())
 
@@ -87,6 +89,8 @@ def _leave(code: int) -> None:
     for signum in _WORDS:
         if signal.getsignal(signum) is not signal.SIG_DFL:
             signal.signal(signum, signal.SIG_IGN)
+    import contextlib
+
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()

@@ -28,6 +28,8 @@ from .fingerprint import SCHEME, digest
 from .private import NOFOLLOW, create_private_file, make_dirs, open_private
 
 if TYPE_CHECKING:
+    import sqlite3
+
     import diskcache
 
 __all__ = ["DamagedResult", "Entry", "ResultCache", "data_digest", "serialize"]
@@ -167,6 +169,9 @@ def _private_disk() -> type:
             parts = Path(file_path).parts
             if os.path.isabs(file_path) or ".." in parts or len(parts) != 3:
                 return
+            top, middle = (os.path.join(self._directory, *parts[:n]) for n in (1, 2))
+            if os.path.islink(top) or os.path.islink(middle):
+                return  # a planted link to a folder: what it points at is not ours either
             full_path = os.path.join(self._directory, file_path)
             with contextlib.suppress(OSError):
                 os.remove(full_path)
@@ -192,6 +197,7 @@ class ResultCache:
         self.reset_command = reset_command
         self._cache: diskcache.Cache | None = None
         self._db_id: tuple[int, int] | None = None  # the database file it opened (dev, inode)
+        self._readonly: sqlite3.Connection | None = None  # set when only reading is allowed
         # Results may hold instances of classes defined in modules not imported yet;
         # `import_module(name)` imports such a module and says whether it could.
         self.import_module = import_module
@@ -203,7 +209,12 @@ class ResultCache:
     @property
     def raw(self) -> diskcache.Cache:
         """The underlying `diskcache.Cache` (created with its parent folders on first use)."""
+        return self._open()
+
+    def _open(self) -> diskcache.Cache:
         if self._cache is None:
+            if self._readonly is not None:
+                raise self._read_only()
             import diskcache
 
             try:
@@ -215,8 +226,65 @@ class ResultCache:
                 )
                 self._db_id = self._database_id()
             except Exception as exc:
+                if self._open_read_only():
+                    raise self._read_only() from exc
                 raise self._corrupt(exc) from exc
         return self._cache
+
+    @property
+    def writable(self) -> bool:
+        """False when the cache could only be opened for reading (its files are read-only)."""
+        if self._cache is None and self._readonly is None:
+            with contextlib.suppress(CacheError):
+                self._open()
+        return self._readonly is None
+
+    def _open_read_only(self) -> bool:
+        """Open an existing database that lp may not write, for reading only; True if it could.
+
+        `lp list`, `why` and `show` then work on a cache shared read-only (a colleague's
+        folder, a read-only mount); whatever needs to write says it cannot.
+        """
+        import sqlite3
+        from urllib.parse import quote
+
+        db = self.directory / "cache.db"
+        if not db.is_file() or (os.access(db, os.W_OK) and os.access(self.directory, os.W_OK)):
+            return False
+        for mode in ("ro", "ro&immutable=1"):  # immutable: no -shm file can be created
+            try:
+                conn = sqlite3.connect(
+                    f"file:{quote(str(db))}?mode={mode}", uri=True, check_same_thread=False
+                )
+                conn.execute("SELECT key, raw, mode, filename, value FROM Cache LIMIT 1")
+            except sqlite3.Error:
+                continue
+            self._readonly = conn
+            return True
+        return False
+
+    def _read_only(self) -> CacheError:
+        folder = self.directory
+        return CacheError(
+            f"cannot write to the cache at {folder}: it is read-only"
+            f" (make it writable: chmod -R u+w {folder})",
+            file=str(folder),
+        )
+
+    def _select(self, query: str, args: tuple[Any, ...]) -> list[Any]:
+        """Rows of an SQL query on diskcache's table, on a read-only cache too."""
+        try:
+            if self._readonly is None:
+                try:
+                    return self.raw._sql(query, args).fetchall()
+                except CacheError:
+                    if self._readonly is None:
+                        raise
+            return self._readonly.execute(query, args).fetchall()
+        except CacheError:
+            raise
+        except Exception as exc:
+            raise self._corrupt(exc) from exc
 
     def _corrupt(self, exc: BaseException) -> CacheError:
         folder = self.directory
@@ -239,12 +307,7 @@ class ResultCache:
             "SELECT key, mode, filename, CASE WHEN key = ? THEN value ELSE length(value) END"
             f" FROM Cache WHERE raw = 1 AND key IN ({marks})"
         )
-        try:
-            found = self.raw._sql(query, (values, *keys)).fetchall()
-        except CacheError:
-            raise
-        except Exception as exc:
-            raise self._corrupt(exc) from exc
+        found = self._select(query, (values, *keys))
         return {key: (mode, filename, value) for key, mode, filename, value in found}
 
     def _path(self, filename: str | None) -> str | None:
@@ -405,13 +468,15 @@ class ResultCache:
 
     def forget_damaged(self, name: str, entry: Entry) -> None:
         """Drop a result found damaged, unless another process replaced it meanwhile."""
+        self.lost[name] = "damaged"
+        if not self.writable:
+            return  # a read-only cache keeps it; reading it stays "damaged" all the same
         cache = self.raw
         with cache.transact():
             current = _as_entry(self.get_data(_ENTRY + name))
             if current is not None and current.data == entry.data:
                 cache.delete(_ENTRY + name)
                 cache.delete(_RESULT + name)
-        self.lost[name] = "damaged"
 
     def drop(self, name: str) -> bool:
         """Forget `name`'s result; True if there was one."""
@@ -449,12 +514,8 @@ class ResultCache:
 
     def names(self) -> list[str]:
         """Names of the tasks that have a stored entry (keys read without unpickling)."""
-        try:
-            rows = self.raw._sql(
-                "SELECT key FROM Cache WHERE raw = 1 AND key >= ? AND key < ?", ("entry:", "entry;")
-            ).fetchall()
-        except Exception as exc:
-            raise self._corrupt(exc) from exc
+        query = "SELECT key FROM Cache WHERE raw = 1 AND key >= ? AND key < ?"
+        rows = self._select(query, ("entry:", "entry;"))
         return sorted(key[len(_ENTRY) :] for (key,) in rows if isinstance(key, str))
 
     def _database_id(self) -> tuple[int, int] | None:
@@ -480,6 +541,9 @@ class ResultCache:
         if self._cache is not None:
             self._cache.close()
             self._cache = None
+        if self._readonly is not None:
+            self._readonly.close()
+            self._readonly = None
 
     @contextlib.contextmanager
     def lock(self, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
@@ -520,6 +584,8 @@ class ResultCache:
                 on_wait(f"waiting for another lp process ({who}) to finish with {path}")
             lock.acquire()
         except OSError as exc:
+            if _read_only_file(path):
+                raise self._read_only() from exc
             raise CacheError(
                 f"cannot take the run lock {path}: {exc} (to reset it: rm -r {path})",
                 file=str(path),
@@ -533,6 +599,12 @@ class ResultCache:
             with contextlib.suppress(OSError):
                 holder.unlink()
             lock.release()
+
+
+def _read_only_file(path: Path) -> bool:
+    """True when `path` (or its folder, if it does not exist) may be read but not written."""
+    target = path if path.exists() else path.parent
+    return os.access(target, os.R_OK) and not os.access(target, os.W_OK)
 
 
 def _read_holder(path: Path) -> str:

@@ -276,6 +276,14 @@ def run(
     raise typer.Exit(report.exit_code)
 
 
+def _print_notices(project: Project) -> None:
+    """What reading the project warned about, on stderr (stdout stays the command's output)."""
+    if project.notices:
+        console = _console()
+        for notice in project.notices:
+            _print_warning(console, notice)
+
+
 def _print_warning(console: Console, message: str) -> None:
     from rich.markup import escape
 
@@ -405,6 +413,7 @@ def list_(
         project = _project(ctx, root)
         rows = list_rows(project)
         _mark_ended_runs(project, rows)
+    _print_notices(project)
     if as_json:
         _print_json({"version": 1, "pipeline": project.config.name, "tasks": rows})
     else:
@@ -437,6 +446,7 @@ def graph(
     with _errors():
         project = _project(ctx, root)
         rows = list_rows(project)
+    _print_notices(project)
     typer.echo(render_graph(rows, str(fmt)))
 
 
@@ -450,6 +460,7 @@ def why(
     with _errors():
         project = _project(ctx, root)
         lines = explain(project.graph, project.cache, project.graph[task].name)
+    _print_notices(project)
     typer.echo("\n".join(lines))
 
 

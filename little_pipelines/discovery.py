@@ -397,6 +397,8 @@ class ReadCache:
         return FileTasks(path, found)
 
     def put(self, found: FileTasks) -> None:
+        if not self.cache.writable:
+            return  # a memo only saves time; a read-only cache reads every file again
         watched = {found.path, self.root, *found.uses, *(p.parent for p in found.uses)}
         stamps = {str(p): _stamp(p) for p in watched}
         settled = time.time_ns() - int(_SETTLE_S * 1e9)
@@ -415,11 +417,15 @@ def read_project(
     modules: Modules,
     files: list[Path] | None = None,
     read_cache: ReadCache | None = None,
+    unreadable: list[Path] | None = None,
 ) -> tuple[list[TaskDef], list[Any]]:
-    """All tasks of the project: function tasks (TaskDef) and `lp.Task` objects."""
+    """All tasks of the project: function tasks (TaskDef) and `lp.Task` objects.
+
+    Folders that could not be read are skipped and added to `unreadable` when it is given.
+    """
     defs: list[TaskDef] = []
     objects: list[Any] = []
-    for path in files if files is not None else find_task_files(config):
+    for path in files if files is not None else find_task_files(config, unreadable):
         found = read_cache.get(path) if read_cache is not None else None
         if found is None:
             found = read_file(index, path, config.root)

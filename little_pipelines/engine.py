@@ -123,6 +123,20 @@ def _locate(task: TaskReport, spec: TaskSpec) -> TaskReport:
     return task
 
 
+class _Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM, SIGHUP) while a task ran in this process: its report goes along."""
+
+    def __init__(self, task: TaskReport) -> None:
+        super().__init__()
+        self.task = task
+
+
+def _interrupted(name: str, reason: Reason | None = None) -> TaskReport:
+    return TaskReport(
+        name, Status.FAILED, reason, error=TaskError("KeyboardInterrupt", "interrupted")
+    )
+
+
 class _Upstream(Mapping[str, Any]):
     """A task's upstream results, loaded from the cache only when the task reads them."""
 
@@ -361,10 +375,10 @@ class _Run:
             if task is None:
                 try:
                     task = self._decide_and_run(spec, reporter)
-                except KeyboardInterrupt:
+                except KeyboardInterrupt as exc:
                     report.interrupted = True
-                    error = TaskError("KeyboardInterrupt", "interrupted")
-                    report.tasks.append(_locate(TaskReport(name, Status.FAILED, error=error), spec))
+                    stopped = exc.task if isinstance(exc, _Interrupted) else _interrupted(name)
+                    report.tasks.append(_locate(stopped, spec))
                     return
             self._record(task, failed, missing, report, reporter)
             if exitfirst and task.status is Status.FAILED:
@@ -452,13 +466,13 @@ class _Run:
                     for future in finished:
                         name, reason = running.pop(future)
                         finish(self._complete(self.graph[name], reason, future))
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             report.interrupted = True
+            if isinstance(exc, _Interrupted):  # a task running in this process
+                report.tasks.append(_locate(exc.task, self.graph[exc.task.name]))
             for name, reason in running.values():  # the workers are ended when the run closes
                 self._forget(name)
-                error = TaskError("KeyboardInterrupt", "interrupted")
-                task = TaskReport(name, Status.FAILED, reason, error=error)
-                report.tasks.append(_locate(task, self.graph[name]))
+                report.tasks.append(_locate(_interrupted(name, reason), self.graph[name]))
             return
         if halted and not report.cancelled:
             self._drop_rest([n for n in selected if n not in done], report, reporter)
@@ -541,9 +555,11 @@ class _Run:
                 value = self.guard.call(spec.name, lambda: spec.invoke(upstream, context))
             else:
                 value = call_guarded(lambda: spec.invoke(upstream, context))
-        except KeyboardInterrupt:  # Ctrl-C (or SIGTERM, SIGHUP): the run stops
+        except KeyboardInterrupt as exc:  # Ctrl-C (or SIGTERM, SIGHUP): the run stops
             self._forget(spec.name)
-            raise
+            stopped = _interrupted(spec.name, reason)
+            stopped.duration_s = time.perf_counter() - started
+            raise _Interrupted(stopped) from exc
         except BaseException as exc:  # sys.exit(), GeneratorExit, ...: the task fails alone
             duration = time.perf_counter() - started
             self._forget(spec.name)

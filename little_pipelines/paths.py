@@ -109,26 +109,48 @@ class PathFilter:
         return any(self._named_skip(p) for p in folders) or any(self.skip_dir(p) for p in folders)
 
     def walk(
-        self, base: Path, enter: Callable[[Path], bool] | None = None
+        self,
+        base: Path,
+        enter: Callable[[Path], bool] | None = None,
+        unreadable: list[Path] | None = None,
     ) -> Iterator[tuple[Path, list[str]]]:
         """Each folder entered from `base` (itself included), with its file names, sorted.
 
         `enter(folder)` may refuse more folders (a caller that knows nothing below can count).
+        A folder that cannot be read is skipped and, when given, added to `unreadable`.
         """
-        for dirpath, dirnames, filenames in os.walk(base):
+
+        def readable(folder: Path) -> bool:
+            if os.access(folder, os.R_OK | os.X_OK):
+                return True
+            if unreadable is not None:
+                unreadable.append(folder)
+            return False
+
+        def failed(exc: OSError) -> None:
+            if unreadable is not None and exc.filename:
+                unreadable.append(Path(exc.filename))
+
+        for dirpath, dirnames, filenames in os.walk(base, onerror=failed):
             folder = Path(dirpath)
             dirnames[:] = sorted(
                 d
                 for d in dirnames
-                if not self.skip_dir(folder / d) and (enter is None or enter(folder / d))
+                if not self._named_skip(folder / d)
+                and readable(folder / d)
+                and not self.skip_dir(folder / d)
+                and (enter is None or enter(folder / d))
             )
             yield folder, sorted(filenames)
 
-    def task_files(self, bases: Iterable[Path]) -> list[Path]:
-        """Every `tasks_*.py` lp would import below `bases`, in a stable order."""
+    def task_files(self, bases: Iterable[Path], unreadable: list[Path] | None = None) -> list[Path]:
+        """Every `tasks_*.py` lp would import below `bases`, in a stable order.
+
+        Folders that cannot be read are skipped, and added to `unreadable` when it is given.
+        """
         found: dict[Path, None] = {}
         for base in bases:
-            for folder, filenames in self.walk(base):
+            for folder, filenames in self.walk(base, unreadable=unreadable):
                 for filename in filenames:
                     if filename.startswith("tasks_") and filename.endswith(".py"):
                         path = folder / filename
@@ -152,9 +174,9 @@ class PathFilter:
         return not self.skipped_between(self.root, path)
 
 
-def find_task_files(config: Config) -> list[Path]:
-    """Every `tasks_*.py` below the configured paths, skipping ignored folders."""
-    return PathFilter.of(config).task_files(config.paths)
+def find_task_files(config: Config, unreadable: list[Path] | None = None) -> list[Path]:
+    """Every `tasks_*.py` below the configured paths, skipping ignored (and unreadable) folders."""
+    return PathFilter.of(config).task_files(config.paths, unreadable)
 
 
 def iter_dirs(config: Config) -> Iterator[Path]:

@@ -164,6 +164,8 @@ class Project:
         self._graph: TaskGraph | None = None
         self._pipeline: ProjectPipeline | None = None
         self.defs: dict[str, TaskDef] = {}
+        # What reading the project warns about (a folder it cannot read), for every command.
+        self.notices: list[str] = []
 
     @property
     def log_dir(self) -> Path:
@@ -188,8 +190,11 @@ class Project:
         """Read the tasks files again (parsing only those that changed) and rebuild the graph."""
         self.modules.refresh()  # a helper changed since it was imported: run it anew
         read_cache = ReadCache(self.cache, self.root)
+        unreadable: list[Path] = []
         try:
-            defs, objects = read_project(self.config, self.index, self.modules, files, read_cache)
+            defs, objects = read_project(
+                self.config, self.index, self.modules, files, read_cache, unreadable
+            )
         except (SyntaxError, OSError) as exc:  # a file changed (or vanished) while being read
             raise _unreadable(exc, self.root) from None
         known = {d.name for d in defs} | {t.name for t in objects}
@@ -213,6 +218,8 @@ class Project:
                 spec.file = Path(spec.file).relative_to(self.root).as_posix()
             specs.append(spec)
         self.defs = {d.name: d for d in defs}
+        if files is None:  # a reload of some files keeps what the last full walk found
+            self.notices = [_unreadable_notice(folder, self.root) for folder in unreadable]
         graph = TaskGraph(specs)
         self._graph = graph
         for spec in specs:
@@ -286,10 +293,12 @@ class Project:
         if targets:
             graph.check(targets)
         if dry_run:
-            return engine.run(
+            report = engine.run(
                 graph, self.cache, targets=targets, force=force, skip=skip,
                 no_upstream=no_upstream, dry_run=True, reporter=reporter, root=self.root,
             )  # fmt: skip
+            report.warnings[:0] = self.notices
+            return report
         jobs = jobs or self.config.jobs
         executor: Any = None
         if dask_address:
@@ -317,6 +326,7 @@ class Project:
                 executor.close()
         if notice is not None:
             report.warnings.insert(0, notice)
+        report.warnings[:0] = self.notices
         for name, threads in guard.threads.items():
             report.warnings.append(
                 f"task '{name}' left {len(threads)} thread(s) running ({', '.join(threads)});"
@@ -404,3 +414,9 @@ def load(name: str, root: str | Path | None = None) -> Any:
         return project.result(name)
     finally:
         project.cache.close()
+
+
+def _unreadable_notice(folder: Path, root: Path) -> str:
+    """The warning for a folder below the root that lp could not look into."""
+    rel = folder.relative_to(root).as_posix() if folder.is_relative_to(root) else str(folder)
+    return f"cannot read the folder {rel}/; lp skipped any tasks files in it"

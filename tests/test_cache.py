@@ -291,3 +291,23 @@ def test_the_lock_is_reentrant_on_its_thread(tmp_path):
     with cache.lock(), cache.lock():
         assert (tmp_path / "c" / "run.holder").read_text() == f"pid {os.getpid()}"
     assert not (tmp_path / "c" / "run.holder").exists()
+
+
+def test_a_value_folder_replaced_by_a_link_is_never_deleted_through(tmp_path):
+    import sqlite3
+
+    cache = ResultCache(tmp_path / "c")
+    put(cache, "big", b"x" * 100_000)  # large enough to be stored in a value file
+    cache.close()
+    with sqlite3.connect(tmp_path / "c" / "cache.db") as db:
+        [(filename,)] = db.execute("SELECT filename FROM Cache WHERE key = 'result:big'")
+    top = filename.split("/")[0]
+    mine = tmp_path / "mine"
+    (tmp_path / "c" / top).rename(mine)  # the user's folder, holding a file of that name
+    (tmp_path / "c" / top).symlink_to(mine)
+    kept = sorted(p.relative_to(mine) for p in mine.rglob("*"))
+
+    assert cache.drop("big")
+    cache.reset()
+    assert sorted(p.relative_to(mine) for p in mine.rglob("*")) == kept
+    assert not (tmp_path / "c" / top).exists()

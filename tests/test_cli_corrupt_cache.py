@@ -306,3 +306,24 @@ def test_a_damaged_cache_is_rebuilt_or_named_with_its_reset(tmp_path: Path, case
 
 def test_there_are_at_least_forty_corruptions() -> None:
     assert len(CASES) >= 40
+
+
+def test_a_state_folder_linked_elsewhere_is_used_and_cleaned_inside_only(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "tasks_main.py").write_text(textwrap.dedent(TASKS).lstrip())
+    elsewhere = tmp_path / "big_disk" / "lp_state"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "notes.txt").write_text("mine\n")
+    lp = Lp(root)
+    lp.state.symlink_to(elsewhere)  # the user's choice: results on a bigger disk
+    assert lp("run")[0] == 0
+    assert lp.value_files() and (elsewhere / "cache.db").is_file()
+
+    rc, _, err = lp("clean")
+    assert rc == 0 and "dropped every cached result" in err
+    assert lp.state.is_symlink() and (elsewhere / "notes.txt").read_text() == "mine\n"
+    assert not lp.value_files()
+    rc, data, _ = lp.run_json()
+    assert rc == 0 and data["counts"]["executed"] == 3
+    assert lp("show", "total")[1].strip() == TOTAL

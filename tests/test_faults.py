@@ -9,10 +9,12 @@ random for the long run (`LP_FAULTS_SEED` replays one) and shown when a check fa
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import Project, executed
+from e2e_helpers import Project, executed, lp_command, make_env
 from proc_helpers import Background, survivors
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
@@ -160,3 +162,73 @@ def test_kills_at_random_instants_lose_nothing_and_redo_nothing(tmp_path: Path) 
     assert set(executed(data)) == set(names) - fresh
     _, got = _project_state(p.root)
     assert got == expected, f"seed {seed}: results differ from a from-scratch run"
+
+
+LIBRARY = """
+import os
+import sys
+import time
+
+import little_pipelines as lp
+
+LOG = sys.argv[1]
+
+
+def make(name, dependencies):
+    # (by default a library result lasts one session, that is one process: keep it)
+    task = lp.Task(name, dependencies=dependencies, expire_results=lp.expire.never())
+
+    @task.process
+    def run(this):
+        fd = os.open(LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        os.write(fd, (name + "\\n").encode())
+        os.close(fd)
+        time.sleep(0.05)
+        return [this.pipeline.get_result(d) for d in dependencies] + [name]
+
+    return task
+
+
+pipeline = lp.Pipeline("shared").add(make("Zero", []), make("One", ["Zero"]), make("Two", ["One"]))
+report = pipeline.execute()
+print(pipeline.get_result("Two"))
+sys.exit(report.exit_code)
+"""
+
+
+def test_four_runs_a_shell_and_two_library_scripts_at_once_run_each_task_once(
+    tmp_path: Path,
+) -> None:
+    """Every front door takes the run lock: 4 `lp run` and an `lp shell` on one project, and
+    two scripts executing one library pipeline, all at once; each task executes once."""
+    p = Project(tmp_path)
+    names = _generate(p.root, Size(tasks=20, kills=0, big_every=5, big_bytes=100_000, delay_s=0.02))
+    (tmp_path / "library.py").write_text(LIBRARY)
+    library_log = tmp_path / "library.log"
+    env = make_env(p.home)
+
+    def start(command: list[str], stdin: int | None = subprocess.DEVNULL) -> subprocess.Popen:
+        return subprocess.Popen(
+            command, cwd=p.root, env=env, stdin=stdin, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    runs = [start([*lp_command(), "run", "--json"]) for _ in range(4)]
+    shell = start([*lp_command(), "shell"], stdin=subprocess.PIPE)
+    scripts = [start([sys.executable, str(tmp_path / "library.py"), str(library_log)])]
+    scripts.append(start([sys.executable, str(tmp_path / "library.py"), str(library_log)]))
+    _, shell_err = shell.communicate("execute\nexit\n", timeout=120)
+    outcomes = [proc.communicate(timeout=120) for proc in runs + scripts]
+
+    assert shell.returncode == 0, shell_err
+    for proc, (out, err) in zip(runs, outcomes, strict=False):
+        assert proc.returncode == 0, err
+        assert json.loads(out)["ok"] is True
+    for proc, (out, err) in zip(scripts, outcomes[len(runs) :], strict=True):
+        assert proc.returncode == 0, err
+        assert out.strip() == "[[['Zero'], 'One'], 'Two']"
+    waited = [err for _, err in outcomes[: len(runs)] if "waiting for another lp process" in err]
+    assert waited, "the runs did not overlap: nothing was tested"
+    assert sorted(_log(p.root)) == sorted(names), "a project task executed twice (or never)"
+    assert sorted(library_log.read_text().split()) == ["One", "Two", "Zero"]
+    assert set(p.states().values()) == {("fresh", None)}

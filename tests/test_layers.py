@@ -145,7 +145,7 @@ def test_import_is_cheap_and_does_no_io(tmp_path):
     result = run_fresh(PROBE, tmp_path)
     loaded = json.loads(result.stdout)
     assert loaded["heavy"] == []
-    assert loaded["own"] == ["little_pipelines", "little_pipelines._version"]
+    assert loaded["own"] == ["little_pipelines"]
     assert result.stderr == ""
 
 

@@ -109,29 +109,45 @@ def test_a_double_ctrl_c_still_gives_exit_130_and_one_line(tmp_path: Path) -> No
         run.cleanup()
     assert rc == 130, str(run)
     assert run.err == "lp: interrupted (SIGINT)\n"
-    assert statuses(json.loads(run.out))["left"] == ("failed", None)
+    assert statuses(json.loads(run.out))["left"] == ("failed", "new")
 
 
-# Python code that runs `lp --version` through the real entry point, with a Ctrl-C arriving
-# while the command-line library is being imported (the slow part of start-up).
+# Python code that runs `lp ARGS` through the real entry point, with a Ctrl-C arriving just
+# as MODULE is about to be imported: the instants of start-up, one by one.
 START_UP = """
 import os, signal, sys
 
 class CtrlC:
     def find_spec(self, name, path=None, target=None):
-        if name == "typer":
+        if name == MODULE:
             os.kill(os.getpid(), signal.SIGINT)
         return None
 
 sys.meta_path.insert(0, CtrlC())
 from little_pipelines.__main__ import main
-main(["--version"])
+main(ARGS)
 """
 
 
-def test_ctrl_c_during_start_up_exits_130_with_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("module", "args"),
+    [
+        ("typer", ["--version"]),
+        ("little_pipelines.cli", ["list"]),
+        ("rich.console", ["list"]),
+        ("little_pipelines.runner", ["list"]),
+        ("little_pipelines.discovery", ["list"]),
+        ("diskcache", ["list"]),
+        ("sqlite3", ["list"]),
+    ],
+)
+def test_ctrl_c_during_start_up_exits_130_with_one_line(
+    tmp_path: Path, module: str, args: list[str]
+) -> None:
+    (tmp_path / "tasks_main.py").write_text("def task_a():\n    return 1\n")
+    code = START_UP.replace("MODULE", repr(module)).replace("ARGS", repr(args))
     result = subprocess.run(
-        [sys.executable, "-c", START_UP],
+        [sys.executable, "-c", code],
         cwd=tmp_path,
         env=make_env(tmp_path),
         capture_output=True,
