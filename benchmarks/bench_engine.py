@@ -31,11 +31,11 @@ from typing import Any
 
 from generate import plan_tasks
 
-from little_pipelines import engine
-from little_pipelines.cache import ResultCache
-from little_pipelines.graph import TaskGraph
+from little_pipelines.engine import run as engine
+from little_pipelines.engine.graph import TaskGraph
+from little_pipelines.engine.spec import TaskSpec
 from little_pipelines.outcomes import RunReport, Status
-from little_pipelines.spec import TaskSpec
+from little_pipelines.store.cache import ResultCache
 
 __all__ = ["EngineResult", "bench_engine", "build_specs", "main"]
 

@@ -11,12 +11,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from . import expire, util
-    from ._version import __version__
-    from .errors import DependencyFailure, PipelineValidationError, TaskNotFoundError
-    from .pipeline import Pipeline, Task, find_tasks
-    from .runner import load, task
-    from .shell import Shell
+    from little_pipelines import expire, util
+    from little_pipelines._version import __version__
+    from little_pipelines.errors import (
+        DependencyFailure,
+        PipelineValidationError,
+        TaskNotFoundError,
+    )
+    from little_pipelines.library.pipeline import Pipeline, Task, find_tasks
+    from little_pipelines.project.project import load, task
+    from little_pipelines.ui.shell import Shell
 
 __all__ = [
     "DependencyFailure",
@@ -35,15 +39,15 @@ __all__ = [
 
 _LAZY = {
     "DependencyFailure": "errors",
-    "Pipeline": "pipeline",
+    "Pipeline": "library.pipeline",
     "PipelineValidationError": "errors",
-    "Shell": "shell",
-    "Task": "pipeline",
+    "Shell": "ui.shell",
+    "Task": "library.pipeline",
     "TaskNotFoundError": "errors",
     "__version__": "_version",
-    "find_tasks": "pipeline",
-    "load": "runner",
-    "task": "runner",
+    "find_tasks": "library.pipeline",
+    "load": "project.project",
+    "task": "project.project",
 }
 
 

@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         try:
             signals.install()
-            from .cli import main as cli_main
+            from little_pipelines.ui.cli import main as cli_main
 
             cli_main(argv, signals=signals)
             code = 0

@@ -16,9 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config
-
-__all__ = ["SKIP_DIRS", "PathFilter", "excluded", "find_task_files", "iter_dirs"]
+__all__ = ["SKIP_DIRS", "PathFilter", "excluded"]
 
 SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "build", "dist"})
 
@@ -52,9 +50,9 @@ class PathFilter:
     state_dir: Path | None = None
 
     @classmethod
-    def of(cls, config: Config) -> PathFilter:
-        """The filter of a loaded configuration."""
-        return cls(config.root, tuple(config.exclude), config.state_dir)
+    def plain(cls, root: Path) -> PathFilter:
+        """The rules of a folder with no configuration (lp's state folder in it is skipped)."""
+        return cls(root, (), root / ".little_pipelines")
 
     def rel(self, path: Path) -> str:
         """`path` relative to the root (POSIX), or its absolute form when it lies outside."""
@@ -172,13 +170,3 @@ class PathFilter:
         if path == self.root or not path.is_relative_to(self.root) or self.skip_file(path):
             return False
         return not self.skipped_between(self.root, path)
-
-
-def find_task_files(config: Config, unreadable: list[Path] | None = None) -> list[Path]:
-    """Every `tasks_*.py` below the configured paths, skipping ignored (and unreadable) folders."""
-    return PathFilter.of(config).task_files(config.paths, unreadable)
-
-
-def iter_dirs(config: Config) -> Iterator[Path]:
-    """Every folder discovery enters."""
-    return PathFilter.of(config).folders(config.paths)

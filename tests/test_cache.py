@@ -10,9 +10,9 @@ import threading
 
 import pytest
 
-from little_pipelines.cache import Entry, ResultCache, serialize
 from little_pipelines.errors import CacheError
-from little_pipelines.fingerprint import SCHEME, digest
+from little_pipelines.fingerprint.code import SCHEME, digest
+from little_pipelines.store.cache import Entry, ResultCache, serialize
 
 
 def make_entry(value: object, **changes: object) -> Entry:
@@ -153,7 +153,7 @@ HOLDER = textwrap.dedent(
     import sys
     from pathlib import Path
 
-    from little_pipelines.cache import ResultCache
+    from little_pipelines.store.cache import ResultCache
 
     with ResultCache(Path(sys.argv[1])).lock():
         print("locked", flush=True)
@@ -255,7 +255,7 @@ def test_entry_records_the_digest_and_size_of_the_stored_bytes(tmp_path):
 def test_damaged_bytes_are_a_damaged_result_not_a_value(tmp_path):
     import sqlite3
 
-    from little_pipelines.cache import DamagedResult
+    from little_pipelines.store.cache import DamagedResult
 
     cache = ResultCache(tmp_path / "c")
     put(cache, "a", [1, 2])
@@ -272,7 +272,7 @@ def test_damaged_bytes_are_a_damaged_result_not_a_value(tmp_path):
 
 
 def test_a_missing_result_row_makes_the_entry_absent_and_says_why(tmp_path):
-    from little_pipelines.cache import DamagedResult
+    from little_pipelines.store.cache import DamagedResult
 
     cache = ResultCache(tmp_path / "c")
     put(cache, "a", 1)

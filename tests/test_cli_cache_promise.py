@@ -269,6 +269,23 @@ def test_an_input_folder_counts_the_files_inside_it(tmp_path: Path) -> None:
     assert statuses(p.run()) == {"folder": ("executed", "inputs")}
 
 
+def test_the_project_skip_rules_apply_to_inputs(tmp_path: Path) -> None:
+    """`exclude` and `cache_dir` (lp's own files) never count as inputs, even of `.`."""
+    p = Project(tmp_path)
+    p.write("pyproject.toml", '[tool.little_pipelines]\nexclude = ["tmp*"]\ncache_dir = "state"\n')
+    p.write("data/x.csv", "1")
+    p.write(
+        "tasks_dir.py",
+        "import little_pipelines as lp\n\n@lp.task(inputs=['.'])\ndef task_all():\n    return 1\n",
+    )
+    assert statuses(p.run()) == {"all": ("executed", "new")}
+    p.write("tmp_scratch.csv", "scratch")
+    p.write("data/tmp/b.csv", "scratch")
+    assert statuses(p.run()) == {"all": ("cached", None)}  # (and the run wrote into state/)
+    p.write("data/x.csv", "2")
+    assert statuses(p.run()) == {"all": ("executed", "inputs")}
+
+
 EXPIRING = """
     import datetime
     import little_pipelines as lp

@@ -23,7 +23,7 @@ import diskcache
 import pytest
 from typer.testing import CliRunner
 
-from little_pipelines.cli import app
+from little_pipelines.ui.cli import app
 
 TASKS = """
 def task_big():

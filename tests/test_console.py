@@ -9,14 +9,6 @@ import time
 import pytest
 from rich.console import Console
 
-from little_pipelines.console import (
-    LiveReporter,
-    PlainReporter,
-    estimate_durations,
-    format_duration,
-    make_console,
-    make_reporter,
-)
 from little_pipelines.outcomes import (
     PlannedTask,
     Reason,
@@ -25,6 +17,14 @@ from little_pipelines.outcomes import (
     Status,
     TaskError,
     TaskReport,
+)
+from little_pipelines.ui.console import (
+    LiveReporter,
+    PlainReporter,
+    estimate_durations,
+    format_duration,
+    make_console,
+    make_reporter,
 )
 
 ANSI = re.compile(r"\x1b\[")

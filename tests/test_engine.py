@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from little_pipelines import engine
-from little_pipelines.cache import ResultCache, serialize
+from little_pipelines.engine import run as engine
+from little_pipelines.engine.graph import TaskGraph
+from little_pipelines.engine.spec import OnUpstreamError, TaskSpec
 from little_pipelines.errors import LittlePipelinesError
 from little_pipelines.expire import after_session, from_now, never, on_complete
-from little_pipelines.graph import TaskGraph
 from little_pipelines.outcomes import Reason, Reporter, RunReport, Status
-from little_pipelines.spec import OnUpstreamError, TaskSpec
+from little_pipelines.store.cache import ResultCache, serialize
 
 T0 = 1_750_000_000.0  # a fixed moment for the injected clock
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from proc_helpers import alive, wait_for_file
 
-from little_pipelines.executors import InProcess, ProcessExecutor, RemoteCall
+from little_pipelines.engine.executors import InProcess, ProcessExecutor, RemoteCall
+from little_pipelines.project.loader import worker_modules
 
 
 def test_the_marker_names_the_running_task_only_while_it_runs(tmp_path: Path) -> None:
@@ -69,7 +70,9 @@ def test_closing_the_pool_during_a_task_kills_its_worker(tmp_path: Path) -> None
         "    Path(__file__).with_name('pid').write_text(str(os.getpid()))\n"
         "    time.sleep(120)\n"
     )
-    call = RemoteCall("block", str(tmp_path), str(tasks), "task_block", wants_this=False)
+    call = RemoteCall(
+        "block", str(tmp_path), str(tasks), "task_block", False, modules=worker_modules
+    )
     executor = ProcessExecutor(1)
     future = executor.submit(call, {})
     queued = executor.submit(call, {})

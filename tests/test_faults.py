@@ -93,7 +93,7 @@ def _log(root: Path) -> list[str]:
 
 def _project_state(root: Path) -> tuple[set[str], dict[str, Any] | None]:
     """The tasks whose stored result is fresh now; with every result if all are."""
-    from little_pipelines.runner import Project as Runner
+    from little_pipelines.project.project import Project as Runner
 
     project = Runner(root)
     try:
@@ -106,7 +106,7 @@ def _project_state(root: Path) -> tuple[set[str], dict[str, Any] | None]:
 
 
 def _clear(root: Path) -> None:
-    from little_pipelines.runner import Project as Runner
+    from little_pipelines.project.project import Project as Runner
 
     project = Runner(root)
     try:

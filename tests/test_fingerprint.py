@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from little_pipelines.fingerprint import (
+from little_pipelines.fingerprint.code import (
     SourceIndex,
     digest,
     file_digest,
 )
-from little_pipelines.inputs import expand_inputs
+from little_pipelines.fingerprint.inputs import expand_inputs
 
 
 def write(root: Path, rel: str, source: str) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from little_pipelines.fingerprint import SourceIndex
+from little_pipelines.fingerprint.code import SourceIndex
 
 
 def write(root: Path, rel: str, source: str) -> Path:

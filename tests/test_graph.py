@@ -6,6 +6,8 @@ import itertools
 
 import pytest
 
+from little_pipelines.engine.graph import TaskGraph
+from little_pipelines.engine.spec import TaskSpec
 from little_pipelines.errors import (
     CycleError,
     DuplicateTaskError,
@@ -13,8 +15,6 @@ from little_pipelines.errors import (
     TaskNotFoundError,
     UnknownDependencyError,
 )
-from little_pipelines.graph import TaskGraph
-from little_pipelines.spec import TaskSpec
 
 
 def spec(name: str, *deps: str, file: str | None = None, line: int | None = None) -> TaskSpec:

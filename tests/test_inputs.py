@@ -8,8 +8,9 @@ from pathlib import Path
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from little_pipelines.inputs import InputSet, expand_inputs, input_file_digests
+from little_pipelines.fingerprint.inputs import InputSet, expand_inputs, input_file_digests
 from little_pipelines.paths import PathFilter
+from little_pipelines.project.config import load_config
 
 
 def touch(root: Path, *rels: str) -> None:
@@ -64,9 +65,10 @@ def test_double_star_matches_any_depth_including_none(tmp_path: Path) -> None:
 def test_the_whole_root_as_input_leaves_out_the_state_folder(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.little_pipelines]\ncache_dir = "state"\n')
     touch(tmp_path, "tasks_a.py", "state/cache.db", "state/logs/a.log", ".venv/pyvenv.cfg")
-    assert rels(tmp_path, expand_inputs(tmp_path, ["."])) == ["pyproject.toml", "tasks_a.py"]
-    assert rels(tmp_path, expand_inputs(tmp_path, ["state", "state/logs/a.log"])) == []
-    inputs = InputSet(tmp_path, ["."])
+    paths = load_config(tmp_path).path_filter  # the project's rules know its state folder
+    assert rels(tmp_path, expand_inputs(tmp_path, ["."], paths)) == ["pyproject.toml", "tasks_a.py"]
+    assert rels(tmp_path, expand_inputs(tmp_path, ["state", "state/logs/a.log"], paths)) == []
+    inputs = InputSet(tmp_path, ["."], paths)
     assert not inputs.matches(tmp_path / "state/cache.db")
     assert inputs.matches(tmp_path / "tasks_a.py")
 
@@ -92,8 +94,9 @@ def test_a_named_file_that_is_missing_is_kept(tmp_path: Path) -> None:
 def test_excluded_files_and_folders_do_not_count(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.little_pipelines]\nexclude = ["tmp*"]\n')
     touch(tmp_path, "data/a.csv", "data/tmp1.csv", "data/tmp/b.csv")
-    assert rels(tmp_path, expand_inputs(tmp_path, ["data"])) == ["data/a.csv"]
-    assert not InputSet(tmp_path, ["data"]).matches(tmp_path / "data/tmp/b.csv")
+    paths = load_config(tmp_path).path_filter
+    assert rels(tmp_path, expand_inputs(tmp_path, ["data"], paths)) == ["data/a.csv"]
+    assert not InputSet(tmp_path, ["data"], paths).matches(tmp_path / "data/tmp/b.csv")
 
 
 # property: a path matches iff expansion lists it -------------------------------------------

@@ -1,4 +1,10 @@
-"""The direction of imports: the engine layer stays free of front ends, and import is cheap."""
+"""The direction of imports between the layers of the package, and that import is cheap.
+
+The layers, from the bottom: the base modules (errors, outcomes, expire, util, paths);
+`fingerprint/`; `store/`; `engine/`; the two front doors `project/` and `library/`, side by
+side; `ui/` on top, the only user of rich and typer. A module may import its own layer and
+those below it; the front doors never import each other.
+"""
 
 from __future__ import annotations
 
@@ -15,37 +21,41 @@ import pytest
 import little_pipelines
 
 PACKAGE = Path(little_pipelines.__file__).resolve().parent
-ENGINE_LAYER = [
-    "errors",
-    "outcomes",
-    "expire",
-    "scopes",
-    "fingerprint",
-    "paths",
-    "inputs",
-    "spec",
-    "graph",
-    "cache",
-    "values",
-    "private",
-    "logs",
-    "engine",
-    "executors",
-    "loader",
-    "explain",
-]
-FRONT_ENDS = {"console", "cli", "discovery", "pipeline", "runner", "watch", "shell"}
-UI_PACKAGES = {"rich", "typer", "watchfiles"}
+BASE = {"errors", "outcomes", "expire", "util", "paths", "_version", "__init__", "__main__"}
+# what each layer may import of ours, besides itself
+BELOW = {
+    "base": {"base"},
+    "fingerprint": {"base"},
+    "store": {"base", "fingerprint"},
+    "engine": {"base", "fingerprint", "store"},
+    "project": {"base", "fingerprint", "store", "engine"},
+    # the library's default display is the console's (imported when execute() runs)
+    "library": {"base", "fingerprint", "store", "engine", "ui"},
+    "ui": {"base", "fingerprint", "store", "engine", "project", "library"},
+}
+UI_PACKAGES = {"rich", "typer"}
 # modules that import nothing of ours (STYLE.md: "Imports only go down")
-LEAVES = {"errors", "outcomes", "expire", "scopes", "values", "private"}
-# the code reader: the scope analysis below it, nothing else of ours
-READER = {"fingerprint": {"little_pipelines.scopes"}}
+LEAVES = {"errors", "outcomes", "expire", "util", "fingerprint/scopes", "fingerprint/values"}
+# the entry points: the package's lazy names and `lp` itself reach every layer
+ENTRY = {"__init__", "__main__"}
+
+
+def modules() -> list[str]:
+    """Every module of the package, as a path without `.py` (`engine/run`, `errors`)."""
+    return sorted(p.relative_to(PACKAGE).with_suffix("").as_posix() for p in PACKAGE.rglob("*.py"))
+
+
+def layer_of(module: str) -> str:
+    """The layer of a module (`engine/run`) or of an imported name (`little_pipelines.engine`)."""
+    parts = module.removeprefix("little_pipelines").strip(".").replace(".", "/").split("/")
+    return parts[0] if parts[0] in BELOW else "base"
 
 
 def imports_of(module: str) -> set[str]:
     """Every module `module` imports, anywhere in the file (top level, functions, TYPE_CHECKING).
 
-    Own modules come back as `little_pipelines.<name>`, others as their top-level package.
+    Own modules come back as dotted names (`little_pipelines.store.cache`), others as their
+    top-level package.
     """
     tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
     found: set[str] = set()
@@ -58,37 +68,41 @@ def imports_of(module: str) -> set[str]:
                 else:
                     found.add(name.partition(".")[0])
         elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: `from . import x`, `from .x import y`
-                if node.module:
-                    found.add("little_pipelines." + node.module.partition(".")[0])
-                else:
-                    found.update("little_pipelines." + alias.name for alias in node.names)
-            elif node.module == "little_pipelines" or (node.module or "").startswith(
-                "little_pipelines."
-            ):
-                rest = node.module.removeprefix("little_pipelines").lstrip(".")
-                if rest:
-                    found.add("little_pipelines." + rest.partition(".")[0])
-                else:
-                    found.update("little_pipelines." + alias.name for alias in node.names)
+            assert not node.level, f"{module}.py: a relative import (the package uses absolute)"
+            name = node.module or ""
+            if name == "little_pipelines":
+                found.update(f"little_pipelines.{alias.name}" for alias in node.names)
+            elif name.startswith("little_pipelines."):
+                found.add(name)  # (and `from x import module`: the names may be modules)
+                found.update(f"{name}.{alias.name}" for alias in node.names)
             else:
-                found.add((node.module or "").partition(".")[0])
+                found.add(name.partition(".")[0])
     return found
 
 
 def test_the_import_parser_sees_what_it_should():
     # a self-check, so that the layer tests below cannot pass by seeing nothing
-    assert "rich" in imports_of("console")
-    assert "little_pipelines.engine" in imports_of("pipeline")
-    assert "little_pipelines.console" in imports_of("pipeline")
+    assert "rich" in imports_of("ui/console")
+    assert "little_pipelines.engine.run" in imports_of("library/pipeline")
+    assert "little_pipelines.project.discovery" in imports_of("project/project")
+    assert layer_of("little_pipelines.engine.run") == "engine" == layer_of("engine/spec")
+    assert layer_of("little_pipelines.errors") == "base" == layer_of("paths")
+    assert len(modules()) > 25
 
 
-@pytest.mark.parametrize("module", ENGINE_LAYER)
-def test_engine_layer_imports_no_ui_package_and_no_front_end(module):
-    imported = imports_of(module)
-    assert not imported & UI_PACKAGES, f"{module}.py imports {imported & UI_PACKAGES}"
-    front = {f"little_pipelines.{name}" for name in FRONT_ENDS}
-    assert not imported & front, f"{module}.py imports front ends {imported & front}"
+@pytest.mark.parametrize("module", [m for m in modules() if m.split("/")[-1] not in ENTRY])
+def test_imports_go_only_down_or_sideways_within_a_layer(module):
+    layer = layer_of(module)
+    allowed = BELOW[layer] | {layer}
+    own = {name for name in imports_of(module) if name.startswith("little_pipelines")}
+    wrong = sorted(name for name in own if layer_of(name) not in allowed)
+    assert not wrong, f"{module}.py ({layer}) imports {wrong}"
+
+
+@pytest.mark.parametrize("module", [m for m in modules() if layer_of(m) != "ui"])
+def test_only_the_ui_uses_rich_and_typer(module):
+    found = imports_of(module) & UI_PACKAGES
+    assert not found, f"{module}.py imports {found}"
 
 
 @pytest.mark.parametrize("module", sorted(LEAVES))
@@ -97,10 +111,9 @@ def test_leaf_modules_import_nothing_of_ours(module):
     assert not own, f"{module}.py imports {own}"
 
 
-@pytest.mark.parametrize("module", sorted(READER))
-def test_the_code_reader_imports_only_its_scope_analysis(module):
-    own = {name for name in imports_of(module) if name.startswith("little_pipelines")}
-    assert own <= READER[module], f"{module}.py imports {own - READER[module]}"
+def test_the_code_reader_imports_only_its_scope_analysis():
+    own = {name for name in imports_of("fingerprint/code") if name.startswith("little_pipelines")}
+    assert own and all(name.startswith("little_pipelines.fingerprint.scopes") for name in own), own
 
 
 HEAVY = ["rich", "typer", "diskcache", "loguru", "watchfiles"]
@@ -153,7 +166,8 @@ def test_engine_layer_import_loads_no_ui_package(tmp_path):
     code = textwrap.dedent(
         """
         import sys
-        import little_pipelines.engine, little_pipelines.graph, little_pipelines.cache
+        import little_pipelines.engine.run, little_pipelines.engine.graph
+        import little_pipelines.store.cache
         import little_pipelines.expire
         print(sorted(m for m in ("rich", "typer", "watchfiles") if m in sys.modules))
         """

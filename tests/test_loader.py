@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from little_pipelines import executors
-from little_pipelines.executors import RemoteCall, run_remote
-from little_pipelines.loader import Modules, ProjectFinder
+from little_pipelines.engine.executors import RemoteCall, run_remote
+from little_pipelines.project import loader
+from little_pipelines.project.loader import Modules, ProjectFinder, worker_modules
 
 SECOND = int(time.time()) - 100  # a whole second in the past, shared by both saves
 
@@ -141,14 +141,14 @@ def test_a_long_lived_worker_runs_a_changed_helper(root: Path) -> None:
     helper = helper_name(root)
     source = save(root / f"{helper}.py", "def f():\n    return 'h1'\n", 100_000_000)
     tasks = user_of(root, helper)
-    call = RemoteCall("y", str(root), str(tasks), "task_y", wants_this=False)
+    call = RemoteCall("y", str(root), str(tasks), "task_y", False, modules=worker_modules)
     try:
         first = run_remote(call, {})
         save(source, "def f():\n    return 'h2'\n", 100_000_000)  # same size, same mtime
         second = run_remote(call, {})
     finally:
-        executors._importer(str(root)).close()
-        executors._importer.cache_clear()
+        worker_modules(str(root)).close()
+        loader._worker_importer.cache_clear()
     import pickle
 
     assert (pickle.loads(first.data), pickle.loads(second.data)) == ("h1", "h2")
@@ -214,7 +214,7 @@ def test_two_files_whose_names_sanitise_alike_load_as_two_modules(root: Path) ->
 
 def test_a_long_lived_project_runs_a_changed_helper_after_reload(root: Path) -> None:
     """`lp shell`: validate (reload) then execute must use the helper's new source."""
-    from little_pipelines.runner import Project
+    from little_pipelines.project.project import Project
 
     helper = helper_name(root)
     save(root / f"{helper}.py", "def f():\n    return 1\n", 0)

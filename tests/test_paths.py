@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from little_pipelines.cli import app
-from little_pipelines.config import load_config
 from little_pipelines.errors import ConfigError
-from little_pipelines.paths import PathFilter, find_task_files
+from little_pipelines.paths import PathFilter
+from little_pipelines.project.config import load_config
+from little_pipelines.project.discovery import find_task_files
+from little_pipelines.ui.cli import app
 
 
 def touch(root: Path, *rels: str) -> None:
@@ -57,7 +58,7 @@ def test_discovery_skips_every_folder_the_rules_name(tree: Path) -> None:
 
 
 def test_watch_sees_the_same_files_that_discovery_reads(tree: Path) -> None:
-    paths = PathFilter.of(load_config(tree))
+    paths = load_config(tree).path_filter
     seen = {p.relative_to(tree).as_posix() for p in tree.rglob("*.py") if paths.watches(p)}
     assert seen == {
         "tasks_top.py",

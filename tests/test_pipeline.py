@@ -808,7 +808,7 @@ def test_concurrent_execute_of_one_pipeline_runs_each_task_once(calls, monkeypat
     """Four execute() at once: the first runs the tasks, the others wait and find them cached."""
     import threading
 
-    from little_pipelines import pipeline as pipeline_module
+    from little_pipelines.library import pipeline as pipeline_module
 
     started, release, all_waiting = threading.Event(), threading.Event(), threading.Event()
     waiting: list[str] = []

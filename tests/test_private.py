@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 import little_pipelines as lp
-from little_pipelines import engine
-from little_pipelines.cache import ResultCache
+from little_pipelines.engine import run as engine
+from little_pipelines.engine.graph import TaskGraph
+from little_pipelines.engine.spec import TaskSpec
 from little_pipelines.errors import CacheError
-from little_pipelines.graph import TaskGraph
 from little_pipelines.outcomes import Reporter
-from little_pipelines.spec import TaskSpec
+from little_pipelines.store.cache import ResultCache
 
 
 @contextmanager

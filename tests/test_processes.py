@@ -133,10 +133,10 @@ main(ARGS)
     ("module", "args"),
     [
         ("typer", ["--version"]),
-        ("little_pipelines.cli", ["list"]),
+        ("little_pipelines.ui.cli", ["list"]),
         ("rich.console", ["list"]),
-        ("little_pipelines.runner", ["list"]),
-        ("little_pipelines.discovery", ["list"]),
+        ("little_pipelines.project.project", ["list"]),
+        ("little_pipelines.project.discovery", ["list"]),
         ("diskcache", ["list"]),
         ("sqlite3", ["list"]),
     ],

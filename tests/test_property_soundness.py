@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from little_pipelines.outcomes import Status
-from little_pipelines.runner import Project
+from little_pipelines.project.project import Project
 
 # Every `{n}` is a literal the edits may change.
 TEMPLATE = {

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from little_pipelines.discovery import ReadCache, find_task_files, read_file
-from little_pipelines.engine import decide
-from little_pipelines.runner import Project
+from little_pipelines.engine.run import decide
+from little_pipelines.project.discovery import ReadCache, find_task_files, read_file
+from little_pipelines.project.project import Project
 
 
 @pytest.fixture(autouse=True)

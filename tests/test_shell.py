@@ -10,7 +10,7 @@ import pytest
 
 import little_pipelines as lp
 from little_pipelines.outcomes import Status
-from little_pipelines.shell import Shell
+from little_pipelines.ui.shell import Shell
 
 CALLS: list[str] = []
 
@@ -298,7 +298,7 @@ def test_help_lists_commands_with_their_help() -> None:
 
 
 def test_runner_project(tmp_path: Path) -> None:
-    from little_pipelines.runner import Project
+    from little_pipelines.project.project import Project
 
     root = tmp_path / "project"
     root.mkdir()
@@ -331,3 +331,43 @@ def test_runner_project(tmp_path: Path) -> None:
     run(shell, "executeone b --no-deps")
     assert statuses(shell) == {"a": Status.SKIPPED, "b": Status.EXECUTED}
     assert run(shell, "validate").strip() == "OK"
+
+
+PROJECT_TASKS = '''
+"""Sales figures."""
+import little_pipelines as lp
+
+
+def task_base():
+    return 2
+
+
+double = lp.Task("double", dependencies=["base"], expire_results=lp.expire.never())
+
+
+@double.process
+def run(this):
+    return this.pipeline.get_result("base") * 2
+'''
+
+
+def test_a_project_in_the_shell_runs_reports_and_completes(tmp_path: Path) -> None:
+    from little_pipelines.project.project import Project
+
+    (tmp_path / "tasks_sales.py").write_text(PROJECT_TASKS)
+    project = Project(tmp_path)
+    out = io.StringIO()
+    shell = Shell(stdout=out).set_pipeline(project.pipeline)
+    try:
+        assert not project.pipeline.is_complete
+        shell.onecmd("execute")
+        assert project.pipeline.is_complete  # (it stayed False for a project)
+        assert [t.name for t in project.pipeline.tasks] == ["base", "double"]
+        assert project.pipeline.get_task("double").dependencies["base"].name == "base"
+        shell.onecmd("peek double")
+        assert out.getvalue().rstrip().endswith("4")
+        shell.onecmd("info base")
+        assert "Sales figures." in out.getvalue()
+        assert project.pipeline.get_result("double") == 4
+    finally:
+        project.cache.close()

@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from little_pipelines.values import canonical, value_digest
+from little_pipelines.fingerprint.values import canonical, value_digest
 
 HERE = Path(__file__).resolve().parent
 
@@ -61,7 +61,7 @@ values = st.recursive(
 
 CHILD = """
 import pickle, sys, json
-from little_pipelines.values import value_digest
+from little_pipelines.fingerprint.values import value_digest
 items = pickle.loads(sys.stdin.buffer.read())
 print(json.dumps([value_digest(v) for v in items]))
 """

@@ -16,9 +16,8 @@ import pytest
 
 from little_pipelines.errors import LittlePipelinesError
 from little_pipelines.outcomes import Reporter
-from little_pipelines.paths import PathFilter
-from little_pipelines.runner import Project
-from little_pipelines.watch import Watcher, WatchRules
+from little_pipelines.project.project import Project
+from little_pipelines.project.watch import Watcher, WatchRules
 
 TIMEOUT = 20  # seconds to wait for one run's line; generous for slow CI machines
 
@@ -373,7 +372,7 @@ def test_an_import_error_in_a_module_imported_by_name_is_reported(tmp_path):
 
 def rules_for(root: Path) -> WatchRules:
     project = Project(root)
-    return WatchRules.of(project, PathFilter.of(project.config))
+    return WatchRules.of(project, project.config.path_filter)
 
 
 def test_watch_rules_follow_discovery_and_inputs(tmp_path):

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from little_pipelines.errors import ConfigError
+from little_pipelines.paths import PathFilter
 
 __all__ = ["Config", "find_root", "load_config"]
 
@@ -30,6 +31,11 @@ class Config:
     def state_dir(self) -> Path:
         """Where the runner keeps its cache and logs."""
         return self.cache_dir or self.root / ".little_pipelines"
+
+    @property
+    def path_filter(self) -> PathFilter:
+        """The project's skip rules: what discovery, watch and task inputs look into."""
+        return PathFilter(self.root, tuple(self.exclude), self.state_dir)
 
 
 def _table(pyproject: Path) -> dict[str, Any] | None:
@@ -84,7 +90,7 @@ def load_config(root: Path) -> Config:
 
     unknown = sorted(set(table) - _KEYS)
     if unknown:
-        from .errors import did_you_mean
+        from little_pipelines.errors import did_you_mean
 
         raise ConfigError(
             f"{pyproject.name}: unknown key '{unknown[0]}' in [tool.little_pipelines]"

@@ -6,9 +6,13 @@ import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-__all__ = ["OnUpstreamError", "TaskContext", "TaskSpec"]
+if TYPE_CHECKING:
+    from little_pipelines.fingerprint.code import SourceIndex
+    from little_pipelines.paths import PathFilter
+
+__all__ = ["OnUpstreamError", "SpecSource", "TaskContext", "TaskSpec"]
 
 
 class OnUpstreamError(enum.StrEnum):
@@ -36,8 +40,9 @@ Invoke = Callable[[Mapping[str, Any], TaskContext], Any]
 class TaskSpec:
     """One task as the engine sees it.
 
-    `code` is the task's code digest (see fingerprint.py); `inputs` are file paths or globs
-    relative to `input_root` whose contents count towards freshness. `prepare`, if set, is
+    `code` is the task's code digest (see fingerprint/code.py); `inputs` are file paths or
+    globs relative to `input_root` whose contents count towards freshness, expanded with the
+    skip rules `paths` (a project's; by default those of a plain folder). `prepare`, if set, is
     called before anything executes for each task that will run (the runner imports there, so
     an import error stops the run before anything is stored). `source`, if set, gives the
     normalised code that `code` hashes; it is stored so `lp why` can show a diff.
@@ -49,6 +54,7 @@ class TaskSpec:
     deps: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ()
     input_root: Path | None = None
+    paths: PathFilter | None = None
     expire: Any = None
     cache: bool = True
     on_upstream_error: OnUpstreamError = OnUpstreamError.FAIL
@@ -65,3 +71,22 @@ class TaskSpec:
         if not self.file:
             return ""
         return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@runtime_checkable
+class SpecSource(Protocol):
+    """An object that makes its own spec: how an `lp.Task` in a tasks file joins a project.
+
+    A project finds such objects in its tasks files and asks each for its spec; it never needs
+    to know the library door that made them. `host` is what the task's code calls back
+    (`this.pipeline.get_result(...)`); `paths` are the project's skip rules, and make inputs
+    and `file` relative to its root.
+    """
+
+    name: str
+
+    def join(self, host: Any) -> None: ...
+
+    def to_spec(
+        self, indexes: dict[Path, SourceIndex], paths: PathFilter | None = None
+    ) -> TaskSpec: ...

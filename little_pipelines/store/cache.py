@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import CacheError
-from .fingerprint import SCHEME, digest
-from .private import NOFOLLOW, create_private_file, make_dirs, open_private
+from little_pipelines.errors import CacheError
+from little_pipelines.fingerprint.code import SCHEME, digest
+from little_pipelines.store.private import NOFOLLOW, create_private_file, make_dirs, open_private
 
 if TYPE_CHECKING:
     import sqlite3

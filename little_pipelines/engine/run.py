@@ -16,15 +16,23 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .cache import DamagedResult, Entry, ResultCache, serialize
-from .errors import LittlePipelinesError
-from .executors import InProcess, WorkerDied, call_guarded
-from .graph import TaskGraph
-from .inputs import input_file_digests, inputs_digest
-from .logs import TaskLogs, task_logger
-from .outcomes import PlannedTask, Reason, Reporter, RunReport, Status, TaskError, TaskReport
-from .spec import OnUpstreamError, TaskContext, TaskSpec
-from .values import pickle_digest, value_digest
+from little_pipelines.engine.executors import InProcess, WorkerDied, call_guarded
+from little_pipelines.engine.graph import TaskGraph
+from little_pipelines.engine.logs import TaskLogs, task_logger
+from little_pipelines.engine.spec import OnUpstreamError, TaskContext, TaskSpec
+from little_pipelines.errors import LittlePipelinesError
+from little_pipelines.fingerprint.inputs import input_file_digests, inputs_digest
+from little_pipelines.fingerprint.values import pickle_digest, value_digest
+from little_pipelines.outcomes import (
+    PlannedTask,
+    Reason,
+    Reporter,
+    RunReport,
+    Status,
+    TaskError,
+    TaskReport,
+)
+from little_pipelines.store.cache import DamagedResult, Entry, ResultCache, serialize
 
 __all__ = ["decide", "run", "session_id"]
 
@@ -230,7 +238,7 @@ class _Run:
         found = self.inputs.get(spec.name)
         if found is None:
             root = spec.input_root or self.root or Path.cwd()
-            files = input_file_digests(root, spec.inputs)
+            files = input_file_digests(root, spec.inputs, spec.paths)
             found = self.inputs[spec.name] = (inputs_digest(files), files)
         return found
 

@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import LittlePipelinesError
-from .inputs import InputSet
-from .outcomes import Reporter, RunReport
-from .paths import PathFilter
-from .runner import Project
+from little_pipelines.errors import LittlePipelinesError
+from little_pipelines.fingerprint.inputs import InputSet
+from little_pipelines.outcomes import Reporter, RunReport
+from little_pipelines.paths import PathFilter
+from little_pipelines.project.project import Project
 
 __all__ = ["ChangeSource", "WatchRules", "Watcher", "file_changes"]
 
@@ -176,7 +176,7 @@ class Watcher:
         self.on_error = on_error
         self.on_change = on_change
         self.stop_event = stop_event or threading.Event()
-        self.paths = PathFilter.of(project.config)
+        self.paths = project.config.path_filter
         self.rules = WatchRules(self.paths, InputSet(project.root, (), self.paths))
         self._changes = changes or (
             lambda stop: file_changes(

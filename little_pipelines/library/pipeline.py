@@ -14,16 +14,17 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import expire as _expire
-from .errors import DuplicateTaskError, TaskNotFoundError, did_you_mean
-from .fingerprint import SourceIndex, digest, object_code_digest
-from .spec import OnUpstreamError, TaskContext, TaskSpec
+from little_pipelines import expire as _expire
+from little_pipelines.engine.spec import OnUpstreamError, TaskContext, TaskSpec
+from little_pipelines.errors import DuplicateTaskError, TaskNotFoundError, did_you_mean
+from little_pipelines.fingerprint.code import SourceIndex, digest, object_code_digest
 
 if TYPE_CHECKING:
     import diskcache
 
-    from .cache import ResultCache
-    from .outcomes import Reporter, RunReport
+    from little_pipelines.outcomes import Reporter, RunReport
+    from little_pipelines.paths import PathFilter
+    from little_pipelines.store.cache import ResultCache
 
 __all__ = ["Pipeline", "Task", "find_tasks", "home_dir"]
 
@@ -89,7 +90,7 @@ class Task:
             raise AttributeError(f"task '{self.name}' is missing 'run' process")
         self._result = self._processes["run"](self)
         self.is_executed = True
-        if self.pipeline is not None:
+        if isinstance(self.pipeline, Pipeline):
             self.pipeline._remember(self.name, self._result)
         return self._result
 
@@ -103,11 +104,24 @@ class Task:
         return self._result
 
     @property
-    def dependencies(self) -> dict[str, Task | None] | None:
-        """Dependency name -> Task once the task is in a pipeline, else None."""
+    def dependencies(self) -> dict[str, Any] | None:
+        """Dependency name -> Task once the task is in a pipeline (None if unknown), else None."""
         if self.pipeline is None:
             return None
-        return {name: self.pipeline._tasks.get(name) for name in self.dependency_names}
+        found = {}
+        for name in self.dependency_names:
+            try:
+                found[name] = self.pipeline.get_task(name)
+            except TaskNotFoundError:
+                found[name] = None
+        return found
+
+    def join(self, host: Any) -> None:
+        """Belong to `host`: an `lp.Pipeline`, or the project whose tasks file defines it."""
+        from little_pipelines.engine.logs import task_logger
+
+        self.pipeline = host
+        self.logger = task_logger(self.name)
 
     @property
     def log_dir(self) -> Path | None:
@@ -127,18 +141,26 @@ class Task:
             parts.append(name + ":" + _function_digest(self._processes[name], indexes))
         return digest(*parts)
 
-    def _spec(self, indexes: dict[Path, SourceIndex]) -> TaskSpec:
+    def to_spec(
+        self, indexes: dict[Path, SourceIndex], paths: PathFilter | None = None
+    ) -> TaskSpec:
+        """The engine's spec of this task; inputs and `file` relative to `paths.root` if given."""
         code = getattr(self._processes.get("run"), "__code__", None)
+        file = code.co_filename if code else None
+        root = paths.root if paths is not None else None
+        if file and root is not None and Path(file).is_relative_to(root):
+            file = Path(file).relative_to(root).as_posix()
         return TaskSpec(
             name=self.name,
             invoke=self._invoke,
             code=self._code(indexes),
             deps=tuple(self.dependency_names),
             inputs=_input_patterns(self.input_files) if self.hash_inputs else (),
-            input_root=Path.cwd(),
+            input_root=root or Path.cwd(),
+            paths=paths,
             expire=self.expire_results,
             on_upstream_error=self.if_upstream_errors,
-            file=code.co_filename if code else None,
+            file=file,
             line=code.co_firstlineno if code else None,
         )
 
@@ -201,7 +223,7 @@ class Pipeline:
     @property
     def result_cache(self) -> ResultCache:
         if self._cache is None:
-            from .cache import ResultCache
+            from little_pipelines.store.cache import ResultCache
 
             self._cache = ResultCache(self.home)
         return self._cache
@@ -217,15 +239,12 @@ class Pipeline:
 
     def add(self, *tasks: Task) -> Pipeline:
         """Add tasks, in any order."""
-        from .logs import task_logger
-
         for task in tasks:
             known = self._tasks.get(task.name)
             if known is not None and known is not task:
                 raise DuplicateTaskError(task.name, repr(known), repr(task))
             self._tasks[task.name] = task
-            task.pipeline = self
-            task.logger = task_logger(task.name)
+            task.join(self)
         return self
 
     def get_task(self, name: str) -> Task:
@@ -244,7 +263,7 @@ class Pipeline:
         """
         import warnings
 
-        from .cache import DamagedResult
+        from little_pipelines.store.cache import DamagedResult
 
         self.get_task(name)
         held = self._results.get(name)
@@ -274,7 +293,7 @@ class Pipeline:
 
     def _remember(self, name: str, value: Any) -> None:
         """Keep the bytes of a result made by `Task.run()`, for `get_result` to copy."""
-        from .cache import serialize
+        from little_pipelines.store.cache import serialize
 
         try:
             self._results[name] = ("", serialize(value))
@@ -299,7 +318,7 @@ class Pipeline:
         self._graph()
 
     def _graph(self, indexes: dict[Path, SourceIndex] | None = None):
-        from .graph import TaskGraph
+        from little_pipelines.engine.graph import TaskGraph
 
         if indexes is None:
             specs = [
@@ -307,7 +326,7 @@ class Pipeline:
                 for t in self._tasks.values()
             ]
         else:
-            specs = [t._spec(indexes) for t in self._tasks.values()]
+            specs = [t.to_spec(indexes) for t in self._tasks.values()]
         return TaskGraph(specs)
 
     def execute(
@@ -320,7 +339,7 @@ class Pipeline:
         reporter: Reporter | None = None,
     ) -> RunReport:
         """Run what is not fresh; serve the rest from the cache. Returns the run's report."""
-        from . import engine
+        from little_pipelines.engine import run as engine
 
         self.validate_tasks()
         graph = self._graph({})
@@ -351,7 +370,7 @@ class Pipeline:
                 log_dir=self.log_dir,
                 results=self._results,
             )
-        from .outcomes import Status
+        from little_pipelines.outcomes import Status
 
         for task_report in report.tasks:
             task = self._tasks[task_report.name]
@@ -369,7 +388,7 @@ def _say_waiting(message: str) -> None:
 
 def _default_reporter() -> Reporter:
     """Plain progress lines on stderr, as the original printed its progress."""
-    from .console import make_console, make_reporter
+    from little_pipelines.ui.console import make_console, make_reporter
 
     return make_reporter(make_console())
 

@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 from typing import IO, Any
 
-from .private import make_dirs, open_private
+from little_pipelines.store.private import make_dirs, open_private
 
 __all__ = ["TaskLogs", "task_logger"]
 

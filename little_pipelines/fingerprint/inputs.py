@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from .fingerprint import digest, file_digest
-from .paths import PathFilter
+from little_pipelines.fingerprint.code import digest, file_digest
+from little_pipelines.paths import PathFilter
 
 __all__ = ["InputPattern", "InputSet", "expand_inputs", "input_file_digests", "inputs_digest"]
 
@@ -128,7 +128,7 @@ class InputSet:
 
     def __init__(self, root: Path, patterns: Iterable[str], paths: PathFilter | None = None):
         self.root = root
-        self.paths = paths if paths is not None else default_filter(root)
+        self.paths = paths if paths is not None else PathFilter.plain(root)
         self.patterns = [InputPattern.parse(root, p) for p in dict.fromkeys(patterns)]
 
     def expand(self) -> list[Path]:
@@ -145,32 +145,6 @@ class InputSet:
     def outside_folders(self) -> set[Path]:
         """Folders outside the root that must be watched too (shared drives)."""
         return {p.watch_folder() for p in self.patterns if not p.base.is_relative_to(self.root)}
-
-
-def default_filter(root: Path) -> PathFilter:
-    """The skip rules of the project at `root`, from its configuration (defaults if unusable).
-
-    Remembered per root while its pyproject.toml keeps its modification time and size, so
-    that many tasks with inputs read the configuration once.
-    """
-    try:
-        st = os.stat(root / "pyproject.toml")
-        stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
-    except OSError:
-        stamp = None
-    return _filter_of(root, stamp)
-
-
-@functools.lru_cache(maxsize=8)
-def _filter_of(root: Path, stamp: tuple[int, int] | None) -> PathFilter:
-    from .config import load_config
-    from .errors import LittlePipelinesError
-
-    try:
-        return PathFilter.of(load_config(root))
-    except (LittlePipelinesError, OSError):
-        resolved = root.resolve()
-        return PathFilter(resolved, (), resolved / ".little_pipelines")
 
 
 def expand_inputs(

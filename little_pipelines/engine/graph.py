@@ -5,14 +5,14 @@ from __future__ import annotations
 import graphlib
 from collections.abc import Iterable, Iterator
 
-from .errors import (
+from little_pipelines.engine.spec import TaskSpec
+from little_pipelines.errors import (
     CycleError,
     DuplicateTaskError,
     TaskNotFoundError,
     UnknownDependencyError,
     did_you_mean,
 )
-from .spec import TaskSpec
 
 __all__ = ["TaskGraph"]
 

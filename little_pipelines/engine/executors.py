@@ -1,8 +1,9 @@
 """Where tasks execute: in the engine's own process, or in a pool of worker processes.
 
 A task that can run elsewhere carries a `RemoteCall` (a picklable address of its function);
-the worker imports the tasks file by path, calls the function, and sends back the pickled
-result, so the cache, fingerprints and output stay with the `lp` process.
+the worker imports the tasks file by path, through the importer the front door named in the
+call, calls the function, and sends back the pickled result, so the cache, fingerprints and
+output stay with the `lp` process.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .errors import LittlePipelinesError
+from little_pipelines.errors import LittlePipelinesError
 
 __all__ = [
     "DaskExecutor",
@@ -39,6 +39,9 @@ class RemoteCall:
     function: str
     wants_this: bool
     log_dir: str | None = None
+    # `modules(root)`: the worker's importer of the project's files, with `load(path)`;
+    # a module-level function, so that it pickles by name
+    modules: Callable[[str], Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,24 +52,6 @@ class RemoteOutcome:
     duration_s: float
     error: tuple[str, str, str] | None = None  # type, message, traceback
     digest: str | None = None  # values.value_digest of the result
-
-
-@cache
-def _importer(root: str) -> Any:
-    from .loader import Modules
-
-    return Modules(Path(root))
-
-
-def _modules(root: str) -> Any:
-    """This worker's importer for the project, which runs project modules from their source.
-
-    A worker may outlive a run (Dask): modules whose source changed since are imported afresh.
-    """
-    modules = _importer(root)
-    modules.ensure_importable()
-    modules.refresh()
-    return modules
 
 
 def _upstream_values(
@@ -105,18 +90,19 @@ def run_remote(call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]
 
     `upstream` maps each dependency to its stored bytes and the tasks file that made it.
     """
-    from .cache import serialize
-    from .logs import TaskLogs, task_logger
-    from .outcomes import TaskError
-    from .spec import TaskContext
-    from .values import value_digest
+    from little_pipelines.engine.logs import TaskLogs, task_logger
+    from little_pipelines.engine.spec import TaskContext
+    from little_pipelines.fingerprint.values import value_digest
+    from little_pipelines.outcomes import TaskError
+    from little_pipelines.store.cache import serialize
 
     started = time.perf_counter()
     logs = TaskLogs(Path(call.log_dir)) if call.log_dir else None
     try:
         if logs is not None:
             logs.__enter__()
-        modules = _modules(call.root)
+        assert call.modules is not None, "a RemoteCall names its importer"
+        modules = call.modules(call.root)
         func = getattr(modules.load(Path(call.path)), call.function)
         kwargs = _upstream_values(modules, upstream)
         if call.wants_this:
@@ -499,7 +485,7 @@ class DaskExecutor:
         try:
             from distributed import Client
         except ImportError:
-            from .errors import ConfigError
+            from little_pipelines.errors import ConfigError
 
             raise ConfigError(
                 "--executor dask needs the dask extra: pip install 'little-pipelines[dask]'"
@@ -507,7 +493,7 @@ class DaskExecutor:
         try:
             self._client = Client(address, timeout=5)
         except OSError as exc:
-            from .errors import ConfigError
+            from little_pipelines.errors import ConfigError
 
             raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
         self.jobs = max(1, sum(self._client.nthreads().values()))

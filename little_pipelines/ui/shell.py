@@ -19,13 +19,13 @@ import sys
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
-from .errors import LittlePipelinesError
+from little_pipelines.errors import LittlePipelinesError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .outcomes import RunReport
-    from .pipeline import Pipeline
+    from little_pipelines.library.pipeline import Pipeline
+    from little_pipelines.outcomes import RunReport
 
 __all__ = ["Shell"]
 
@@ -193,7 +193,7 @@ class Shell(cmd.Cmd):
 
     def do_list_cache(self, arg: str) -> None:
         """List the tasks with a stored result: when it was stored, how long the task took."""
-        from .console import format_duration
+        from little_pipelines.ui.console import format_duration
 
         cache = self._pipeline().result_cache
         names = cache.names()
@@ -294,7 +294,7 @@ class Shell(cmd.Cmd):
         self._run(single_task=name, skip_tasks=skip)
 
     def _run(self, **options: Any) -> None:
-        from .console import make_reporter
+        from little_pipelines.ui.console import make_reporter
 
         reporter = make_reporter(self.console, quiet=self.quiet)
         with self._task_logs():
@@ -308,7 +308,7 @@ class Shell(cmd.Cmd):
             return
         from loguru import logger
 
-        from .logs import _KEY
+        from little_pipelines.engine.logs import _KEY
 
         line = f"{{time:HH:mm:ss}} | {{level: <8}} | {{extra[{_KEY}]}} | {{message}}"
         only_tasks = lambda record: _KEY in record["extra"]  # noqa: E731

@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from ._version import __version__
-from .errors import LittlePipelinesError
-from .outcomes import ExitCode
+from little_pipelines._version import __version__
+from little_pipelines.errors import LittlePipelinesError
+from little_pipelines.outcomes import ExitCode
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .outcomes import RunReport
-    from .runner import Project
+    from little_pipelines.outcomes import RunReport
+    from little_pipelines.project.project import Project
 
 __all__ = ["app", "main"]
 
@@ -100,7 +100,7 @@ def _opt(ctx: typer.Context, key: str, value: Any) -> Any:
 
 
 def _console() -> Console:
-    from .console import make_console
+    from little_pipelines.ui.console import make_console
 
     return make_console()
 
@@ -123,7 +123,7 @@ def _task_logs_to_stderr(verbose: bool, quiet: bool = False) -> None:
 def _project(ctx: typer.Context, root: Path | None) -> Project:
     """The project at `--root`; its cache is closed when the command ends (in-process callers
     such as tests and `main(argv)` must not keep the database open across commands)."""
-    from .runner import Project
+    from little_pipelines.project.project import Project
 
     project = Project(_opt(ctx, "root", root))
     ctx.call_on_close(project.cache.close)
@@ -213,7 +213,7 @@ def run(
     quiet: Quiet = False,
 ) -> None:
     """Run all tasks, or the named tasks plus everything upstream of them."""
-    from .outcomes import Reporter
+    from little_pipelines.outcomes import Reporter
 
     if no_upstream and not tasks:
         _usage("--no-upstream needs task names: lp run NAME --no-upstream")
@@ -236,7 +236,7 @@ def run(
             console.print(_no_tasks(project), highlight=False, soft_wrap=True)
             raise typer.Exit(ExitCode.NO_TASKS)
         if not as_json:
-            from .console import make_reporter
+            from little_pipelines.ui.console import make_reporter
 
             reporter = make_reporter(
                 console, verbose=_opt(ctx, "verbose", verbose), quiet=_opt(ctx, "quiet", quiet)
@@ -305,9 +305,9 @@ def watch(
     quiet: Quiet = False,
 ) -> None:
     """Run, then keep watching and rerun what each save affects (Ctrl-C to stop)."""
-    from .console import make_reporter
-    from .outcomes import Reporter
-    from .watch import Watcher
+    from little_pipelines.outcomes import Reporter
+    from little_pipelines.project.watch import Watcher
+    from little_pipelines.ui.console import make_reporter
 
     console = _console()
     dask_address = _dask_address(executor, address)
@@ -407,7 +407,7 @@ def list_(
     quiet: Quiet = False,
 ) -> None:
     """A table of tasks: file:line, dependencies, state, expiry, last duration."""
-    from .console import list_rows, render_list
+    from little_pipelines.ui.console import list_rows, render_list
 
     with _errors(as_json=as_json):
         project = _project(ctx, root)
@@ -417,14 +417,14 @@ def list_(
     if as_json:
         _print_json({"version": 1, "pipeline": project.config.name, "tasks": rows})
     else:
-        from .console import make_console
+        from little_pipelines.ui.console import make_console
 
         render_list(make_console(stderr=False), rows)
 
 
 def _mark_ended_runs(project: Project, rows: list[dict[str, Any]]) -> None:
     """A task during which the last run's process ended (os._exit, a crash) shows as failed."""
-    from .executors import InProcess
+    from little_pipelines.engine.executors import InProcess
 
     name = InProcess(project.config.state_dir).leftover(unless_alive=True)
     for row in rows:
@@ -441,7 +441,7 @@ def graph(
     quiet: Quiet = False,
 ) -> None:
     """The task graph, with each task's state."""
-    from .console import list_rows, render_graph
+    from little_pipelines.ui.console import list_rows, render_graph
 
     with _errors():
         project = _project(ctx, root)
@@ -455,7 +455,7 @@ def why(
     ctx: typer.Context, task: str, root: Root = None, verbose: Verbose = False, quiet: Quiet = False
 ) -> None:
     """Why TASK would run now (the chain back to its cause), or why it is fresh."""
-    from .explain import explain
+    from little_pipelines.ui.explain import explain
 
     with _errors():
         project = _project(ctx, root)
@@ -506,7 +506,7 @@ def shell(
     ctx: typer.Context, root: Root = None, verbose: Verbose = False, quiet: Quiet = False
 ) -> None:
     """An interactive shell on the project (list_tasks, execute, peek, ...)."""
-    from .shell import Shell
+    from little_pipelines.ui.shell import Shell
 
     _task_logs_to_stderr(False, quiet=True)
     with _errors():

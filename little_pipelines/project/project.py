@@ -7,7 +7,6 @@ task's cached result from a notebook or script.
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import sqlite3
 import sys
@@ -15,22 +14,30 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
-from . import engine
-from .cache import DamagedResult, ResultCache
-from .config import Config, find_root, load_config
-from .discovery import ReadCache, TaskDef, dependencies, function_spec, read_project
-from .errors import CacheError, DiscoveryError, TaskNotFoundError, syntax_message
-from .executors import DaskExecutor, InProcess, ProcessExecutor
-from .expire import never
-from .fingerprint import SourceIndex
-from .graph import TaskGraph
-from .loader import Modules
-from .outcomes import Reporter, RunReport
-from .paths import find_task_files
-from .pipeline import Pipeline
-from .spec import TaskSpec
+from little_pipelines.engine import run as engine
+from little_pipelines.engine.executors import DaskExecutor, InProcess, ProcessExecutor
+from little_pipelines.engine.graph import TaskGraph
+from little_pipelines.engine.spec import SpecSource, TaskSpec
+from little_pipelines.errors import CacheError, DiscoveryError, TaskNotFoundError, syntax_message
+from little_pipelines.expire import never
+from little_pipelines.fingerprint.code import SourceIndex
+from little_pipelines.outcomes import Reporter, RunReport
+from little_pipelines.project.config import Config, find_root, load_config
+from little_pipelines.project.discovery import (
+    ReadCache,
+    TaskDef,
+    dependencies,
+    find_task_files,
+    function_spec,
+    read_project,
+)
+from little_pipelines.project.loader import Modules
+from little_pipelines.store.cache import DamagedResult, ResultCache
+
+if TYPE_CHECKING:
+    from little_pipelines.project.pipeline import ProjectPipeline
 
 __all__ = ["Project", "TaskOptions", "load", "task"]
 
@@ -78,77 +85,6 @@ def task(
     return mark(func) if func is not None else mark
 
 
-class FunctionTask:
-    """A runner function task seen through the library's Task interface (for the shell)."""
-
-    def __init__(self, project: Project, spec: TaskSpec) -> None:
-        self.name = spec.name
-        self.spec = spec
-        self._project = project
-        self.is_executed = False
-        self.is_skipped = False
-
-    def __repr__(self) -> str:
-        return f"<Task ('{self.name}')>"
-
-    @property
-    def dependencies(self) -> dict[str, Any]:
-        return {name: self._project.pipeline._tasks.get(name) for name in self.spec.deps}
-
-    @property
-    def result(self) -> Any:
-        return self._project.pipeline.get_result(self.name)
-
-    @property
-    def info(self) -> str | None:
-        """The docstring of the tasks file that defines the task, read without importing it."""
-        path = self._project.config.root / (self.spec.file or "")
-        try:
-            return ast.get_docstring(ast.parse(path.read_bytes()))
-        except (OSError, SyntaxError):
-            return None
-
-
-class ProjectPipeline(Pipeline):
-    """The discovered project as an `lp.Pipeline`, so the shell and `lp.Task` objects work."""
-
-    def __init__(self, project: Project) -> None:
-        super().__init__(project.config.name, home=project.config.state_dir)
-        self.project = project
-        self._cache = project.cache
-
-    def validate_tasks(self) -> None:
-        self.project.reload()
-
-    def get_task(self, name: str) -> Any:
-        self.project.graph  # noqa: B018 (reading the project fills the task table)
-        return super().get_task(name)
-
-    @property
-    def ntasks(self) -> int:
-        return len(self.project.graph)
-
-    def _graph(self, indexes: Any = None) -> TaskGraph:
-        return self.project.graph
-
-    def execute(  # type: ignore[override]
-        self,
-        force: bool = False,
-        force_tasks: Iterable[str] | None = None,
-        skip_tasks: Iterable[str] | None = None,
-        single_task: str = "",
-        *,
-        reporter: Reporter | None = None,
-    ) -> RunReport:
-        """Run the project like `lp run` (force=True forces every selected task)."""
-        return self.project.run(
-            targets=[single_task] if single_task else None,
-            force=True if force else set(force_tasks or ()),
-            skip=skip_tasks or (),
-            reporter=reporter,
-        )
-
-
 class Project:
     """A project root with its configuration, tasks files, task graph and result cache."""
 
@@ -164,6 +100,7 @@ class Project:
         self._graph: TaskGraph | None = None
         self._pipeline: ProjectPipeline | None = None
         self.defs: dict[str, TaskDef] = {}
+        self.objects: dict[str, SpecSource] = {}  # the `lp.Task` objects of its tasks files
         # What reading the project warns about (a folder it cannot read), for every command.
         self.notices: list[str] = []
 
@@ -181,9 +118,11 @@ class Project:
 
     @property
     def pipeline(self) -> ProjectPipeline:
+        """The project seen as a pipeline, as `lp shell` and `lp.Task` objects use it."""
         if self._pipeline is None:
+            from little_pipelines.project.pipeline import ProjectPipeline
+
             self._pipeline = ProjectPipeline(self)
-            self._pipeline._results = self.results
         return self._pipeline
 
     def reload(self, files: list[Path] | None = None) -> TaskGraph:
@@ -198,8 +137,11 @@ class Project:
         except (SyntaxError, OSError) as exc:  # a file changed (or vanished) while being read
             raise _unreadable(exc, self.root) from None
         known = {d.name for d in defs} | {t.name for t in objects}
+        paths = self.config.path_filter
         specs = [
-            function_spec(d, dependencies(d, known), self._function, self.index, str(self.log_dir))
+            function_spec(
+                d, dependencies(d, known), self._function, self.index, str(self.log_dir), paths
+            )
             for d in defs
         ]
         for spec, definition in zip(specs, defs, strict=True):
@@ -207,31 +149,21 @@ class Project:
             spec.prepare = self._preparer(definition, spec)
             if spec.source is not None:
                 spec.source = _tolerant(spec.source)
-        pipeline = self.pipeline
         indexes = {self.root: self.index}
         for obj in objects:
-            pipeline._tasks[obj.name] = obj
-            obj.pipeline = pipeline
-            spec = obj._spec(indexes)
-            spec.input_root = self.root
-            if spec.file and Path(spec.file).is_relative_to(self.root):
-                spec.file = Path(spec.file).relative_to(self.root).as_posix()
-            specs.append(spec)
+            obj.join(self.pipeline)
+            specs.append(obj.to_spec(indexes, paths))
+        self.objects = {obj.name: obj for obj in objects}
         self.defs = {d.name: d for d in defs}
         if files is None:  # a reload of some files keeps what the last full walk found
             self.notices = [_unreadable_notice(folder, self.root) for folder in unreadable]
         graph = TaskGraph(specs)
         self._graph = graph
-        for spec in specs:
-            if spec.name in self.defs:
-                pipeline._tasks[spec.name] = FunctionTask(self, spec)  # type: ignore[assignment]
         return graph
 
     def invalidate(self) -> None:
         """Read the tasks files again on next use (watch mode calls this after a change)."""
         self._graph = None
-        if self._pipeline is not None:
-            self._pipeline._tasks.clear()
 
     def _function(self, definition: TaskDef) -> Callable[..., Any]:
         """The task's function, imported; a file changed since it was read is a load error."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
-from .scopes import Target, module_bindings, module_imports, scan
+from little_pipelines.fingerprint.scopes import Target, module_bindings, module_imports, scan
 
 __all__ = [
     "SCHEME",

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from .cache import ResultCache
-from .engine import decide, session_id
-from .graph import TaskGraph
-from .inputs import input_file_digests
-from .outcomes import Reason
-from .spec import TaskSpec
+from little_pipelines.engine.graph import TaskGraph
+from little_pipelines.engine.run import decide, session_id
+from little_pipelines.engine.spec import TaskSpec
+from little_pipelines.fingerprint.inputs import input_file_digests
+from little_pipelines.outcomes import Reason
+from little_pipelines.store.cache import ResultCache
 
 __all__ = ["explain"]
 
@@ -125,7 +125,7 @@ def _fallbacks(spec: TaskSpec, indent: str) -> list[str]:
 
 def _input_changes(spec: TaskSpec, stored: dict[str, str], indent: str) -> list[str]:
     root = spec.input_root or Path.cwd()
-    current = input_file_digests(root, spec.inputs)
+    current = input_file_digests(root, spec.inputs, spec.paths)
     out = []
     for rel in sorted(set(stored) | set(current)):
         old, new = stored.get(rel), current.get(rel)

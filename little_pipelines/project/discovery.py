@@ -17,22 +17,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import Config
-from .errors import (
+from little_pipelines.engine.executors import RemoteCall
+from little_pipelines.engine.spec import SpecSource, TaskContext, TaskSpec
+from little_pipelines.errors import (
     DiscoveryError,
     DuplicateTaskError,
     UnknownDependencyError,
     did_you_mean,
     syntax_message,
 )
-from .executors import RemoteCall
-from .fingerprint import SCHEME, Definition, SourceIndex, digest
-from .loader import Modules
-from .paths import find_task_files
-from .scopes import module_bindings
-from .spec import TaskContext, TaskSpec
+from little_pipelines.fingerprint.code import SCHEME, Definition, SourceIndex, digest
+from little_pipelines.fingerprint.scopes import module_bindings
+from little_pipelines.paths import PathFilter
+from little_pipelines.project.config import Config
+from little_pipelines.project.loader import Modules, worker_modules
 
 __all__ = ["ReadCache", "TaskDef", "find_task_files", "read_project"]
+
+
+def find_task_files(config: Config, unreadable: list[Path] | None = None) -> list[Path]:
+    """Every `tasks_*.py` below the configured paths, skipping ignored (and unreadable) folders."""
+    return config.path_filter.task_files(config.paths, unreadable)
+
 
 _TASK_PREFIX = "task_"
 
@@ -252,8 +258,6 @@ def _dynamic_tasks(modules: Modules, index: SourceIndex, found: FileTasks, root:
     Tasks defined by a top-level `def` keep the code read statically (options come from the
     imported function when they are not literals); only tasks built by code count the file whole.
     """
-    from .pipeline import Task
-
     path = found.path
     module = modules.load(path)
     rel = path.relative_to(root).as_posix()
@@ -262,7 +266,7 @@ def _dynamic_tasks(modules: Modules, index: SourceIndex, found: FileTasks, root:
     notes: tuple[str, ...] = ()
     tasks: list[Any] = []
     for attr, value in vars(module).items():
-        if isinstance(value, Task):
+        if isinstance(value, SpecSource) and not isinstance(value, type):  # an lp.Task
             tasks.append(value)
             continue
         if not attr.startswith(_TASK_PREFIX) or not inspect.isfunction(value):
@@ -470,6 +474,7 @@ def function_spec(
     load: Callable[[TaskDef], Callable[..., Any]],
     index: SourceIndex,
     log_dir: str | None = None,
+    paths: PathFilter | None = None,
 ) -> TaskSpec:
     """The engine spec of a function task; `load` imports its function when it must run."""
     spec = TaskSpec(
@@ -479,6 +484,7 @@ def function_spec(
         deps=deps,
         inputs=task.inputs,
         input_root=index.root,
+        paths=paths,
         cache=task.cache,
         file=task.rel,
         line=task.line,
@@ -487,7 +493,13 @@ def function_spec(
     wants_this = "this" in task.params
     if not task.dynamic:
         spec.remote = RemoteCall(
-            task.name, str(index.root), str(task.path), task.function, wants_this, log_dir
+            task.name,
+            str(index.root),
+            str(task.path),
+            task.function,
+            wants_this,
+            log_dir,
+            worker_modules,
         )
 
     def source() -> str:

@@ -30,7 +30,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from .outcomes import PlannedTask, Reason, Reporter, RunReport, Status, TaskReport
+from little_pipelines.outcomes import PlannedTask, Reason, Reporter, RunReport, Status, TaskReport
 
 __all__ = [
     "LiveReporter",

@@ -9,6 +9,7 @@ bytes on disk: tasks files by `Modules.load`, helper modules below the root by a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.machinery
 import importlib.util
@@ -20,7 +21,7 @@ import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import DiscoveryError, syntax_message
+from little_pipelines.errors import DiscoveryError, syntax_message
 
 __all__ = ["Modules", "ProjectFinder", "SourceLoader"]
 
@@ -241,3 +242,19 @@ class Modules:
         if isinstance(exc, ModuleNotFoundError):
             hint = f" (is '{exc.name}' installed in this environment?)"
         return _error(f"import failed: {type(exc).__name__}: {exc}{hint}", rel, line)
+
+
+@functools.cache
+def _worker_importer(root: str) -> Modules:
+    return Modules(Path(root))
+
+
+def worker_modules(root: str) -> Modules:
+    """A worker process's importer for the project at `root`, made once per process.
+
+    A worker may outlive a run (Dask): modules whose source changed since are imported afresh.
+    """
+    modules = _worker_importer(root)
+    modules.ensure_importable()
+    modules.refresh()
+    return modules

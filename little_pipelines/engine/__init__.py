@@ -1,0 +1,1 @@
+"""The engine: task specs, the graph, the run loop, executors and task logs."""

@@ -1,0 +1,1 @@
+"""The library front door of the original Little Pipelines: Task and Pipeline."""

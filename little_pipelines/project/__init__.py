@@ -1,0 +1,1 @@
+"""The file-convention front door: configuration, discovery, loading, the project, watch."""

@@ -1,0 +1,1 @@
+"""Results on disk: the cache, its entries, and owner-only files."""

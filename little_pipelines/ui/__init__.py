@@ -1,0 +1,1 @@
+"""What users see: the command line, the console display, the views of a project, the shell."""
