@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 __all__ = [
     "CacheError",
@@ -58,7 +59,7 @@ class PipelineValidationError(LittlePipelinesError):
 class UnknownDependencyError(PipelineValidationError):
     """A task needs a task that no one provides."""
 
-    def __init__(self, task: str, dependency: str, known: Iterable[str], **where_):
+    def __init__(self, task: str, dependency: str, known: Iterable[str], **where_: Any) -> None:
         loc = where(where_.get("file"), where_.get("line"))
         at = f" ({loc})" if loc else ""
         known = sorted(known)
@@ -78,7 +79,7 @@ class UnknownDependencyError(PipelineValidationError):
 class CycleError(PipelineValidationError):
     """The dependencies form a cycle; `cycle` is the path, first name repeated last."""
 
-    def __init__(self, cycle: list[str], locations: Sequence[str] = (), **where_):
+    def __init__(self, cycle: list[str], locations: Sequence[str] = (), **where_: Any) -> None:
         places = f" ({'; '.join(locations)})" if locations else ""
         super().__init__(
             "dependency cycle: " + " -> ".join(cycle) + places
@@ -91,7 +92,7 @@ class CycleError(PipelineValidationError):
 class DuplicateTaskError(PipelineValidationError):
     """Two tasks share one name."""
 
-    def __init__(self, name: str, first: str, second: str, **where_):
+    def __init__(self, name: str, first: str, second: str, **where_: Any) -> None:
         super().__init__(
             f"task '{name}' is defined twice: {first} and {second} (task names must be unique;"
             " rename one of them)",

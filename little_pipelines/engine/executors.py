@@ -285,7 +285,8 @@ class _Slot:
         wait([self._conn, self._process.sentinel])
         try:
             if self._conn.poll():
-                return self._conn.recv()
+                outcome: RemoteOutcome = self._conn.recv()
+                return outcome
         except (EOFError, OSError):
             pass
         raise WorkerDied(call.name, self._reap())
@@ -302,7 +303,8 @@ class _Slot:
         if process.exitcode is None:
             process.kill()
             process.join()
-        return process.exitcode
+        code: int | None = process.exitcode
+        return code
 
     def kill(self) -> None:
         """End the worker now: the run was interrupted, its task's result is not wanted."""

@@ -120,7 +120,9 @@ def run(
     return report
 
 
-def decide(graph: TaskGraph, cache: ResultCache, *, clock: Callable[[], float] = time.time):
+def decide(
+    graph: TaskGraph, cache: ResultCache, *, clock: Callable[[], float] = time.time
+) -> dict[str, Reason | None]:
     """Each task's reason to run now (None when fresh), without running anything."""
     state = _Run(graph, cache, clock=clock)
     return {p.name: p.reason for p in state.plan(graph.order)}

@@ -332,7 +332,8 @@ class SourceIndex:
         info = parse_module(path, Path(path).read_bytes())
         self._modules[path] = (stamp, info)
         feeds = self._feeds_of(info)
-        if feeds or self._feeds.pop(path, None):
+        if feeds or path in self._feeds:
+            self._feeds.pop(path, None)
             self._feeds[path] = feeds
             self._feeds_version += 1
         return info
@@ -505,8 +506,8 @@ class SourceIndex:
             if len(target) == 1 and target[0] not in info.defs:
                 for module, attr, level in info.imports.get(target[0], ()):
                     found = self.resolve_module(module, info.path, level) if attr else None
-                    if found is not None and found.is_file() and found != info.path:
-                        feeds.append((found, attr, statement))  # type: ignore[arg-type]
+                    if attr and found is not None and found.is_file() and found != info.path:
+                        feeds.append((found, attr, statement))
             elif len(target) == 2:
                 for found in self._modules_named(info, target[0]):
                     if found.is_file() and found != info.path:
@@ -628,12 +629,12 @@ class SourceIndex:
                     yield target, self.module(target).as_value
                 continue
             module_path = self.resolve_module(module, info.path, level) if attr else None
-            if module_path is None:  # not the project's: the import line itself is the code
+            if module_path is None or attr is None:  # not the project's: the import line counts
                 binding = info.bindings.get(name)
                 if binding is not None:
                     yield info.path, binding
                 continue
-            yield from self._lookup_in(module_path, attr, seen)  # type: ignore[arg-type]
+            yield from self._lookup_in(module_path, attr, seen)
 
     def _lookup_in(
         self, module_path: Path, name: str, seen: set[tuple[Path, str]] | None = None

@@ -231,7 +231,7 @@ class _Scanner:
         for deco in decorators:
             self.visit(deco)
             if not self.stack:  # `@register` runs at import time, like a call
-                target = (deco.id,) if isinstance(deco, ast.Name) else None
+                target: tuple[str, ...] | None = (deco.id,) if isinstance(deco, ast.Name) else None
                 if isinstance(deco, ast.Attribute):
                     target = chain_of(deco)
                 if target is not None:

@@ -21,6 +21,7 @@ import hashlib
 import pickle
 import struct
 import types
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["canonical", "pickle_digest", "value_digest"]
@@ -277,7 +278,7 @@ class _Encoder:
 # Lists of these pickle to the same bytes in every process (none of them is memoised), so
 # pickle, which is fast, encodes them.
 _NUMBERS = frozenset({type(None), bool, int, float, complex})
-_SIMPLE = {
+_SIMPLE: dict[type, Callable[[_Encoder, Any], None]] = {
     type(None): _Encoder._none,
     bool: _Encoder._bool,
     int: _Encoder._int,
@@ -286,7 +287,7 @@ _SIMPLE = {
     str: _Encoder._str,
     bytes: _Encoder._bytes,
 }
-_CONTAINERS = {
+_CONTAINERS: dict[type, Callable[[_Encoder, Any], None]] = {
     bytearray: _Encoder._bytearray,
     list: _Encoder._list,
     tuple: _Encoder._tuple,

@@ -22,6 +22,7 @@ from little_pipelines.fingerprint.code import SourceIndex, digest, object_code_d
 if TYPE_CHECKING:
     import diskcache
 
+    from little_pipelines.engine.graph import TaskGraph
     from little_pipelines.outcomes import Reporter, RunReport
     from little_pipelines.paths import PathFilter
     from little_pipelines.store.cache import ResultCache
@@ -108,7 +109,7 @@ class Task:
         """Dependency name -> Task once the task is in a pipeline (None if unknown), else None."""
         if self.pipeline is None:
             return None
-        found = {}
+        found: dict[str, Any] = {}
         for name in self.dependency_names:
             try:
                 found[name] = self.pipeline.get_task(name)
@@ -317,7 +318,7 @@ class Pipeline:
                 raise AttributeError(f"task '{task.name}' is missing 'run' process")
         self._graph()
 
-    def _graph(self, indexes: dict[Path, SourceIndex] | None = None):
+    def _graph(self, indexes: dict[Path, SourceIndex] | None = None) -> TaskGraph:
         from little_pipelines.engine.graph import TaskGraph
 
         if indexes is None:

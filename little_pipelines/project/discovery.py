@@ -12,7 +12,7 @@ import ast
 import inspect
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,7 @@ class TaskDef:
     cache: bool = True
     expire_text: str = ""
     dynamic: bool = False  # built by code: the imported function is the task
-    live: Any = None
+    live: Callable[..., Any] | None = None
     notes: tuple[str, ...] = ()  # where reading its code fell back to something coarser
     live_options: bool = False  # options that are not literals: read after importing
 
@@ -455,7 +455,7 @@ def read_project(
     return defs, objects
 
 
-def dependencies(task: TaskDef, known: Mapping[str, Any]) -> tuple[str, ...]:
+def dependencies(task: TaskDef, known: Collection[str]) -> tuple[str, ...]:
     """The upstream tasks a function task names; a parameter with a default may name none."""
     deps = []
     for param in task.params:

@@ -99,7 +99,7 @@ class ProjectPipeline:
             old = self._views
             self._views = {}
             for spec in graph:
-                known = self.project.objects.get(spec.name)
+                known: Any = self.project.objects.get(spec.name)
                 if known is None:
                     view = old.get(spec.name)
                     keep = isinstance(view, FunctionTask) and view.spec is spec

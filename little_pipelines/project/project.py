@@ -23,7 +23,7 @@ from little_pipelines.engine.spec import SpecSource, TaskSpec
 from little_pipelines.errors import CacheError, DiscoveryError, TaskNotFoundError, syntax_message
 from little_pipelines.expire import never
 from little_pipelines.fingerprint.code import SourceIndex
-from little_pipelines.outcomes import Reporter, RunReport
+from little_pipelines.outcomes import Reason, Reporter, RunReport
 from little_pipelines.project.config import Config, find_root, load_config
 from little_pipelines.project.discovery import (
     ReadCache,
@@ -173,7 +173,7 @@ class Project:
             module = self.modules.load(definition.path)
         except OSError as exc:
             raise _unreadable(exc, self.root) from None
-        func = getattr(module, definition.function, None)
+        func: object = getattr(module, definition.function, None)
         if not callable(func):
             raise DiscoveryError.at(
                 f"the file no longer defines {definition.function}() (task"
@@ -280,7 +280,7 @@ class Project:
             " it counts as failed and runs again"
         )
 
-    def reasons(self) -> dict[str, Any]:
+    def reasons(self) -> dict[str, Reason | None]:
         """Each task's reason to run now (None when fresh), deciding without running anything."""
         return engine.decide(self.graph, self.cache)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,7 @@ def file_changes(
 
 def _watch(
     folders: list[Path], is_relevant: Callable[[Path], bool], stop_event: threading.Event
-) -> Iterator[set[Path]]:
+) -> Generator[set[Path], None, None]:
     import watchfiles
 
     for changes in watchfiles.watch(

@@ -142,8 +142,10 @@ def _private_disk() -> type:
     """diskcache's Disk, writing value files 0600 in folders 0700, never through a symlink."""
     import diskcache
 
-    class PrivateDisk(diskcache.Disk):
-        def _write(self, full_path: str, iterator: Any, mode: str, encoding: str | None = None):
+    class PrivateDisk(diskcache.Disk):  # type: ignore[misc]  # diskcache has no types
+        def _write(
+            self, full_path: str, iterator: Any, mode: str, encoding: str | None = None
+        ) -> int:
             for attempt in range(1, 11):
                 try:
                     make_dirs(Path(full_path).parent)
@@ -276,7 +278,8 @@ class ResultCache:
         try:
             if self._readonly is None:
                 try:
-                    return self.raw._sql(query, args).fetchall()
+                    rows: list[Any] = self.raw._sql(query, args).fetchall()
+                    return rows
                 except CacheError:
                     if self._readonly is None:
                         raise

@@ -179,7 +179,9 @@ def _json_head(project: Project | None, *, ok: bool, error: Any = None) -> dict[
     }
 
 
-def run_json(project: Project, report: RunReport, trigger: list[str] | None = None) -> dict:
+def run_json(
+    project: Project, report: RunReport, trigger: list[str] | None = None
+) -> dict[str, Any]:
     """The `--json` object of one run (SPEC section 4)."""
     data = _json_head(project, ok=report.ok)
     data["trigger"] = trigger or []

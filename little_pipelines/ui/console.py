@@ -62,8 +62,9 @@ def make_console(*, stderr: bool = True, no_color: bool | None = None) -> Consol
     if no_color is None:
         no_color = os.environ.get("NO_COLOR", "") != ""
     # rich's no_color only strips colours and still emits bold/dim codes; drop styles entirely.
-    color_system = None if no_color else "auto"
-    return Console(stderr=stderr, no_color=no_color, color_system=color_system, highlight=False)
+    return Console(
+        stderr=stderr, no_color=no_color, color_system=None if no_color else "auto", highlight=False
+    )
 
 
 def make_reporter(console: Console, *, verbose: bool = False, quiet: bool = False) -> Reporter:

@@ -1,9 +1,10 @@
 """The interactive shell: a subclassable `cmd.Cmd` over a pipeline (SPEC section 2).
 
-Works with an `lp.Pipeline` or the runner's project pipeline alike, through the Pipeline
-interface only. All output goes to the shell's `stdout` (rich output through a Console on it),
-so a shell can be driven and read in tests. Nothing happens at import or construction: the
-console is made on first use, and a log sink exists only while a run started by the shell lasts.
+Works with an `lp.Pipeline` or a project's pipeline alike, through the few methods of
+`ShellPipeline`, which both front doors have. All output goes to the shell's `stdout` (rich
+output through a Console on it), so a shell can be driven and read in tests. Nothing happens
+at import or construction: the console is made on first use, and a log sink exists only while
+a run started by the shell lasts.
 """
 
 from __future__ import annotations
@@ -16,18 +17,51 @@ import inspect
 import os
 import shlex
 import sys
-from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from little_pipelines.errors import LittlePipelinesError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from little_pipelines.library.pipeline import Pipeline
-    from little_pipelines.outcomes import RunReport
+    from little_pipelines.outcomes import Reporter, RunReport
+    from little_pipelines.store.cache import ResultCache
 
-__all__ = ["Shell"]
+__all__ = ["Shell", "ShellPipeline"]
+
+
+class ShellPipeline(Protocol):
+    """What the shell asks of a pipeline: an `lp.Pipeline`, or a project's (`lp shell`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def tasks(self) -> Iterator[Any]: ...
+
+    @property
+    def result_cache(self) -> ResultCache: ...
+
+    @property
+    def log_dir(self) -> Path: ...
+
+    def get_task(self, name: str) -> Any: ...
+
+    def get_result(self, name: str) -> Any: ...
+
+    def validate_tasks(self) -> None: ...
+
+    def execute(
+        self,
+        force: bool = False,
+        force_tasks: Iterable[str] | None = None,
+        skip_tasks: Iterable[str] | None = None,
+        single_task: str = "",
+        *,
+        reporter: Reporter | None = None,
+    ) -> RunReport: ...
 
 
 def _when(timestamp: float | None) -> str:
@@ -52,13 +86,13 @@ class Shell(cmd.Cmd):
         self, completekey: str = "tab", stdin: IO[str] | None = None, stdout: IO[str] | None = None
     ) -> None:
         super().__init__(completekey, stdin, stdout)
-        self.pipeline: Pipeline | None = None
+        self.pipeline: ShellPipeline | None = None
         self.quiet = False
         self.log_level: str | None = None
         self.last_report: RunReport | None = None
         self._console: Console | None = None
 
-    def set_pipeline(self, pipeline: Pipeline) -> Shell:
+    def set_pipeline(self, pipeline: ShellPipeline) -> Shell:
         """Set the pipeline the commands work on; returns the shell, for chaining."""
         self.pipeline = pipeline
         return self
@@ -89,7 +123,7 @@ class Shell(cmd.Cmd):
         """Print plain text (never read as markup) to the shell's output."""
         self.console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
 
-    def _pipeline(self) -> Pipeline:
+    def _pipeline(self) -> ShellPipeline:
         if self.pipeline is None:
             raise LittlePipelinesError("no pipeline is set: call shell.set_pipeline(pipeline)")
         return self.pipeline
@@ -99,7 +133,8 @@ class Shell(cmd.Cmd):
         words = arg.split()
         if len(words) != 1:
             raise LittlePipelinesError("give one task name (see: list-tasks)")
-        return self._pipeline().get_task(words[0]).name
+        name: str = self._pipeline().get_task(words[0]).name
+        return name
 
     def _upstream(self, name: str) -> list[str]:
         """Every task that `name` depends on, directly or not."""
