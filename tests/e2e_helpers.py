@@ -1,9 +1,13 @@
-"""Helpers for end-to-end tests: real projects in tmp_path, the real `lp` in a subprocess.
+"""Helpers for end-to-end tests: real projects in tmp_path, and `lp` run as a user would.
 
 Every test builds a `Project` in its own tmp_path, writes files into it with `write`, and runs
-`lp` as a user would (the installed script) with HOME and LITTLE_PIPELINES_HOME inside
-tmp_path and NO_COLOR set. Assertions read what a user sees: exit codes, `--json`,
-`lp list --json` states and messages on stderr.
+`lp` with HOME and LITTLE_PIPELINES_HOME inside tmp_path and NO_COLOR set. By default `lp`
+runs in this process (`lp_here`: the real command line, its output streams and exit code),
+and each call ends as a process would: the project's modules leave `sys.modules` and a new
+session begins. A project made with `process=True` runs the installed `lp` script as a
+subprocess instead, for what needs a process: signals, locks, watch, workers, crashes.
+Assertions read what a user sees: exit codes, `--json`, `lp list --json` states and
+messages on stderr.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ __all__ = [
     "executed",
     "lp",
     "lp_command",
+    "lp_here",
     "lp_many",
     "make_env",
     "statuses",
@@ -97,6 +102,44 @@ def lp(*args: str, cwd: Path, home: Path, no_color: bool = True, timeout: float 
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def lp_here(*args: str, cwd: Path, home: Path, no_color: bool = True) -> Result:
+    """Run `lp ARGS` in this process, in `cwd`, as the CLI sees its arguments: the same
+    commands, options, output and exit codes as the real `lp`, without starting Python.
+
+    For what needs a process (signals, locks, watch, workers, the no-import promise), use `lp`.
+    """
+    from typer.testing import CliRunner
+
+    from little_pipelines.engine.run import session_id
+    from little_pipelines.ui.cli import app
+
+    env = make_env(home, no_color=no_color)
+    runner = CliRunner(env={k: env.get(k) for k in {*env, *os.environ}})
+    before, modules, path = Path.cwd(), set(sys.modules), list(sys.path)
+    session_id.cache_clear()  # each `lp` is a session of its own
+    os.chdir(cwd)
+    try:
+        result = runner.invoke(app, list(args), prog_name="lp", obj={"signals": None})
+    finally:
+        os.chdir(before)
+        # as when the process ends: the project's modules and sys.path entries go
+        for name in set(sys.modules) - modules:
+            if _users_module(sys.modules[name]):
+                del sys.modules[name]
+        sys.path[:] = path
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Result(result.exit_code, result.stdout, result.stderr)
+
+
+def _users_module(module: object) -> bool:
+    """A module from a project's files (not lp's, not the standard library's or a package's)."""
+    file = getattr(module, "__file__", None)
+    if not file:
+        return getattr(module, "__name__", "").startswith("lp_tasks__")
+    return not file.startswith((sys.prefix, sys.base_prefix, PACKAGE_DIR))
+
+
 def lp_many(calls: list[tuple[tuple[str, ...], Path]], home: Path) -> list[Result]:
     """Run several independent `lp` commands at once (each `(args, cwd)`); their results.
 
@@ -124,7 +167,8 @@ def lp_many(calls: list[tuple[tuple[str, ...], Path]], home: Path) -> list[Resul
 class Project:
     """A project folder in tmp_path, with helpers to write files and run `lp` in it."""
 
-    def __init__(self, tmp_path: Path, name: str = "proj") -> None:
+    def __init__(self, tmp_path: Path, name: str = "proj", *, process: bool = False) -> None:
+        self.process = process  # run `lp` as a real subprocess (signals, watch, imports...)
         self.tmp = tmp_path
         self.root = tmp_path / name
         self.root.mkdir(parents=True, exist_ok=True)
@@ -133,7 +177,7 @@ class Project:
 
     def copy(self, tmp_path: Path) -> Project:
         """A copy of this project folder (cache included) in another tmp_path."""
-        other = Project(tmp_path, self.root.name)
+        other = Project(tmp_path, self.root.name, process=self.process)
         shutil.copytree(self.root, other.root, dirs_exist_ok=True)
         return other
 
@@ -165,10 +209,14 @@ class Project:
     # running lp ----------------------------------------------------------------------------
 
     def lp(self, *args: str, cwd: Path | None = None, no_color: bool = True) -> Result:
-        return lp(*args, cwd=cwd or self.root, home=self.home, no_color=no_color)
+        """`lp ARGS`: in this process unless the project was made with `process=True`."""
+        run = lp if self.process else lp_here
+        return run(*args, cwd=cwd or self.root, home=self.home, no_color=no_color)
 
     def lp_many(self, *calls: tuple[str, ...]) -> list[Result]:
-        """Several read-only `lp` commands in this project, run at once."""
+        """Several read-only `lp` commands in this project (at once, with `process=True`)."""
+        if not self.process:
+            return [self.lp(*args) for args in calls]
         return lp_many([(args, self.root) for args in calls], self.home)
 
     def run(self, *args: str, rc: int | None = 0, cwd: Path | None = None) -> dict[str, Any]:

@@ -272,7 +272,7 @@ def test_a_task_that_leaves_a_thread_running_does_not_keep_lp_alive(tmp_path: Pa
 
 
 def test_os_exit_in_a_task_is_reported_by_lp_list_and_the_next_run(tmp_path: Path) -> None:
-    p = Project(tmp_path)
+    p = Project(tmp_path, process=True)
     p.write(
         "tasks_exit.py",
         """
