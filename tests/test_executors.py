@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from proc_helpers import alive, wait_for_file
 
-from little_pipelines.engine.executors import InProcess, ProcessExecutor, RemoteCall
+from little_pipelines.engine.execute import RemoteCall
+from little_pipelines.engine.executors import InProcess, ProcessExecutor
 from little_pipelines.project.loader import worker_modules
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from little_pipelines.engine.executors import RemoteCall, run_remote
+from little_pipelines.engine.execute import RemoteCall, run_remote
 from little_pipelines.project import loader
 from little_pipelines.project.loader import Modules, ProjectFinder, worker_modules
 

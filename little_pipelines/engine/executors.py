@@ -9,122 +9,24 @@ output stay with the `lp` process.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from little_pipelines.engine.execute import Outcome, RemoteCall, call_guarded, run_remote
 from little_pipelines.errors import LittlePipelinesError
 
 __all__ = [
     "DaskExecutor",
     "InProcess",
+    "Outcome",
     "ProcessExecutor",
     "RemoteCall",
-    "RemoteOutcome",
     "WorkerDied",
     "call_guarded",
+    "run_remote",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteCall:
-    """How a worker finds and calls a runner task: its file, function and parameters."""
-
-    name: str
-    root: str
-    path: str
-    function: str
-    wants_this: bool
-    log_dir: str | None = None
-    # `modules(root)`: the worker's importer of the project's files, with `load(path)`;
-    # a module-level function, so that it pickles by name
-    modules: Callable[[str], Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteOutcome:
-    """What a worker sends back: the result's bytes and canonical digest, or the error."""
-
-    data: bytes | None
-    duration_s: float
-    error: tuple[str, str, str] | None = None  # type, message, traceback
-    digest: str | None = None  # values.value_digest of the result
-
-
-def _upstream_values(
-    modules: Any, upstream: Mapping[str, tuple[bytes, str | None]]
-) -> dict[str, Any]:
-    """Unpickle upstream results here, importing the tasks file a result's class lives in."""
-    import pickle
-
-    values = {}
-    for name, (data, path) in upstream.items():
-        try:
-            values[name] = pickle.loads(data)
-        except ModuleNotFoundError:
-            if path is None:
-                raise
-            modules.load(Path(path))
-            values[name] = pickle.loads(data)
-    return values
-
-
-def call_guarded(invoke: Callable[[], Any]) -> Any:
-    """`invoke()`; a child process that a task forked is ended here, before it can store
-    results or print a report twice."""
-    import os
-
-    pid = os.getpid()
-    try:
-        return invoke()
-    finally:
-        if os.getpid() != pid:
-            os._exit(0)
-
-
-def run_remote(call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]) -> RemoteOutcome:
-    """Run one task in a worker process; never raises for the task's own errors.
-
-    `upstream` maps each dependency to its stored bytes and the tasks file that made it.
-    """
-    from little_pipelines.engine.logs import TaskLogs, task_logger
-    from little_pipelines.engine.spec import TaskContext
-    from little_pipelines.fingerprint.values import value_digest
-    from little_pipelines.outcomes import TaskError
-    from little_pipelines.store.cache import serialize
-
-    started = time.perf_counter()
-    logs = TaskLogs(Path(call.log_dir)) if call.log_dir else None
-    try:
-        if logs is not None:
-            logs.__enter__()
-        assert call.modules is not None, "a RemoteCall names its importer"
-        modules = call.modules(call.root)
-        func = getattr(modules.load(Path(call.path)), call.function)
-        kwargs = _upstream_values(modules, upstream)
-        if call.wants_this:
-            kwargs["this"] = TaskContext(call.name, task_logger(call.name), Path(call.root))
-        value = call_guarded(lambda: func(**kwargs))
-    except BaseException as exc:  # a worker has no Ctrl-C of its own: anything fails the task
-        error = TaskError.from_exception(exc)
-        outcome = (error.type, error.message, error.traceback)
-        return RemoteOutcome(None, time.perf_counter() - started, outcome)
-    finally:
-        if logs is not None:
-            logs.__exit__(None, None, None)
-    duration = time.perf_counter() - started
-    try:
-        data = serialize(value)
-    except Exception as exc:
-        message = (
-            f"task '{call.name}' returned a {type(value).__qualname__}, which cannot be sent"
-            f" back from a worker process or stored: {exc}"
-        )
-        return RemoteOutcome(None, duration, (type(exc).__name__, message, ""))
-    return RemoteOutcome(data, duration, digest=value_digest(value, data))
 
 
 class WorkerDied(LittlePipelinesError):
@@ -267,7 +169,7 @@ class _Slot:
             child_end.close()
             self._process, self._conn = process, parent_end
 
-    def _run(self, call: RemoteCall, upstream: dict[str, Any]) -> RemoteOutcome:
+    def _run(self, call: RemoteCall, upstream: dict[str, Any]) -> Outcome:
         from multiprocessing.connection import wait
 
         if self._process is not None and not self._process.is_alive():
@@ -285,7 +187,7 @@ class _Slot:
         wait([self._conn, self._process.sentinel])
         try:
             if self._conn.poll():
-                outcome: RemoteOutcome = self._conn.recv()
+                outcome: Outcome = self._conn.recv()
                 return outcome
         except (EOFError, OSError):
             pass
@@ -335,13 +237,13 @@ class ProcessExecutor:
         self.jobs = jobs
         self._jobs: Any = None
         self._slots: list[_Slot] = []
-        self._futures: list[Future[RemoteOutcome]] = []
+        self._futures: list[Future[Outcome]] = []
         self._abort: Any = None
 
     def submit(
         self, call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]
-    ) -> Future[RemoteOutcome]:
-        """Queue one task for the next free worker; the future holds its RemoteOutcome."""
+    ) -> Future[Outcome]:
+        """Queue one task for the next free worker; the future holds its Outcome."""
         if self._jobs is None:
             import multiprocessing
             import queue
@@ -351,7 +253,7 @@ class ProcessExecutor:
             self._jobs = queue.SimpleQueue()
             self._abort = threading.Event()
             self._slots = [_Slot(self._jobs, context, self._abort) for _ in range(self.jobs)]
-        future: Future[RemoteOutcome] = Future()
+        future: Future[Outcome] = Future()
         self._futures = [f for f in self._futures if not f.done()]
         self._futures.append(future)
         self._jobs.put((future, call, dict(upstream)))
@@ -502,8 +404,8 @@ class DaskExecutor:
 
     def submit(
         self, call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]
-    ) -> Future[RemoteOutcome]:
-        future: Future[RemoteOutcome] = Future()
+    ) -> Future[Outcome]:
+        future: Future[Outcome] = Future()
         remote = self._client.submit(run_remote, call, dict(upstream), pure=False)
 
         def done(finished: Any) -> None:

@@ -8,23 +8,21 @@ from __future__ import annotations
 
 import contextlib
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from little_pipelines.engine.executors import InProcess, WorkerDied, call_guarded
+from little_pipelines.engine.execute import Outcome, call_guarded, perform
+from little_pipelines.engine.executors import InProcess, WorkerDied
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.logs import TaskLogs, task_logger
+from little_pipelines.engine.plan import Planner, decide, policy_kind, session_id
+from little_pipelines.engine.schedule import Schedule
 from little_pipelines.engine.spec import OnUpstreamError, TaskContext, TaskSpec
-from little_pipelines.errors import LittlePipelinesError
-from little_pipelines.fingerprint.inputs import input_file_digests, inputs_digest
-from little_pipelines.fingerprint.values import pickle_digest, value_digest
+from little_pipelines.fingerprint.values import pickle_digest
 from little_pipelines.outcomes import (
-    PlannedTask,
     Reason,
     Reporter,
     RunReport,
@@ -32,19 +30,9 @@ from little_pipelines.outcomes import (
     TaskError,
     TaskReport,
 )
-from little_pipelines.store.cache import DamagedResult, Entry, ResultCache, serialize
+from little_pipelines.store.cache import DamagedResult, Entry, ResultCache
 
-__all__ = ["decide", "run", "session_id"]
-
-
-@cache
-def session_id() -> str:
-    """This process's identity; results that expire `after_session` are tied to it."""
-    return uuid.uuid4().hex
-
-
-def _policy_kind(policy: Any) -> str:
-    return "never" if policy is None else getattr(policy, "kind", "time")
+__all__ = ["decide", "run", "session_id"]  # (decide, session_id: plan.py, kept here too)
 
 
 def run(
@@ -107,25 +95,12 @@ def run(
         state.logs = TaskLogs(log_dir, warnings=state.warnings) if log_dir is not None else None
         try:
             with state.logs or contextlib.nullcontext():
-                if executor is not None:
-                    state.execute_parallel(
-                        selected, report, reporter, executor, exitfirst=exitfirst, stop=stop
-                    )
-                else:
-                    state.execute(selected, report, reporter, exitfirst=exitfirst, stop=stop)
+                state.execute(selected, report, reporter, executor, exitfirst=exitfirst, stop=stop)
         finally:
             state.expire_on_complete(selected)
     report.duration_s = time.perf_counter() - started
     reporter.run_finished(report)
     return report
-
-
-def decide(
-    graph: TaskGraph, cache: ResultCache, *, clock: Callable[[], float] = time.time
-) -> dict[str, Reason | None]:
-    """Each task's reason to run now (None when fresh), without running anything."""
-    state = _Run(graph, cache, clock=clock)
-    return {p.name: p.reason for p in state.plan(graph.order)}
 
 
 def _locate(task: TaskReport, spec: TaskSpec) -> TaskReport:
@@ -166,8 +141,8 @@ class _Upstream(Mapping[str, Any]):
         return len(self._names)
 
 
-class _Run:
-    """The state of one run: entries read, result digests known, values in memory."""
+class _Run(Planner):
+    """One run: the planner's knowledge, plus executing, storing and reporting tasks."""
 
     def __init__(
         self,
@@ -178,123 +153,11 @@ class _Run:
         root: Path | None = None,
         results: dict[str, tuple[str, bytes]] | None = None,
     ) -> None:
-        self.graph = graph
-        self.cache = cache
-        self.clock = clock
-        self.root = root
-        self.results = results if results is not None else {}
-        self.entries: dict[str, Entry | None] = {}
-        self.digests: dict[str, str] = {}
-        self.inputs: dict[str, tuple[str, dict[str, str]]] = {}
-        self.forced: set[str] = set()
-        self.skip: set[str] = set()
-        self.warnings: list[str] = []
+        super().__init__(graph, cache, clock=clock, root=root, results=results)
         self.logs: TaskLogs | None = None
-        self.ran: set[str] = set()  # tasks executed successfully in this run
         self.guard: InProcess | None = None
         self.report: RunReport | None = None
-        self.rehashed: set[str] = set()  # tasks whose inputs were hashed again after upstream ran
-        self.selected: set[str] = set(graph.order)
         self.reporter: Reporter | None = None
-
-    def select(self, targets: Sequence[str] | None, *, no_upstream: bool) -> list[str]:
-        if not targets:
-            return list(self.graph.order)
-        if not no_upstream:
-            return self.graph.upstream(targets)
-        chosen = set(self.graph.check(targets))
-        fed = sorted({d for t in chosen for d in self.graph[t].deps if d not in chosen})
-        upstream = [n for n in self.graph.upstream(targets) if n not in chosen]
-        stale = {p.name for p in self.plan(upstream) if p.will_run}
-        for name in fed:
-            entry = self.entry(name)
-            if entry is None:
-                raise LittlePipelinesError(
-                    f"--no-upstream: upstream task '{name}' has no cached result;"
-                    f" run it first (lp run {name})"
-                )
-            if name in stale:
-                self.warnings.append(f"using the stale cached result of '{name}' (--no-upstream)")
-            self.digests[name] = entry.result
-        return [n for n in self.graph.order if n in chosen]
-
-    def entry(self, name: str) -> Entry | None:
-        if name not in self.entries:
-            found = self.entries[name] = self.cache.entry(name)
-            if found is None and name in self.cache.lost:
-                self._lost_warning(name, self.cache.lost[name])
-        return self.entries[name]
-
-    def _lost_warning(self, name: str, why: str) -> None:
-        self.warnings.append(
-            f"the stored result of '{name}' is {why}: treated as no result, so '{name}' runs again"
-        )
-
-    def inputs_of(self, spec: TaskSpec) -> str:
-        return self.input_files(spec)[0]
-
-    def input_files(self, spec: TaskSpec) -> tuple[str, dict[str, str]]:
-        """The digest of a task's inputs, and each file's digest (for `lp why`)."""
-        if not spec.inputs:
-            return "", {}
-        found = self.inputs.get(spec.name)
-        if found is None:
-            root = spec.input_root or self.root or Path.cwd()
-            files = input_file_digests(root, spec.inputs, spec.paths)
-            found = self.inputs[spec.name] = (inputs_digest(files), files)
-        return found
-
-    def reason(self, spec: TaskSpec, entry: Entry | None) -> Reason | None:
-        """Why `spec` must run now, given what its upstream tasks produced; None if fresh."""
-        if spec.name in self.forced:
-            return Reason.FORCED
-        if not spec.cache:
-            return Reason.ALWAYS
-        if entry is None:
-            return Reason.NEW
-        if entry.code != spec.code:
-            return Reason.CODE
-        if entry.inputs != self.inputs_of(spec):
-            return Reason.INPUTS
-        for dep in spec.deps:
-            current = self.digests.get(dep)
-            if current is None or entry.upstream.get(dep) != current:
-                return Reason.UPSTREAM
-        if entry.session is not None and entry.session != session_id():
-            return Reason.EXPIRED
-        if entry.expires_at is not None and self.clock() >= entry.expires_at:
-            return Reason.EXPIRED
-        return None
-
-    def plan(self, selected: list[str]) -> list[PlannedTask]:
-        """Decide every selected task as if upstream tasks that must run change their result."""
-        known = dict(self.digests)
-        plan = []
-        for name in selected:
-            spec = self.graph[name]
-            entry = self.entry(name)
-            reason = None if name in self.skip else self.reason(spec, entry)
-            if reason is None and entry is not None:
-                self.digests[name] = entry.result
-            last = entry.duration_s if entry is not None else None
-            plan.append(PlannedTask(name, reason is not None, reason, last))
-        self.digests = known
-        return plan
-
-    def data(self, name: str) -> bytes:
-        """The stored bytes of `name`'s result, verified (KeyError, DamagedResult)."""
-        entry = self.entry(name)
-        held = self.results.get(name)
-        if held is not None and entry is not None and held[0] == entry.data:
-            return held[1]
-        data = self.cache.load_bytes(name, entry)
-        assert entry is not None
-        self.results[name] = (entry.data, data)
-        return data
-
-    def result(self, name: str) -> Any:
-        """A new copy of `name`'s result, unpickled from its stored bytes."""
-        return self.cache.loads(name, self.data(name))
 
     def _load_upstream(self, spec: TaskSpec, failed: dict[str, str]) -> TaskReport | None:
         """Before a task executes, verify its upstream results; re-execute any found lost.
@@ -370,30 +233,68 @@ class _Run:
         selected: list[str],
         report: RunReport,
         reporter: Reporter,
+        executor: Any = None,
         *,
         exitfirst: bool,
         stop: Callable[[], bool] | None = None,
     ) -> None:
+        """Run the selected tasks in dependency order; with an `executor`, up to
+        `executor.jobs` tasks that can run elsewhere do so side by side."""
         failed: dict[str, str] = {}  # task -> the failed task it traces back to
         missing: set[str] = set()  # skipped tasks that left no result behind
-        for i, name in enumerate(selected):
-            if stop is not None and stop():
-                report.cancelled = True
-                return
+        remote: dict[str, Reason] = {}  # tasks out in a worker, with their reason
+        current: list[str] = []  # the task being started here
+        stopped_at_failure = False
+
+        def finish_task(task: TaskReport) -> None:
+            nonlocal stopped_at_failure
+            self._record(task, failed, missing, report, reporter)
+            stopped_at_failure = stopped_at_failure or (exitfirst and task.status is Status.FAILED)
+
+        def start(name: str) -> Future[Any] | None:
             spec = self.graph[name]
+            current[:] = [name]
             task = self._blocked(spec, failed, missing)
             if task is None:
-                try:
-                    task = self._decide_and_run(spec, reporter)
-                except KeyboardInterrupt as exc:
-                    report.interrupted = True
-                    stopped = exc.task if isinstance(exc, _Interrupted) else _interrupted(name)
-                    report.tasks.append(_locate(stopped, spec))
-                    return
-            self._record(task, failed, missing, report, reporter)
-            if exitfirst and task.status is Status.FAILED:
-                self._drop_rest(selected[i + 1 :], report, reporter)
-                return
+                _, reason = self.decide_now(spec)
+                if reason is not None and spec.remote is not None and executor is not None:
+                    reporter.task_started(name)
+                    try:
+                        future: Future[Any] = executor.submit(spec.remote, self._payload(spec))
+                    except Exception as exc:  # e.g. a pool broken by a dead worker
+                        finish_task(self._lost(spec, reason, exc))
+                        return None
+                    remote[name] = reason
+                    return future
+                task = self._decide_and_run(spec, reporter)
+            finish_task(task)
+            current.clear()
+            return None
+
+        def finish(name: str, future: Future[Any]) -> None:
+            finish_task(self._complete(self.graph[name], remote.pop(name), future))
+
+        def halted() -> bool:
+            if stop is not None and stop():
+                report.cancelled = True
+            return report.cancelled or stopped_at_failure
+
+        schedule = Schedule(selected, {name: self.graph[name].deps for name in selected})
+        slots = executor.jobs if executor is not None else 1
+        try:
+            rest = schedule.run(start, finish, slots=slots, halted=halted)
+        except KeyboardInterrupt as exc:
+            report.interrupted = True
+            if isinstance(exc, _Interrupted):  # a task running in this process
+                report.tasks.append(_locate(exc.task, self.graph[exc.task.name]))
+            elif current:
+                report.tasks.append(_locate(_interrupted(current[0]), self.graph[current[0]]))
+            for name in schedule.running.values():  # the workers are ended when the run closes
+                self._forget(name)
+                report.tasks.append(_locate(_interrupted(name, remote[name]), self.graph[name]))
+            return
+        if stopped_at_failure and not report.cancelled:
+            self._drop_rest(rest, report, reporter)
 
     def _record(
         self,
@@ -420,73 +321,6 @@ class _Run:
             report.tasks.append(_locate(late, self.graph[rest]))
             reporter.task_finished(late)
 
-    def execute_parallel(
-        self,
-        selected: list[str],
-        report: RunReport,
-        reporter: Reporter,
-        executor: Any,
-        *,
-        exitfirst: bool,
-        stop: Callable[[], bool] | None = None,
-    ) -> None:
-        """Like `execute`, with up to `executor.jobs` remote tasks running at once."""
-        chosen = set(selected)
-        waiting = {n: {d for d in self.graph[n].deps if d in chosen} for n in selected}
-        ready = [n for n in selected if not waiting[n]]
-        running: dict[Future[Any], tuple[str, Reason]] = {}
-        failed: dict[str, str] = {}
-        missing: set[str] = set()
-        done: set[str] = set()
-        halted = False
-
-        def finish(task: TaskReport) -> None:
-            nonlocal halted
-            self._record(task, failed, missing, report, reporter)
-            done.add(task.name)
-            for child in self.graph.downstream[task.name]:
-                if child in chosen:
-                    waiting[child].discard(task.name)
-                    if not waiting[child]:
-                        ready.append(child)
-            halted = halted or (exitfirst and task.status is Status.FAILED)
-
-        try:
-            while (ready and not halted) or running:
-                if stop is not None and stop():
-                    report.cancelled = halted = True
-                while ready and not halted and len(running) < executor.jobs:
-                    spec = self.graph[ready.pop(0)]
-                    task = self._blocked(spec, failed, missing)
-                    if task is None:
-                        _, reason = self.decide_now(spec)
-                        if reason is not None and spec.remote is not None:
-                            reporter.task_started(spec.name)
-                            try:
-                                future = executor.submit(spec.remote, self._payload(spec))
-                            except Exception as exc:  # e.g. a pool broken by a dead worker
-                                finish(self._lost(spec, reason, exc))
-                                continue
-                            running[future] = (spec.name, reason)
-                            continue
-                        task = self._decide_and_run(spec, reporter)
-                    finish(task)
-                if running:
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        name, reason = running.pop(future)
-                        finish(self._complete(self.graph[name], reason, future))
-        except KeyboardInterrupt as exc:
-            report.interrupted = True
-            if isinstance(exc, _Interrupted):  # a task running in this process
-                report.tasks.append(_locate(exc.task, self.graph[exc.task.name]))
-            for name, reason in running.values():  # the workers are ended when the run closes
-                self._forget(name)
-                report.tasks.append(_locate(_interrupted(name, reason), self.graph[name]))
-            return
-        if halted and not report.cancelled:
-            self._drop_rest([n for n in selected if n not in done], report, reporter)
-
     def _payload(self, spec: TaskSpec) -> dict[str, tuple[bytes, str | None]]:
         """Upstream results as stored (bytes), each with the tasks file that can read it."""
         payload = {}
@@ -512,13 +346,7 @@ class _Run:
             outcome = future.result()
         except Exception as exc:  # the worker process died, or the cluster went away
             return self._lost(spec, reason, exc)
-        if outcome.error is not None:
-            self._forget(spec.name)
-            error = TaskError(*outcome.error)
-            return TaskReport(spec.name, Status.FAILED, reason, outcome.duration_s, error=error)
-        result = outcome.digest or pickle_digest(outcome.data)
-        self.digests[spec.name] = self._store(spec, outcome.data, outcome.duration_s, result)
-        return TaskReport(spec.name, Status.EXECUTED, reason, outcome.duration_s)
+        return self._settle(spec, reason, outcome)
 
     def _blocked(
         self, spec: TaskSpec, failed: dict[str, str], missing: set[str]
@@ -538,14 +366,6 @@ class _Run:
             return TaskReport(spec.name, Status.SKIPPED)
         return self._load_upstream(spec, failed)
 
-    def decide_now(self, spec: TaskSpec) -> tuple[Entry | None, Reason | None]:
-        """The reason to run, decided when the task's turn comes (upstream tasks are done)."""
-        if spec.inputs and spec.name not in self.rehashed and any(d in self.ran for d in spec.deps):
-            self.inputs.pop(spec.name, None)  # an upstream task may have written the inputs
-            self.rehashed.add(spec.name)
-        entry = self.entry(spec.name)
-        return entry, self.reason(spec, entry)
-
     def _decide_and_run(self, spec: TaskSpec, reporter: Reporter) -> TaskReport:
         entry, reason = self.decide_now(spec)
         if reason is None:
@@ -556,49 +376,44 @@ class _Run:
         return self._execute(spec, reason, entry)
 
     def _execute(self, spec: TaskSpec, reason: Reason, previous: Entry | None) -> TaskReport:
+        """Call a task in this process, then store its result or record its failure."""
         context = TaskContext(spec.name, task_logger(spec.name), self.root)
         self._note(spec.name, "INFO", f"started ({reason})")
-        started = time.perf_counter()
         upstream = _Upstream(self, spec.deps)
+
+        def call() -> Any:
+            return spec.invoke(upstream, context)
+
+        guard = self.guard
+        started = time.perf_counter()
         try:
-            if self.guard is not None:
-                value = self.guard.call(spec.name, lambda: spec.invoke(upstream, context))
+            if guard is not None:
+                outcome = perform(spec.name, lambda: guard.call(spec.name, call))
             else:
-                value = call_guarded(lambda: spec.invoke(upstream, context))
+                outcome = perform(spec.name, lambda: call_guarded(call))
         except KeyboardInterrupt as exc:  # Ctrl-C (or SIGTERM, SIGHUP): the run stops
             self._forget(spec.name)
             stopped = _interrupted(spec.name, reason)
             stopped.duration_s = time.perf_counter() - started
             raise _Interrupted(stopped) from exc
-        except BaseException as exc:  # sys.exit(), GeneratorExit, ...: the task fails alone
-            duration = time.perf_counter() - started
-            self._forget(spec.name)
-            error = TaskError.from_exception(exc)
-            self._note(spec.name, "ERROR", f"failed after {duration:.3f}s\n{error.traceback}")
-            if self.logs is not None:
-                self.logs.done(spec.name)
-            return TaskReport(spec.name, Status.FAILED, reason, duration, error=error)
-        duration = time.perf_counter() - started
-        try:
-            data = serialize(value)
-        except Exception as exc:
-            self._forget(spec.name)
-            message = (
-                f"task '{spec.name}' returned a {type(value).__qualname__}, which cannot be "
-                f"stored: {exc}"
-            )
-            return TaskReport(
-                spec.name,
-                Status.FAILED,
-                reason,
-                duration,
-                error=TaskError(type(exc).__name__, message),
-            )
-        self.digests[spec.name] = self._store(spec, data, duration, value_digest(value, data))
-        self._note(spec.name, "INFO", f"finished in {duration:.3f}s")
+        if outcome.error is not None:
+            trace = outcome.error[2]
+            self._note(spec.name, "ERROR", f"failed after {outcome.duration_s:.3f}s\n{trace}")
+        else:
+            self._note(spec.name, "INFO", f"finished in {outcome.duration_s:.3f}s")
         if self.logs is not None:
             self.logs.done(spec.name)
-        return TaskReport(spec.name, Status.EXECUTED, reason, duration)
+        return self._settle(spec, reason, outcome)
+
+    def _settle(self, spec: TaskSpec, reason: Reason, outcome: Outcome) -> TaskReport:
+        """Store what a task returned, or record that it failed: wherever it ran."""
+        if outcome.error is not None or outcome.data is None:
+            self._forget(spec.name)
+            error = TaskError(*outcome.error) if outcome.error else None
+            return TaskReport(spec.name, Status.FAILED, reason, outcome.duration_s, error=error)
+        result = outcome.digest or pickle_digest(outcome.data)
+        self.digests[spec.name] = self._store(spec, outcome.data, outcome.duration_s, result)
+        return TaskReport(spec.name, Status.EXECUTED, reason, outcome.duration_s)
 
     def _note(self, name: str, level: str, text: str) -> None:
         if self.logs is not None:
@@ -620,7 +435,7 @@ class _Run:
             entry.extra["source"] = spec.source()
         if spec.inputs:
             entry.extra["inputs"] = self.input_files(spec)[1]
-        kind = _policy_kind(spec.expire)
+        kind = policy_kind(spec.expire)
         if kind == "session":
             entry.session = session_id()
         elif kind == "time":
@@ -646,5 +461,5 @@ class _Run:
     def expire_on_complete(self, selected: list[str]) -> None:
         """Results that expire `on_complete` stop being fresh once the run is over."""
         for name in selected:
-            if _policy_kind(self.graph[name].expire) == "run" and self.entries.get(name):
+            if policy_kind(self.graph[name].expire) == "run" and self.entries.get(name):
                 self.cache.update(name, expires_at=self.clock())

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from little_pipelines.engine.executors import RemoteCall
+from little_pipelines.engine.execute import RemoteCall
 from little_pipelines.engine.spec import SpecSource, TaskContext, TaskSpec
 from little_pipelines.errors import (
     DiscoveryError,

@@ -1,0 +1,134 @@
+"""Calling a task: the one step that the engine's own process and a worker process share.
+
+`perform` calls the task, times it, turns any exception into the task's error, and
+serializes the result with its canonical digest: an `Outcome`, which the run then stores
+or records as a failure in the same way wherever the task ran. A worker gets a task as a
+`RemoteCall` (a picklable address of its function) and answers with an `Outcome`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Outcome", "RemoteCall", "call_guarded", "perform", "run_remote"]
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteCall:
+    """How a worker finds and calls a runner task: its file, function and parameters."""
+
+    name: str
+    root: str
+    path: str
+    function: str
+    wants_this: bool
+    log_dir: str | None = None
+    # `modules(root)`: the worker's importer of the project's files, with `load(path)`;
+    # a module-level function, so that it pickles by name
+    modules: Callable[[str], Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What calling a task gave: the result's bytes and canonical digest, or the error."""
+
+    data: bytes | None
+    duration_s: float
+    error: tuple[str, str, str] | None = None  # type, message, traceback
+    digest: str | None = None  # values.value_digest of the result
+
+
+def call_guarded(invoke: Callable[[], Any]) -> Any:
+    """`invoke()`; a child process that a task forked is ended here, before it can store
+    results or print a report twice."""
+    pid = os.getpid()
+    try:
+        return invoke()
+    finally:
+        if os.getpid() != pid:
+            os._exit(0)
+
+
+def perform(name: str, invoke: Callable[[], Any], *, interruptible: bool = True) -> Outcome:
+    """Call a task and serialize what it returned; its own errors become the outcome's.
+
+    Ctrl-C (KeyboardInterrupt) stops the run when `interruptible`; in a worker, which has no
+    Ctrl-C of its own, it fails the task like any other exception.
+    """
+    from little_pipelines.fingerprint.values import value_digest
+    from little_pipelines.outcomes import TaskError
+    from little_pipelines.store.cache import serialize
+
+    started = time.perf_counter()
+    try:
+        value = invoke()
+    except KeyboardInterrupt:
+        if interruptible:
+            raise
+        error = TaskError("KeyboardInterrupt", "interrupted")
+        return Outcome(None, time.perf_counter() - started, (error.type, error.message, ""))
+    except BaseException as exc:  # sys.exit(), GeneratorExit, ...: the task fails alone
+        error = TaskError.from_exception(exc)
+        return Outcome(
+            None, time.perf_counter() - started, (error.type, error.message, error.traceback)
+        )
+    duration = time.perf_counter() - started
+    try:
+        data = serialize(value)
+    except Exception as exc:
+        message = (
+            f"task '{name}' returned a {type(value).__qualname__}, which cannot be stored: {exc}"
+        )
+        return Outcome(None, duration, (type(exc).__name__, message, ""))
+    return Outcome(data, duration, digest=value_digest(value, data))
+
+
+def _upstream_values(
+    modules: Any, upstream: Mapping[str, tuple[bytes, str | None]]
+) -> dict[str, Any]:
+    """Unpickle upstream results here, importing the tasks file a result's class lives in."""
+    import pickle
+
+    values = {}
+    for name, (data, path) in upstream.items():
+        try:
+            values[name] = pickle.loads(data)
+        except ModuleNotFoundError:
+            if path is None:
+                raise
+            modules.load(Path(path))
+            values[name] = pickle.loads(data)
+    return values
+
+
+def run_remote(call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]) -> Outcome:
+    """Run one task in a worker process; never raises for the task's own errors.
+
+    `upstream` maps each dependency to its stored bytes and the tasks file that made it.
+    """
+    from little_pipelines.engine.logs import TaskLogs, task_logger
+    from little_pipelines.engine.spec import TaskContext
+
+    logs = TaskLogs(Path(call.log_dir)) if call.log_dir else None
+
+    def invoke() -> Any:
+        assert call.modules is not None, "a RemoteCall names its importer"
+        modules = call.modules(call.root)
+        func = getattr(modules.load(Path(call.path)), call.function)
+        kwargs = _upstream_values(modules, upstream)
+        if call.wants_this:
+            kwargs["this"] = TaskContext(call.name, task_logger(call.name), Path(call.root))
+        return call_guarded(lambda: func(**kwargs))
+
+    if logs is not None:
+        logs.__enter__()
+    try:
+        return perform(call.name, invoke, interruptible=False)
+    finally:
+        if logs is not None:
+            logs.__exit__(None, None, None)

@@ -1,0 +1,180 @@
+"""What must run and why: the one place that decides a task's freshness.
+
+A `Planner` knows what is stored (entries, read once), what each task's inputs hash to now
+and which result digests its upstream tasks have. `reason(spec, entry)` is THE rule of the
+caching promise (SPEC section 5); `plan` applies it to a selection as if every task that
+must run changes its result. The run (run.py), `lp why`, `lp list`, dry runs and watch all
+ask it; nothing else decides.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from little_pipelines.engine.graph import TaskGraph
+from little_pipelines.engine.spec import TaskSpec
+from little_pipelines.errors import LittlePipelinesError
+from little_pipelines.fingerprint.inputs import input_file_digests, inputs_digest
+from little_pipelines.outcomes import PlannedTask, Reason
+from little_pipelines.store.cache import Entry, ResultCache
+
+__all__ = ["Planner", "decide", "policy_kind", "session_id"]
+
+
+@cache
+def session_id() -> str:
+    """This process's identity; results that expire `after_session` are tied to it."""
+    return uuid.uuid4().hex
+
+
+def policy_kind(policy: Any) -> str:
+    """How an expiry policy counts: "never", "session", "run" (on_complete) or "time"."""
+    return "never" if policy is None else getattr(policy, "kind", "time")
+
+
+def decide(
+    graph: TaskGraph, cache: ResultCache, *, clock: Callable[[], float] = time.time
+) -> dict[str, Reason | None]:
+    """Each task's reason to run now (None when fresh), without running anything."""
+    return {p.name: p.reason for p in Planner(graph, cache, clock=clock).plan(graph.order)}
+
+
+class Planner:
+    """What one run (or one question) knows: entries read, result digests, input digests."""
+
+    def __init__(
+        self,
+        graph: TaskGraph,
+        cache: ResultCache,
+        *,
+        clock: Callable[[], float],
+        root: Path | None = None,
+        results: dict[str, tuple[str, bytes]] | None = None,
+    ) -> None:
+        self.graph = graph
+        self.cache = cache
+        self.clock = clock
+        self.root = root
+        # the stored bytes this process holds: name -> (digest of the bytes, bytes)
+        self.results = results if results is not None else {}
+        self.entries: dict[str, Entry | None] = {}
+        self.digests: dict[str, str] = {}
+        self.inputs: dict[str, tuple[str, dict[str, str]]] = {}
+        self.forced: set[str] = set()
+        self.skip: set[str] = set()
+        self.warnings: list[str] = []
+        self.ran: set[str] = set()  # tasks executed successfully in this run
+        self.rehashed: set[str] = set()  # tasks whose inputs were hashed again after upstream ran
+        self.selected: set[str] = set(graph.order)
+
+    def select(self, targets: Sequence[str] | None, *, no_upstream: bool) -> list[str]:
+        if not targets:
+            return list(self.graph.order)
+        if not no_upstream:
+            return self.graph.upstream(targets)
+        chosen = set(self.graph.check(targets))
+        fed = sorted({d for t in chosen for d in self.graph[t].deps if d not in chosen})
+        upstream = [n for n in self.graph.upstream(targets) if n not in chosen]
+        stale = {p.name for p in self.plan(upstream) if p.will_run}
+        for name in fed:
+            entry = self.entry(name)
+            if entry is None:
+                raise LittlePipelinesError(
+                    f"--no-upstream: upstream task '{name}' has no cached result;"
+                    f" run it first (lp run {name})"
+                )
+            if name in stale:
+                self.warnings.append(f"using the stale cached result of '{name}' (--no-upstream)")
+            self.digests[name] = entry.result
+        return [n for n in self.graph.order if n in chosen]
+
+    def entry(self, name: str) -> Entry | None:
+        if name not in self.entries:
+            found = self.entries[name] = self.cache.entry(name)
+            if found is None and name in self.cache.lost:
+                self._lost_warning(name, self.cache.lost[name])
+        return self.entries[name]
+
+    def _lost_warning(self, name: str, why: str) -> None:
+        self.warnings.append(
+            f"the stored result of '{name}' is {why}: treated as no result, so '{name}' runs again"
+        )
+
+    def inputs_of(self, spec: TaskSpec) -> str:
+        return self.input_files(spec)[0]
+
+    def input_files(self, spec: TaskSpec) -> tuple[str, dict[str, str]]:
+        """The digest of a task's inputs, and each file's digest (for `lp why`)."""
+        if not spec.inputs:
+            return "", {}
+        found = self.inputs.get(spec.name)
+        if found is None:
+            root = spec.input_root or self.root or Path.cwd()
+            files = input_file_digests(root, spec.inputs, spec.paths)
+            found = self.inputs[spec.name] = (inputs_digest(files), files)
+        return found
+
+    def reason(self, spec: TaskSpec, entry: Entry | None) -> Reason | None:
+        """Why `spec` must run now, given what its upstream tasks produced; None if fresh."""
+        if spec.name in self.forced:
+            return Reason.FORCED
+        if not spec.cache:
+            return Reason.ALWAYS
+        if entry is None:
+            return Reason.NEW
+        if entry.code != spec.code:
+            return Reason.CODE
+        if entry.inputs != self.inputs_of(spec):
+            return Reason.INPUTS
+        for dep in spec.deps:
+            current = self.digests.get(dep)
+            if current is None or entry.upstream.get(dep) != current:
+                return Reason.UPSTREAM
+        if entry.session is not None and entry.session != session_id():
+            return Reason.EXPIRED
+        if entry.expires_at is not None and self.clock() >= entry.expires_at:
+            return Reason.EXPIRED
+        return None
+
+    def plan(self, selected: list[str]) -> list[PlannedTask]:
+        """Decide every selected task as if upstream tasks that must run change their result."""
+        known = dict(self.digests)
+        plan = []
+        for name in selected:
+            spec = self.graph[name]
+            entry = self.entry(name)
+            reason = None if name in self.skip else self.reason(spec, entry)
+            if reason is None and entry is not None:
+                self.digests[name] = entry.result
+            last = entry.duration_s if entry is not None else None
+            plan.append(PlannedTask(name, reason is not None, reason, last))
+        self.digests = known
+        return plan
+
+    def data(self, name: str) -> bytes:
+        """The stored bytes of `name`'s result, verified (KeyError, DamagedResult)."""
+        entry = self.entry(name)
+        held = self.results.get(name)
+        if held is not None and entry is not None and held[0] == entry.data:
+            return held[1]
+        data = self.cache.load_bytes(name, entry)
+        assert entry is not None
+        self.results[name] = (entry.data, data)
+        return data
+
+    def result(self, name: str) -> Any:
+        """A new copy of `name`'s result, unpickled from its stored bytes."""
+        return self.cache.loads(name, self.data(name))
+
+    def decide_now(self, spec: TaskSpec) -> tuple[Entry | None, Reason | None]:
+        """The reason to run, decided when the task's turn comes (upstream tasks are done)."""
+        if spec.inputs and spec.name not in self.rehashed and any(d in self.ran for d in spec.deps):
+            self.inputs.pop(spec.name, None)  # an upstream task may have written the inputs
+            self.rehashed.add(spec.name)
+        entry = self.entry(spec.name)
+        return entry, self.reason(spec, entry)
