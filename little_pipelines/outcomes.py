@@ -163,3 +163,12 @@ class Reporter:
 
     def run_finished(self, report: RunReport) -> None:
         """The run is over; `report` is what the engine returns."""
+
+    def waiting(self, message: str) -> None:
+        """Another run holds the lock; this one waits (`message` says for whom)."""
+
+    def warning(self, message: str) -> None:
+        """Something the user should know now, before the run's report (it is in it too)."""
+
+    def close(self) -> None:
+        """The front door is done with this reporter, normally or not (stop any display)."""

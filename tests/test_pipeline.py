@@ -804,21 +804,18 @@ def test_a_task_mutating_what_get_result_gave_it_changes_nothing_for_others(call
     assert pipeline.get_result("Zero") == ["Some", "values"]
 
 
-def test_concurrent_execute_of_one_pipeline_runs_each_task_once(calls, monkeypatch):
+def test_concurrent_execute_of_one_pipeline_runs_each_task_once(calls):
     """Four execute() at once: the first runs the tasks, the others wait and find them cached."""
     import threading
-
-    from little_pipelines.library import pipeline as pipeline_module
 
     started, release, all_waiting = threading.Event(), threading.Event(), threading.Event()
     waiting: list[str] = []
 
-    def say_waiting(message: str) -> None:
-        waiting.append(message)
-        if len(waiting) == 3:
-            all_waiting.set()
-
-    monkeypatch.setattr(pipeline_module, "_say_waiting", say_waiting)
+    class Waits(Reporter):
+        def waiting(self, message: str) -> None:
+            waiting.append(message)
+            if len(waiting) == 3:
+                all_waiting.set()
 
     def slow(this):
         started.set()
@@ -831,7 +828,7 @@ def test_concurrent_execute_of_one_pipeline_runs_each_task_once(calls, monkeypat
         # each thread builds its own Pipeline object, as separate scripts would
         first = make("Slow", calls, slow, expire_results=lp.expire.never())
         after = make("After", calls, lambda this: 2, dependencies=["Slow"])
-        reports.append(lp.Pipeline("P").add(first, after).execute(reporter=QUIET))
+        reports.append(lp.Pipeline("P").add(first, after).execute(reporter=Waits()))
 
     threads = [threading.Thread(target=execute, daemon=True) for _ in range(4)]
     threads[0].start()

@@ -357,7 +357,7 @@ class Pipeline:
             del self._results[name]  # results of Task.run() calls do not enter a run
         # The same run lock as `lp run`: a second execute() of this pipeline, in this process
         # or another, waits for the first instead of running every task again beside it.
-        with self.result_cache.lock(_say_waiting):
+        with self.result_cache.lock(reporter.waiting):
             if force:
                 self.result_cache.clear()
                 self._results.clear()
@@ -381,10 +381,6 @@ class Pipeline:
         if report.interrupted:
             raise KeyboardInterrupt
         return report
-
-
-def _say_waiting(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def _default_reporter() -> Reporter:

@@ -209,18 +209,18 @@ class Project:
         dry_run: bool = False,
         exitfirst: bool = False,
         reporter: Reporter | None = None,
-        on_wait: Callable[[str], None] | None = None,
         stop: Callable[[], bool] | None = None,
         jobs: int | None = None,
         dask_address: str | None = None,
-        on_warning: Callable[[str], None] | None = None,
     ) -> RunReport:
         """Run the project (or `targets` and their upstream) holding the project's run lock.
 
         `jobs` (default: the `jobs` setting) above 1 runs independent tasks in that many
-        worker processes; `dask_address` runs them on that Dask cluster instead. `on_warning`
-        hears at once of a task that ended the previous run's process.
+        worker processes; `dask_address` runs them on that Dask cluster instead. The reporter
+        hears of waiting for the lock, and at once of a task that ended the previous run's
+        process.
         """
+        reporter = reporter or Reporter()
         graph = self.graph
         if targets:
             graph.check(targets)
@@ -239,11 +239,11 @@ class Project:
             executor = ProcessExecutor(jobs)
         guard = InProcess(self.config.state_dir)
         try:
-            with self.cache.lock(on_wait):
+            with self.cache.lock(reporter.waiting):
                 self.cache.reopen_if_replaced()  # `lp clean` in another process, since the last run
                 notice = self._claim_leftover(guard)
-                if notice is not None and on_warning is not None:
-                    on_warning(notice)  # now: the same task may end this process too
+                if notice is not None:
+                    reporter.warning(notice)  # now: the same task may end this process too
                 try:
                     report = engine.run(
                         graph, self.cache, targets=targets, force=force, skip=skip,

@@ -319,9 +319,7 @@ class Watcher:
             self.on_error(error, trigger)
             return
         finally:
-            close = getattr(reporter, "close", None)
-            if close is not None:
-                close()
+            reporter.close()
         self.rules = WatchRules.of(self.project, self.paths)
         self._await_folders()
         self.on_run(report, trigger)

@@ -215,7 +215,7 @@ def run(
     quiet: Quiet = False,
 ) -> None:
     """Run all tasks, or the named tasks plus everything upstream of them."""
-    from little_pipelines.outcomes import Reporter
+    from little_pipelines.ui.console import NoticeReporter, make_reporter
 
     if no_upstream and not tasks:
         _usage("--no-upstream needs task names: lp run NAME --no-upstream")
@@ -223,14 +223,8 @@ def run(
     console = _console()
     _task_logs_to_stderr(_opt(ctx, "verbose", verbose), as_json or _opt(ctx, "quiet", quiet))
     holder: list[Any] = []
-    reporter: Reporter = Reporter()
+    reporter = NoticeReporter(console)
     signals = (ctx.obj or {}).get("signals")
-    printed: list[str] = []
-
-    def warn(message: str) -> None:
-        printed.append(message)
-        _print_warning(console, message)
-
     with _errors(as_json=as_json, project=holder):
         project = _project(ctx, root)
         holder.append(project)
@@ -238,8 +232,6 @@ def run(
             console.print(_no_tasks(project), highlight=False, soft_wrap=True)
             raise typer.Exit(ExitCode.NO_TASKS)
         if not as_json:
-            from little_pipelines.ui.console import make_reporter
-
             reporter = make_reporter(
                 console, verbose=_opt(ctx, "verbose", verbose), quiet=_opt(ctx, "quiet", quiet)
             )
@@ -256,20 +248,16 @@ def run(
                     reporter=reporter,
                     jobs=jobs,
                     dask_address=dask_address,
-                    on_wait=lambda message: console.print(message, highlight=False),
-                    on_warning=warn,
                     # a task that swallows the KeyboardInterrupt still stops the run
                     stop=(lambda: bool(signals.received)) if signals is not None else None,
                 )
         finally:
-            close = getattr(reporter, "close", None)
-            if close is not None:
-                close()
+            reporter.close()
     if as_json:
         _print_json(run_json(project, report))
     else:
         for warning in report.warnings:
-            if warning not in printed:
+            if warning not in reporter.warned:
                 _print_warning(console, warning)
     if report.cancelled and signals is not None and signals.received:
         raise typer.Exit(ExitCode.INTERRUPTED)

@@ -67,7 +67,9 @@ def make_console(*, stderr: bool = True, no_color: bool | None = None) -> Consol
     )
 
 
-def make_reporter(console: Console, *, verbose: bool = False, quiet: bool = False) -> Reporter:
+def make_reporter(
+    console: Console, *, verbose: bool = False, quiet: bool = False
+) -> NoticeReporter:
     """The live reporter on a real terminal, the plain one on pipes, CI and dumb terminals."""
     live = console.is_terminal and not console.is_dumb_terminal
     cls = LiveReporter if live else PlainReporter
@@ -117,13 +119,32 @@ def _location(task: TaskReport) -> str:
     return f" ({task.file}:{task.line})" if task.line is not None else f" ({task.file})"
 
 
-class _ConsoleReporter(Reporter):
+class NoticeReporter(Reporter):
+    """Shows only the notices of a run, on the console: waiting for the lock, and warnings
+    (the output of `lp run --json` on stderr; the other reporters show them too)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.warned: list[str] = []  # shown already: the summary does not repeat them
+
+    def waiting(self, message: str) -> None:
+        self.console.print(message, highlight=False)
+
+    def warning(self, message: str) -> None:
+        from rich.markup import escape
+
+        self.warned.append(message)
+        text = f"[yellow]warning:[/] {escape(message)}"
+        self.console.print(text, highlight=False, soft_wrap=True)
+
+
+class _ConsoleReporter(NoticeReporter):
     """What both reporters share: which lines to show, and the end-of-run summary."""
 
     styled = False
 
     def __init__(self, console: Console, *, verbose: bool = False, quiet: bool = False) -> None:
-        self.console = console
+        super().__init__(console)
         self.verbose = verbose
         self.quiet = quiet
         self._name_width = 0
