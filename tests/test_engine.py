@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -750,9 +751,9 @@ def test_prepare_runs_only_for_tasks_that_will_run(chain):
     prepared: list[str] = []
     chain.run()
     for name, spec in chain.specs.items():
-        spec.prepare = lambda n=name: prepared.append(n)
+        chain.specs[name] = replace(spec, prepare=lambda n=name: prepared.append(n))
     chain.edit("other", "v2")
-    chain.specs["other"].prepare = lambda: prepared.append("other")
+    chain.specs["other"] = replace(chain.specs["other"], prepare=lambda: prepared.append("other"))
     chain.run()
     assert prepared == ["other"]
 
@@ -762,7 +763,7 @@ def test_prepare_failure_stops_the_run_before_anything_is_stored(chain):
         raise ImportError("no module named pandas")
 
     chain.edit("other", "v1")
-    chain.specs["other"].prepare = broken_import
+    chain.specs["other"] = replace(chain.specs["other"], prepare=broken_import)
     with pytest.raises(ImportError):
         chain.run()
     assert chain.calls == []

@@ -435,15 +435,16 @@ class _Run(Planner):
             entry.extra["source"] = spec.source()
         if spec.inputs:
             entry.extra["inputs"] = self.input_files(spec)[1]
-        kind = policy_kind(spec.expire)
+        policy = spec.policy()
+        kind = policy_kind(policy)
         if kind == "session":
             entry.session = session_id()
         elif kind == "time":
             whole = int(now)  # policies count whole seconds: start from a whole second
             try:
-                seconds = spec.expire(now=datetime.fromtimestamp(whole))
+                seconds = policy(now=datetime.fromtimestamp(whole))
             except TypeError:
-                seconds = spec.expire()
+                seconds = policy()
             if seconds is not None:
                 entry.expires_at = whole + seconds
         self.cache.store(spec.name, data, entry)
@@ -461,5 +462,5 @@ class _Run(Planner):
     def expire_on_complete(self, selected: list[str]) -> None:
         """Results that expire `on_complete` stop being fresh once the run is over."""
         for name in selected:
-            if policy_kind(self.graph[name].expire) == "run" and self.entries.get(name):
+            if policy_kind(self.graph[name].policy()) == "run" and self.entries.get(name):
                 self.cache.update(name, expires_at=self.clock())

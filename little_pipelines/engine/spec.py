@@ -36,7 +36,7 @@ class TaskContext:
 Invoke = Callable[[Mapping[str, Any], TaskContext], Any]
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False)
 class TaskSpec:
     """One task as the engine sees it.
 
@@ -56,6 +56,7 @@ class TaskSpec:
     input_root: Path | None = None
     paths: PathFilter | None = None
     expire: Any = None
+    expire_of: Callable[[], Any] | None = None  # the policy when known only once imported
     cache: bool = True
     on_upstream_error: OnUpstreamError = OnUpstreamError.FAIL
     file: str | None = None
@@ -64,6 +65,10 @@ class TaskSpec:
     prepare: Callable[[], None] | None = None
     source: Callable[[], str] | None = None
     remote: Any = None  # an executors.RemoteCall when the task can run in a worker process
+
+    def policy(self) -> Any:
+        """The expiry policy of this task (None: never)."""
+        return self.expire_of() if self.expire_of is not None else self.expire
 
     @property
     def where(self) -> str:

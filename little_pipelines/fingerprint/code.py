@@ -9,6 +9,7 @@ read, never imported: deciding what is fresh must not execute the user's modules
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import marshal
 import os
@@ -315,15 +316,28 @@ class SourceIndex:
         # the calling statement); a registry filled from another module counts its fillers
         self._feeds: dict[Path, list[tuple[Path, str, Definition]]] = {}
         self._feeds_version = 0
-        self.touched: set[Path] = set()
+        self._recorders: list[set[Path]] = []
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[set[Path]]:
+        """Every file and folder this index looks at while the block runs.
+
+        Discovery remembers a reading by the stamps of the files it depended on.
+        """
+        seen: set[Path] = set()
+        self._recorders.append(seen)
+        try:
+            yield seen
+        finally:
+            self._recorders.remove(seen)
+
+    def _touch(self, path: Path) -> None:
+        for seen in self._recorders:
+            seen.add(path)
 
     def module(self, path: Path) -> ModuleInfo:
-        """The parsed module at `path` (SyntaxError and OSError propagate).
-
-        Every path asked for is added to `touched`, so a caller can learn which files a
-        reading depended on (discovery remembers readings by those files' stamps).
-        """
-        self.touched.add(path)
+        """The parsed module at `path` (SyntaxError and OSError propagate)."""
+        self._touch(path)
         st = os.stat(path)
         stamp = (st.st_mtime_ns, st.st_ctime_ns, st.st_size)  # ctime: see discovery._stamp
         known = self._modules.get(path)
@@ -386,7 +400,7 @@ class SourceIndex:
         for base in self.search_paths:
             for dirpath, dirnames, filenames in os.walk(base):
                 folder = Path(dirpath)
-                self.touched.add(folder)  # a new module anywhere changes this reading
+                self._touch(folder)  # a new module anywhere changes this reading
                 dirnames[:] = sorted(
                     d
                     for d in dirnames

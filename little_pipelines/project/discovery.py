@@ -26,6 +26,7 @@ from little_pipelines.errors import (
     did_you_mean,
     syntax_message,
 )
+from little_pipelines.expire import never
 from little_pipelines.fingerprint.code import SCHEME, Definition, SourceIndex, digest
 from little_pipelines.fingerprint.scopes import module_bindings
 from little_pipelines.paths import PathFilter
@@ -195,41 +196,41 @@ def read_file(index: SourceIndex, path: Path, root: Path) -> FileTasks:
 
 
 def _read_file(index: SourceIndex, path: Path, rel: str) -> FileTasks:
-    index.touched = set()
-    try:
-        info = index.module(path)
-    except SyntaxError as exc:
-        raise _error(syntax_message(exc), rel, exc.lineno) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _error(f"cannot read: {exc}", rel, None) from None
-    objects, built = _file_kind(info.tree)
-    found = FileTasks(path, dynamic=objects or built)
-    for stmt in info.tree.body:
-        if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
-            continue
-        if not stmt.name.startswith(_TASK_PREFIX) or stmt.name == _TASK_PREFIX:
-            continue
-        options = _static_options(stmt, rel)  # type: ignore[arg-type]
-        if options is None:  # read from the imported function instead
-            found.dynamic = True
-        params, defaults = _signature(stmt, rel)  # type: ignore[arg-type]
-        closure = _task_closure(index, path, stmt)
-        found.tasks.append(
-            TaskDef(
-                name=stmt.name[len(_TASK_PREFIX) :],
-                path=path,
-                rel=rel,
-                line=stmt.lineno,
-                function=stmt.name,
-                params=params,
-                defaults=defaults,
-                code=index.closure_digest(closure),
-                notes=tuple(index.closure_notes(closure)),
-                live_options=options is None,
-                **(options or {}),
+    with index.recording() as used:
+        try:
+            info = index.module(path)
+        except SyntaxError as exc:
+            raise _error(syntax_message(exc), rel, exc.lineno) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _error(f"cannot read: {exc}", rel, None) from None
+        objects, built = _file_kind(info.tree)
+        found = FileTasks(path, dynamic=objects or built)
+        for stmt in info.tree.body:
+            if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if not stmt.name.startswith(_TASK_PREFIX) or stmt.name == _TASK_PREFIX:
+                continue
+            options = _static_options(stmt, rel)  # type: ignore[arg-type]
+            if options is None:  # read from the imported function instead
+                found.dynamic = True
+            params, defaults = _signature(stmt, rel)  # type: ignore[arg-type]
+            closure = _task_closure(index, path, stmt)
+            found.tasks.append(
+                TaskDef(
+                    name=stmt.name[len(_TASK_PREFIX) :],
+                    path=path,
+                    rel=rel,
+                    line=stmt.lineno,
+                    function=stmt.name,
+                    params=params,
+                    defaults=defaults,
+                    code=index.closure_digest(closure),
+                    notes=tuple(index.closure_notes(closure)),
+                    live_options=options is None,
+                    **(options or {}),
+                )
             )
-        )
-    found.uses = set(index.touched)  # every file this reading looked at
+    found.uses = used  # every file this reading looked at
     return found
 
 
@@ -476,23 +477,16 @@ def function_spec(
     log_dir: str | None = None,
     paths: PathFilter | None = None,
 ) -> TaskSpec:
-    """The engine spec of a function task; `load` imports its function when it must run."""
-    spec = TaskSpec(
-        name=task.name,
-        invoke=lambda upstream, this: None,
-        code=task.code,
-        deps=deps,
-        inputs=task.inputs,
-        input_root=index.root,
-        paths=paths,
-        cache=task.cache,
-        file=task.rel,
-        line=task.line,
-        meta={"expire_text": task.expire_text, "dynamic": task.dynamic, "notes": task.notes},
-    )
+    """The engine spec of a function task; `load` imports its function when it must run.
+
+    Its expiry is read off the imported function (`@lp.task(expire=...)` may be any
+    expression): `prepare`, which the engine calls before a task runs, imports it and notes
+    the policy; until then the policy is `never()`, which no freshness decision reads.
+    """
     wants_this = "this" in task.params
+    remote = None
     if not task.dynamic:
-        spec.remote = RemoteCall(
+        remote = RemoteCall(
             task.name,
             str(index.root),
             str(task.path),
@@ -501,24 +495,41 @@ def function_spec(
             log_dir,
             worker_modules,
         )
+    policy: list[Any] = []  # the expiry policy of the imported function, once prepared
+
+    def prepare() -> None:
+        options = getattr(load(task), "__lp_task__", None)
+        policy[:] = [options.expire] if options is not None and options.expire is not None else []
 
     def source() -> str:
-        node = None if task.dynamic else index.function_at(task.path, task.line)
-        if node is None:
-            return ast.unparse(index.module(task.path).tree)
-        return index.closure_source(_task_closure(index, task.path, node))
-
-    spec.source = source
+        try:
+            node = None if task.dynamic else index.function_at(task.path, task.line)
+            if node is None:
+                return ast.unparse(index.module(task.path).tree)
+            return index.closure_source(_task_closure(index, task.path, node))
+        except (SyntaxError, OSError):  # for `lp why`'s diff: a note, not an error
+            return "# (the source could not be read: the file was changing)"
 
     def invoke(upstream: Mapping[str, Any], this: TaskContext) -> Any:
-        func = load(task)
-        options = getattr(func, "__lp_task__", None)
-        if options is not None and options.expire is not None:
-            spec.expire = options.expire
         kwargs = {name: upstream[name] for name in deps}
         if wants_this:
             kwargs["this"] = this
-        return func(**kwargs)
+        return load(task)(**kwargs)
 
-    spec.invoke = invoke
-    return spec
+    return TaskSpec(
+        name=task.name,
+        invoke=invoke,
+        code=task.code,
+        deps=deps,
+        inputs=task.inputs,
+        input_root=index.root,
+        paths=paths,
+        expire_of=lambda: policy[0] if policy else never(),
+        cache=task.cache,
+        file=task.rel,
+        line=task.line,
+        meta={"expire_text": task.expire_text, "dynamic": task.dynamic, "notes": task.notes},
+        prepare=prepare,
+        source=source,
+        remote=remote,
+    )

@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any, overload
 from little_pipelines.engine import run as engine
 from little_pipelines.engine.executors import DaskExecutor, InProcess, ProcessExecutor
 from little_pipelines.engine.graph import TaskGraph
-from little_pipelines.engine.spec import SpecSource, TaskSpec
+from little_pipelines.engine.spec import SpecSource
 from little_pipelines.errors import CacheError, DiscoveryError, TaskNotFoundError, syntax_message
-from little_pipelines.expire import never
 from little_pipelines.fingerprint.code import SourceIndex
 from little_pipelines.outcomes import Reason, Reporter, RunReport
 from little_pipelines.project.config import Config, find_root, load_config
@@ -144,11 +143,6 @@ class Project:
             )
             for d in defs
         ]
-        for spec, definition in zip(specs, defs, strict=True):
-            spec.expire = never()
-            spec.prepare = self._preparer(definition, spec)
-            if spec.source is not None:
-                spec.source = _tolerant(spec.source)
         indexes = {self.root: self.index}
         for obj in objects:
             obj.join(self.pipeline)
@@ -182,14 +176,6 @@ class Project:
                 definition.line,
             )
         return func
-
-    def _preparer(self, definition: TaskDef, spec: TaskSpec) -> Callable[[], None]:
-        def prepare() -> None:
-            options = getattr(self._function(definition), "__lp_task__", None)
-            if options is not None and options.expire is not None:
-                spec.expire = options.expire
-
-        return prepare
 
     def _import_named(self, module_name: str) -> bool:
         """Import the tasks file that a pickled result refers to by its unique module name."""
@@ -321,18 +307,6 @@ def _unreadable(exc: SyntaxError | OSError, root: Path) -> DiscoveryError:
     if isinstance(exc, SyntaxError):
         return DiscoveryError.at(syntax_message(exc), rel, exc.lineno)
     return DiscoveryError.at(f"cannot read: {exc.strerror or exc}", rel, None)
-
-
-def _tolerant(source: Callable[[], str]) -> Callable[[], str]:
-    """`source` for `lp why`'s diff, with a note instead of an error if the file is changing."""
-
-    def read() -> str:
-        try:
-            return source()
-        except (SyntaxError, OSError):
-            return "# (the source could not be read: the file was changing)"
-
-    return read
 
 
 def load(name: str, root: str | Path | None = None) -> Any:
