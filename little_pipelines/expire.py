@@ -2,7 +2,7 @@
 
 Each factory returns a small, picklable, value-comparable policy. Calling it gives the whole
 seconds from now until the result expires, or ``None`` when there is no time-based expiry; the
-engine reads ``kind`` (``"never"``, ``"session"``, ``"run"`` or ``"time"``) to tell them apart.
+engine reads ``kind`` (an ``ExpiryKind``) to tell them apart.
 The clock is a parameter: ``policy(now)`` takes a naive local datetime, ``policy()`` uses the
 real one. The seconds are real elapsed time, so a daylight-saving shift before the target
 moment is accounted for.
@@ -11,6 +11,7 @@ moment is accounted for.
 from __future__ import annotations
 
 import calendar
+import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -46,10 +47,19 @@ _ZERO = timedelta()
 _SPAN_UNITS = ("years", "months", "weeks", "days", "hours", "minutes", "seconds")
 
 
+class ExpiryKind(enum.StrEnum):
+    """How a policy expires a result: the engine handles each kind in its own way."""
+
+    NEVER = "never"  # only a change of code, inputs or upstream reruns the task
+    SESSION = "session"  # when the process that stored it has ended
+    RUN = "run"  # at the end of the run that stored it
+    TIME = "time"  # at a moment: the policy gives the seconds until then
+
+
 class ExpiryPolicy:
     """Base of all policies: ``kind`` for the engine, ``describe()`` for ``lp list``."""
 
-    kind: ClassVar[str] = "time"
+    kind: ClassVar[ExpiryKind] = ExpiryKind.TIME
 
     def __call__(self, now: datetime | None = None) -> int | None:
         raise NotImplementedError
@@ -106,7 +116,7 @@ class _Untimed(ExpiryPolicy):
 class Never(_Untimed):
     """Kept until the task's code, inputs or upstream results change."""
 
-    kind: ClassVar[str] = "never"
+    kind: ClassVar[ExpiryKind] = ExpiryKind.NEVER
     _text: ClassVar[str] = "never"
 
 
@@ -115,7 +125,7 @@ class AfterSession(_Untimed):
     """Dropped when the Python process that cached the result exits."""
 
     task_name: str | None = None
-    kind: ClassVar[str] = "session"
+    kind: ClassVar[ExpiryKind] = ExpiryKind.SESSION
     _text: ClassVar[str] = "after session"
 
 
@@ -124,7 +134,7 @@ class OnComplete(_Untimed):
     """Dropped when the pipeline run completes; downstream tasks of that run still see it."""
 
     task_name: str | None = None
-    kind: ClassVar[str] = "run"
+    kind: ClassVar[ExpiryKind] = ExpiryKind.RUN
     _text: ClassVar[str] = "on complete"
 
 

@@ -145,6 +145,17 @@ class PlannedTask:
     last_duration_s: float | None = None
 
 
+class TaskState(enum.StrEnum):
+    """A task's state in `lp list` and `lp graph` (the `state` of `lp list --json`)."""
+
+    FRESH = "fresh"
+    STALE = "stale"
+    NEVER_RUN = "never run"
+    FAILED = "failed"  # its last run failed (or ended the process): no result
+    MISSING = "missing result"  # its entry is there, the stored bytes are not
+    DAMAGED = "damaged result"  # its stored bytes differ from those that were stored
+
+
 class Reporter:
     """Receives the engine's lifecycle events; the base class ignores them all.
 

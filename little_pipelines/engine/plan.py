@@ -19,6 +19,7 @@ from typing import Any
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.spec import TaskSpec
 from little_pipelines.errors import LittlePipelinesError
+from little_pipelines.expire import ExpiryKind
 from little_pipelines.fingerprint.inputs import input_file_digests, inputs_digest
 from little_pipelines.outcomes import PlannedTask, Reason
 from little_pipelines.store.cache import Entry, ResultCache
@@ -32,9 +33,11 @@ def session_id() -> str:
     return uuid.uuid4().hex
 
 
-def policy_kind(policy: Any) -> str:
-    """How an expiry policy counts: "never", "session", "run" (on_complete) or "time"."""
-    return "never" if policy is None else getattr(policy, "kind", "time")
+def policy_kind(policy: Any) -> ExpiryKind:
+    """How an expiry policy counts; a plain callable (the original's API) gives seconds."""
+    if policy is None:
+        return ExpiryKind.NEVER
+    return ExpiryKind(getattr(policy, "kind", ExpiryKind.TIME))
 
 
 def decide(

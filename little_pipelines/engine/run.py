@@ -21,6 +21,7 @@ from little_pipelines.engine.logs import TaskLogs, task_logger
 from little_pipelines.engine.plan import Planner, decide, policy_kind, session_id
 from little_pipelines.engine.schedule import Schedule
 from little_pipelines.engine.spec import OnUpstreamError, TaskContext, TaskSpec
+from little_pipelines.expire import ExpiryKind
 from little_pipelines.fingerprint.values import pickle_digest
 from little_pipelines.outcomes import (
     Reason,
@@ -30,7 +31,7 @@ from little_pipelines.outcomes import (
     TaskError,
     TaskReport,
 )
-from little_pipelines.store.cache import DamagedResult, Entry, ResultCache
+from little_pipelines.store.cache import DamagedResult, Entry, Loss, ResultCache
 
 __all__ = ["decide", "run", "session_id"]  # (decide, session_id: plan.py, kept here too)
 
@@ -176,7 +177,7 @@ class _Run(Planner):
                 self.data(dep)
                 continue
             except (KeyError, DamagedResult) as exc:
-                why = exc.why if isinstance(exc, DamagedResult) else "missing"
+                why = exc.why if isinstance(exc, DamagedResult) else Loss.MISSING
             if dep not in self.selected or dep in self.skip:  # it may not run: neither can this
                 error = TaskError(
                     "DamagedResult",
@@ -437,9 +438,9 @@ class _Run(Planner):
             entry.extra["inputs"] = self.input_files(spec)[1]
         policy = spec.policy()
         kind = policy_kind(policy)
-        if kind == "session":
+        if kind is ExpiryKind.SESSION:
             entry.session = session_id()
-        elif kind == "time":
+        elif kind is ExpiryKind.TIME:
             whole = int(now)  # policies count whole seconds: start from a whole second
             try:
                 seconds = policy(now=datetime.fromtimestamp(whole))
@@ -462,5 +463,6 @@ class _Run(Planner):
     def expire_on_complete(self, selected: list[str]) -> None:
         """Results that expire `on_complete` stop being fresh once the run is over."""
         for name in selected:
-            if policy_kind(self.graph[name].policy()) == "run" and self.entries.get(name):
+            kind = policy_kind(self.graph[name].policy())
+            if kind is ExpiryKind.RUN and self.entries.get(name):
                 self.cache.update(name, expires_at=self.clock())

@@ -13,6 +13,7 @@ ignored, never unpickled. Only a result that a task, `lp show` or `lp.load` need
 from __future__ import annotations
 
 import contextlib
+import enum
 import functools
 import json
 import os
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
     import diskcache
 
-__all__ = ["DamagedResult", "Entry", "ResultCache", "data_digest", "serialize"]
+__all__ = ["DamagedResult", "Entry", "Loss", "ResultCache", "data_digest", "serialize"]
 
 # Keys are strings: diskcache stores them as they are, where tuples are pickled on every
 # lookup. The prefix keeps a task's entry and its payload apart.
@@ -54,10 +55,17 @@ def data_digest(data: bytes) -> str:
     return digest(data)
 
 
+class Loss(enum.StrEnum):
+    """Why stored bytes are no result: gone, or not the bytes that were stored."""
+
+    MISSING = "missing"
+    DAMAGED = "damaged"
+
+
 class DamagedResult(LookupError):
     """A stored result's bytes are missing, or differ from those that were stored."""
 
-    def __init__(self, name: str, why: str) -> None:
+    def __init__(self, name: str, why: Loss) -> None:
         self.name = name
         self.why = why
         super().__init__(f"the stored result of '{name}' is {why}")
@@ -204,7 +212,7 @@ class ResultCache:
         # `import_module(name)` imports such a module and says whether it could.
         self.import_module = import_module
         # Tasks whose entry was found but whose stored bytes are not there: name -> why.
-        self.lost: dict[str, str] = {}
+        self.lost: dict[str, Loss] = {}
         self._lock_owner: int | None = None  # the thread holding the run lock through us
         self._lock_depth = 0
 
@@ -368,22 +376,22 @@ class ResultCache:
         except ValueError:
             return None
 
-    def _check(self, row: tuple[int, str | None, Any] | None, entry: Entry) -> str | None:
+    def _check(self, row: tuple[int, str | None, Any] | None, entry: Entry) -> Loss | None:
         """Why the stored bytes of `entry` cannot be right without reading them, or None."""
         if row is None:
-            return "missing"
+            return Loss.MISSING
         mode, filename, length = row
         if mode == _MODE_RAW:
-            return None if length == entry.size else "damaged"
+            return None if length == entry.size else Loss.DAMAGED
         path = self._path(filename)
         if mode != _MODE_BINARY or path is None:
-            return "damaged"
+            return Loss.DAMAGED
         try:
             st = os.lstat(path)
         except OSError:
-            return "missing"
+            return Loss.MISSING
         if not os.path.isfile(path) or os.path.islink(path) or st.st_size != entry.size:
-            return "damaged"
+            return Loss.DAMAGED
         return None
 
     def load_bytes(self, name: str, entry: Entry | None = None) -> bytes:
@@ -399,7 +407,7 @@ class ResultCache:
         key = _RESULT + name
         row = self._rows(key, values=key).get(key)
         if row is None:
-            raise DamagedResult(name, "missing")
+            raise DamagedResult(name, Loss.MISSING)
         mode, filename, value = row
         if mode == _MODE_RAW and isinstance(value, bytes):
             data = bytes(value)
@@ -407,13 +415,13 @@ class ResultCache:
             try:
                 data = _read_file(path)
             except FileNotFoundError:
-                raise DamagedResult(name, "missing") from None
+                raise DamagedResult(name, Loss.MISSING) from None
             except OSError:
-                raise DamagedResult(name, "damaged") from None
+                raise DamagedResult(name, Loss.DAMAGED) from None
         else:
-            raise DamagedResult(name, "damaged")
+            raise DamagedResult(name, Loss.DAMAGED)
         if len(data) != entry.size or data_digest(data) != entry.data:
-            raise DamagedResult(name, "damaged")
+            raise DamagedResult(name, Loss.DAMAGED)
         return data
 
     def loads(self, name: str, data: bytes) -> Any:
@@ -471,7 +479,7 @@ class ResultCache:
 
     def forget_damaged(self, name: str, entry: Entry) -> None:
         """Drop a result found damaged, unless another process replaced it meanwhile."""
-        self.lost[name] = "damaged"
+        self.lost[name] = Loss.DAMAGED
         if not self.writable:
             return  # a read-only cache keeps it; reading it stays "damaged" all the same
         cache = self.raw

@@ -17,7 +17,7 @@ import typer
 
 from little_pipelines._version import __version__
 from little_pipelines.errors import LittlePipelinesError
-from little_pipelines.outcomes import ExitCode
+from little_pipelines.outcomes import ExitCode, TaskState
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -419,7 +419,7 @@ def _mark_ended_runs(project: Project, rows: list[dict[str, Any]]) -> None:
     name = InProcess(project.config.state_dir).leftover(unless_alive=True)
     for row in rows:
         if row["name"] == name:
-            row["state"] = "failed"
+            row["state"] = TaskState.FAILED
 
 
 @app.command()

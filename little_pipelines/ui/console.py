@@ -30,7 +30,16 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from little_pipelines.outcomes import PlannedTask, Reason, Reporter, RunReport, Status, TaskReport
+from little_pipelines.outcomes import (
+    PlannedTask,
+    Reason,
+    Reporter,
+    RunReport,
+    Status,
+    TaskReport,
+    TaskState,
+)
+from little_pipelines.store.cache import Loss
 
 __all__ = [
     "LiveReporter",
@@ -367,11 +376,12 @@ def list_rows(project: Any) -> list[dict[str, Any]]:
     for spec in project.graph:
         entry = project.cache.entry(spec.name)
         reason = reasons[spec.name]
-        state = "never run" if entry is None else "fresh" if reason is None else "stale"
+        state = _state(entry is not None, reason)
         if entry is None and project.cache.failed_at(spec.name) is not None:
-            state = "failed"
+            state = TaskState.FAILED
         elif entry is None and spec.name in project.cache.lost:  # its value file is gone
-            state = f"{project.cache.lost[spec.name]} result"
+            damaged = project.cache.lost[spec.name] == Loss.DAMAGED
+            state = TaskState.DAMAGED if damaged else TaskState.MISSING
         if entry is not None and entry.session is not None:
             expiry = "after session"
         elif entry is not None and entry.expires_at is not None:
@@ -394,8 +404,14 @@ def list_rows(project: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def _state(stored: bool, reason: Reason | None) -> TaskState:
+    if not stored:
+        return TaskState.NEVER_RUN
+    return TaskState.FRESH if reason is None else TaskState.STALE
+
+
 def _state_text(row: dict[str, Any]) -> str:
-    if row["state"] == "stale":
+    if row["state"] == TaskState.STALE:
         return f"stale ({row['reason']})"
     return str(row["state"])
 
@@ -419,12 +435,12 @@ def render_list(console: Console, rows: list[dict[str, Any]]) -> None:
     ]
     widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
     styles = {
-        "fresh": "green",
-        "stale": "yellow",
-        "never run": "cyan",
-        "failed": "red",
-        "missing result": "red",
-        "damaged result": "red",
+        TaskState.FRESH: "green",
+        TaskState.STALE: "yellow",
+        TaskState.NEVER_RUN: "cyan",
+        TaskState.FAILED: "red",
+        TaskState.MISSING: "red",
+        TaskState.DAMAGED: "red",
     }
     text = Text(no_wrap=True, overflow="ignore")
     text.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(), "bold")
