@@ -18,15 +18,15 @@ import functools
 import json
 import os
 import pickle
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from little_pipelines.errors import CacheError
 from little_pipelines.fingerprint.code import SCHEME, digest
-from little_pipelines.store.private import NOFOLLOW, create_private_file, make_dirs, open_private
+from little_pipelines.store.lock import RunLock
+from little_pipelines.store.private import create_private_file, make_dirs, open_private, read_file
 
 if TYPE_CHECKING:
     import sqlite3
@@ -138,13 +138,6 @@ def _as_entry(found: Any) -> Entry | None:
         return None
 
 
-def _read_file(path: str) -> bytes:
-    """A value file's bytes; a symlink planted in the cache folder is not followed."""
-    fd = os.open(path, os.O_RDONLY | NOFOLLOW | getattr(os, "O_BINARY", 0))
-    with os.fdopen(fd, "rb") as handle:
-        return handle.read()
-
-
 @functools.cache
 def _private_disk() -> type:
     """diskcache's Disk, writing value files 0600 in folders 0700, never through a symlink."""
@@ -213,8 +206,7 @@ class ResultCache:
         self.import_module = import_module
         # Tasks whose entry was found but whose stored bytes are not there: name -> why.
         self.lost: dict[str, Loss] = {}
-        self._lock_owner: int | None = None  # the thread holding the run lock through us
-        self._lock_depth = 0
+        self._lock: RunLock | None = None
 
     @property
     def raw(self) -> diskcache.Cache:
@@ -366,7 +358,7 @@ class ResultCache:
             text = value
         elif mode == _MODE_TEXT and (path := self._path(filename)) is not None:
             try:
-                text = _read_file(path).decode("utf-8")
+                text = read_file(path).decode("utf-8")
             except (OSError, UnicodeDecodeError):
                 return None
         else:
@@ -413,7 +405,7 @@ class ResultCache:
             data = bytes(value)
         elif mode == _MODE_BINARY and (path := self._path(filename)) is not None:
             try:
-                data = _read_file(path)
+                data = read_file(path)
             except FileNotFoundError:
                 raise DamagedResult(name, Loss.MISSING) from None
             except OSError:
@@ -556,79 +548,11 @@ class ResultCache:
             self._readonly.close()
             self._readonly = None
 
-    @contextlib.contextmanager
-    def lock(self, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
-        """Hold the project's run lock; call `on_wait` with a message if another holds it.
-
-        Re-entrant on the thread that holds it (a task may execute a pipeline of its own);
-        other threads and processes wait.
-        """
-        me = threading.get_ident()
-        if self._lock_owner == me:
-            self._lock_depth += 1
-            try:
-                yield
-            finally:
-                self._lock_depth -= 1
-            return
-        from filelock import FileLock, Timeout
-
-        try:
-            make_dirs(self.directory)
-        except OSError as exc:
-            raise self._corrupt(exc) from exc
-        path = self.directory / "run.lock"
-        holder = self.directory / "run.holder"
-        for planted in (path, holder):
-            if planted.is_symlink():
-                raise CacheError(
-                    f"{planted} is a symbolic link; lp does not follow links in its state folder"
-                    f" (to reset it: rm -r {planted})",
-                    file=str(planted),
-                )
-        lock = FileLock(str(path), mode=0o600)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            if on_wait is not None:
-                who = _read_holder(holder) or "another process"
-                on_wait(f"waiting for another lp process ({who}) to finish with {path}")
-            lock.acquire()
-        except OSError as exc:
-            if _read_only_file(path):
-                raise self._read_only() from exc
-            raise CacheError(
-                f"cannot take the run lock {path}: {exc} (to reset it: rm -r {path})",
-                file=str(path),
-            ) from exc
-        try:
-            _write_holder(holder)
-            self._lock_owner, self._lock_depth = me, 1
-            yield
-        finally:
-            self._lock_owner, self._lock_depth = None, 0
-            with contextlib.suppress(OSError):
-                holder.unlink()
-            lock.release()
-
-
-def _read_only_file(path: Path) -> bool:
-    """True when `path` (or its folder, if it does not exist) may be read but not written."""
-    target = path if path.exists() else path.parent
-    return os.access(target, os.R_OK) and not os.access(target, os.W_OK)
-
-
-def _read_holder(path: Path) -> str:
-    try:
-        return _read_file(str(path)).decode("utf-8", "replace").strip()
-    except OSError:
-        return ""
-
-
-def _write_holder(path: Path) -> None:
-    """Say who holds the run lock, for the message of whoever waits next."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | NOFOLLOW
-    with contextlib.suppress(OSError):
-        fd = os.open(path, flags, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"pid {os.getpid()}")
+    def lock(
+        self, on_wait: Callable[[str], None] | None = None
+    ) -> contextlib.AbstractContextManager[None]:
+        """Hold the run lock of this cache's folder (see store/lock.py): re-entrant on the
+        thread that holds it; other threads and processes wait, `on_wait` told why."""
+        if self._lock is None:
+            self._lock = RunLock(self.directory, corrupt=self._corrupt, read_only=self._read_only)
+        return self._lock.hold(on_wait)

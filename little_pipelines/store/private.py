@@ -12,7 +12,15 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["DIR_MODE", "FILE_MODE", "NOFOLLOW", "create_private_file", "make_dirs", "open_private"]
+__all__ = [
+    "DIR_MODE",
+    "FILE_MODE",
+    "NOFOLLOW",
+    "create_private_file",
+    "make_dirs",
+    "open_private",
+    "read_file",
+]
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -69,3 +77,10 @@ def create_private_file(path: Path) -> bool:
         return False
     os.close(fd)
     return True
+
+
+def read_file(path: str) -> bytes:
+    """A file's bytes; a symlink planted in the state folder is not followed."""
+    fd = os.open(path, os.O_RDONLY | NOFOLLOW | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
