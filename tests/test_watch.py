@@ -535,3 +535,39 @@ def test_a_tasks_file_that_vanishes_before_its_import_is_a_load_error(tmp_path):
         project.run()
     assert info.value.message == "tasks_main.py: cannot read: No such file or directory"
     assert (info.value.file, info.value.line) == ("tasks_main.py", None)
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_watch_with_workers_keeps_its_pool_and_runs_the_edited_code(tmp_path):
+    tasks = tmp_path / "tasks_main.py"
+    code = """
+        import os
+        from pathlib import Path
+
+        def task_where():
+            with open(Path(__file__).with_name("seen.txt"), "a") as f:
+                f.write(f"{os.getpid()} VERSION\\n")
+            return "VERSION"
+        """
+    write(tasks, code.replace("VERSION", "v1"))
+    proc = WatchProcess(tmp_path, "-j", "2")
+    try:
+        assert statuses(proc.next_run()) == {"where": ("executed", "new")}
+        write(tasks, code.replace("VERSION", "v2"))
+        assert statuses(proc.next_run()) == {"where": ("executed", "code")}
+        first, second = (line.split() for line in (tmp_path / "seen.txt").read_text().splitlines())
+        assert first[1] == "v1" and second[1] == "v2"  # a worker ran the new code
+        workers = _children(proc.proc.pid)
+        assert int(first[0]) != proc.proc.pid and int(first[0]) in workers  # still there
+        assert int(second[0]) in workers
+        assert proc.stop() == 0
+    finally:
+        if proc.proc.poll() is None:
+            proc.proc.kill()

@@ -198,13 +198,15 @@ class Project:
         stop: Callable[[], bool] | None = None,
         jobs: int | None = None,
         dask_address: str | None = None,
+        executor: Any = None,
     ) -> RunReport:
         """Run the project (or `targets` and their upstream) holding the project's run lock.
 
         `jobs` (default: the `jobs` setting) above 1 runs independent tasks in that many
         worker processes; `dask_address` runs them on that Dask cluster instead. The reporter
         hears of waiting for the lock, and at once of a task that ended the previous run's
-        process.
+        process. A caller that runs many times (watch) passes its own `executor`, built
+        once with `make_executor`; it is then left open.
         """
         reporter = reporter or Reporter()
         graph = self.graph
@@ -217,12 +219,9 @@ class Project:
             )  # fmt: skip
             report.warnings[:0] = self.notices
             return report
-        jobs = jobs or self.config.jobs
-        executor: Any = None
-        if dask_address:
-            executor = DaskExecutor(dask_address)
-        elif jobs > 1:
-            executor = ProcessExecutor(jobs)
+        owned = executor is None
+        if owned:
+            executor = self.make_executor(jobs, dask_address)
         guard = InProcess(self.config.state_dir)
         try:
             with self.cache.lock(reporter.waiting):
@@ -240,7 +239,7 @@ class Project:
                 finally:
                     guard.close()
         finally:
-            if executor is not None:
+            if owned and executor is not None:
                 executor.close()
         if notice is not None:
             report.warnings.insert(0, notice)
@@ -251,6 +250,14 @@ class Project:
                 " lp does not wait for them"
             )
         return report
+
+    def make_executor(self, jobs: int | None = None, dask_address: str | None = None) -> Any:
+        """Where tasks run besides this process: a Dask cluster, a pool of `jobs` (default:
+        the `jobs` setting) worker processes, or None for this process alone."""
+        jobs = jobs or self.config.jobs
+        if dask_address:
+            return DaskExecutor(dask_address)
+        return ProcessExecutor(jobs) if jobs > 1 else None
 
     def _claim_leftover(self, guard: InProcess) -> str | None:
         """Record as failed a task during which an earlier run's process ended; a notice."""

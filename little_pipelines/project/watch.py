@@ -190,6 +190,7 @@ class Watcher:
         self._changed = threading.Event()
         self._listening = threading.Event()
         self.failure: BaseException | None = None  # what ended the change source, if anything
+        self._executor: Any = None  # built on the first run, kept until watching ends
 
     def _relevant(self, path: Path) -> bool:
         return self.rules(path)
@@ -259,12 +260,17 @@ class Watcher:
         listener.start()
         self._listening.wait()  # a save from now on is seen, even during the first run
         trigger: list[str] = []
-        self._run_once(trigger)
-        while (batch := self._next_batch()) is not None:
-            trigger = sorted(self._rel(p) for p in batch)
-            self.on_change(trigger)
-            self._apply(batch)
+        try:
             self._run_once(trigger)
+            while (batch := self._next_batch()) is not None:
+                trigger = sorted(self._rel(p) for p in batch)
+                self.on_change(trigger)
+                self._apply(batch)
+                self._run_once(trigger)
+        finally:
+            if self._executor is not None:  # one pool (or Dask client) for every run
+                self._executor.close()
+                self._executor = None
         self.stop_event.set()
         if self.failure is not None:
             raise LittlePipelinesError(
@@ -306,12 +312,13 @@ class Watcher:
         self._changed.clear()
         reporter = self.reporter()
         try:
+            if self._executor is None:  # (a cluster out of reach: this run fails, says why)
+                self._executor = self.project.make_executor(self.jobs, self.dask_address)
             report = self.project.run(
                 self.targets,
                 force=self.force and not trigger,
                 exitfirst=self.exitfirst,
-                jobs=self.jobs,
-                dask_address=self.dask_address,
+                executor=self._executor,
                 reporter=reporter,
                 stop=self._changed.is_set,
             )
