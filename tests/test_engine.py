@@ -87,9 +87,15 @@ class Project:
         self.specs[name] = TaskSpec(name, code=code, **fields)
 
     def run(self, **options: Any) -> RunReport:
+        """A run: what to run as RunOptions fields, the rest as engine.run's own arguments."""
         self.calls.clear()
         options.setdefault("clock", lambda: T0)
-        return engine.run(TaskGraph(self.specs.values()), self.cache, **options)
+        chosen = {k: options.pop(k) for k in _RUN_OPTIONS if k in options}
+        run_options = engine.RunOptions.of(**chosen)
+        return engine.run(TaskGraph(self.specs.values()), self.cache, run_options, **options)
+
+
+_RUN_OPTIONS = ("targets", "force", "skip", "no_upstream", "dry_run", "exitfirst")
 
 
 def outcome(report: RunReport) -> dict[str, tuple[str, str | None]]:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,19 +34,49 @@ from little_pipelines.outcomes import (
 )
 from little_pipelines.store.cache import DamagedResult, Entry, Loss, ResultCache
 
-__all__ = ["decide", "run", "session_id"]  # (decide, session_id: plan.py, kept here too)
+# (decide and session_id live in plan.py; they are named here too for the front doors)
+__all__ = ["RunOptions", "decide", "run", "session_id"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """What to run, as the user asked for it: from the command line (or a library call) to
+    the engine in one value.
+
+    `targets`: these tasks plus their upstream (all tasks when empty). `force`: True for
+    every selected task, or the names to force. `skip`: tasks to mark skipped.
+    `no_upstream`: run only the targets, on the cached results of their upstream.
+    `dry_run`: say what would run, run nothing. `exitfirst`: stop at the first failure.
+    """
+
+    targets: tuple[str, ...] = ()
+    force: bool | frozenset[str] = False
+    skip: frozenset[str] = frozenset()
+    no_upstream: bool = False
+    dry_run: bool = False
+    exitfirst: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        targets: Iterable[str] | None = None,
+        *,
+        force: bool | Iterable[str] = False,
+        skip: Iterable[str] = (),
+        no_upstream: bool = False,
+        dry_run: bool = False,
+        exitfirst: bool = False,
+    ) -> RunOptions:
+        """The options from loosely typed arguments (lists, sets, None)."""
+        forced = force if isinstance(force, bool) else frozenset(force)
+        return cls(tuple(targets or ()), forced, frozenset(skip), no_upstream, dry_run, exitfirst)
 
 
 def run(
     graph: TaskGraph,
     cache: ResultCache,
+    options: RunOptions = RunOptions(),
     *,
-    targets: Sequence[str] | None = None,
-    force: bool | Iterable[str] = False,
-    skip: Iterable[str] = (),
-    no_upstream: bool = False,
-    dry_run: bool = False,
-    exitfirst: bool = False,
     reporter: Reporter | None = None,
     clock: Callable[[], float] = time.time,
     log_dir: Path | None = None,
@@ -55,10 +86,9 @@ def run(
     executor: Any = None,
     guard: InProcess | None = None,
 ) -> RunReport:
-    """Run the selected tasks (all, or `targets` plus their upstream) and report each one.
+    """Run the tasks that `options` select and report each one (see RunOptions).
 
-    `force` is True for every selected task or a set of names; `skip` names tasks to mark
-    skipped. `results` holds the stored bytes of results this process has (task name ->
+    `results` holds the stored bytes of results this process has (task name ->
     (digest of the bytes, bytes)); the run adds those it executes or loads, and uses a held
     result only while its entry still names those bytes. Each consumer unpickles its own copy.
     `stop` is asked
@@ -69,13 +99,14 @@ def run(
     """
     state = _Run(graph, cache, clock=clock, root=root, results=results)
     state.guard = guard
-    selected = state.select(targets, no_upstream=no_upstream)
+    selected = state.select(options.targets or None, no_upstream=options.no_upstream)
     state.selected = set(selected)
+    force = options.force
     state.forced = set(selected) if force is True else set(force or ())
-    state.skip = set(skip) - state.forced
+    state.skip = set(options.skip) - state.forced
     reporter = reporter or Reporter()
     plan = state.plan(selected)
-    if not dry_run:
+    if not options.dry_run:
         for planned in plan:  # imports fail here, before anything is stored
             prepare = graph[planned.name].prepare
             if planned.will_run and prepare is not None:
@@ -84,7 +115,7 @@ def run(
     report = RunReport(warnings=state.warnings)
     state.report, state.reporter = report, reporter
     started = time.perf_counter()
-    if dry_run:
+    if options.dry_run:
         report.tasks = [
             TaskReport(p.name, Status.WOULD_RUN if p.will_run else Status.CACHED, p.reason)
             for p in plan
@@ -96,7 +127,9 @@ def run(
         state.logs = TaskLogs(log_dir, warnings=state.warnings) if log_dir is not None else None
         try:
             with state.logs or contextlib.nullcontext():
-                state.execute(selected, report, reporter, executor, exitfirst=exitfirst, stop=stop)
+                state.execute(
+                    selected, report, reporter, executor, exitfirst=options.exitfirst, stop=stop
+                )
         finally:
             state.expire_on_complete(selected)
     report.duration_s = time.perf_counter() - started

@@ -361,12 +361,15 @@ class Pipeline:
             if force:
                 self.result_cache.clear()
                 self._results.clear()
+            options = engine.RunOptions.of(
+                [single_task] if single_task else None,
+                force=force_tasks or (),
+                skip=skip_tasks or (),
+            )
             report = engine.run(
                 graph,
                 self.result_cache,
-                targets=[single_task] if single_task else None,
-                force=set(force_tasks or ()),
-                skip=set(skip_tasks or ()),
+                options,
                 reporter=reporter,
                 log_dir=self.log_dir,
                 results=self._results,

@@ -147,12 +147,14 @@ class ProjectPipeline:
         reporter: Reporter | None = None,
     ) -> RunReport:
         """Run the project like `lp run` (force=True forces every selected task)."""
-        report = self.project.run(
-            targets=[single_task] if single_task else None,
+        from little_pipelines.engine.run import RunOptions
+
+        options = RunOptions.of(
+            [single_task] if single_task else None,
             force=True if force else set(force_tasks or ()),
             skip=skip_tasks or (),
-            reporter=reporter,
         )
+        report = self.project.run(options, reporter=reporter)
         views = self._tasks()
         for task in views.values():
             task.is_executed = task.is_skipped = False

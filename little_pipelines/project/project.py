@@ -11,7 +11,7 @@ import contextlib
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, overload
 from little_pipelines.engine import run as engine
 from little_pipelines.engine.executors import DaskExecutor, InProcess, ProcessExecutor
 from little_pipelines.engine.graph import TaskGraph
+from little_pipelines.engine.run import RunOptions
 from little_pipelines.engine.spec import SpecSource
 from little_pipelines.errors import CacheError, DiscoveryError, TaskNotFoundError, syntax_message
 from little_pipelines.fingerprint.code import SourceIndex
@@ -187,20 +188,15 @@ class Project:
 
     def run(
         self,
-        targets: Sequence[str] | None = None,
+        options: RunOptions | None = None,
         *,
-        force: bool | Iterable[str] = False,
-        skip: Iterable[str] = (),
-        no_upstream: bool = False,
-        dry_run: bool = False,
-        exitfirst: bool = False,
         reporter: Reporter | None = None,
         stop: Callable[[], bool] | None = None,
         jobs: int | None = None,
         dask_address: str | None = None,
         executor: Any = None,
     ) -> RunReport:
-        """Run the project (or `targets` and their upstream) holding the project's run lock.
+        """Run what `options` select (all tasks by default) holding the project's run lock.
 
         `jobs` (default: the `jobs` setting) above 1 runs independent tasks in that many
         worker processes; `dask_address` runs them on that Dask cluster instead. The reporter
@@ -209,14 +205,12 @@ class Project:
         once with `make_executor`; it is then left open.
         """
         reporter = reporter or Reporter()
+        options = options or RunOptions()
         graph = self.graph
-        if targets:
-            graph.check(targets)
-        if dry_run:
-            report = engine.run(
-                graph, self.cache, targets=targets, force=force, skip=skip,
-                no_upstream=no_upstream, dry_run=True, reporter=reporter, root=self.root,
-            )  # fmt: skip
+        if options.targets:
+            graph.check(options.targets)
+        if options.dry_run:
+            report = engine.run(graph, self.cache, options, reporter=reporter, root=self.root)
             report.warnings[:0] = self.notices
             return report
         owned = executor is None
@@ -231,10 +225,9 @@ class Project:
                     reporter.warning(notice)  # now: the same task may end this process too
                 try:
                     report = engine.run(
-                        graph, self.cache, targets=targets, force=force, skip=skip,
-                        no_upstream=no_upstream, exitfirst=exitfirst, reporter=reporter,
-                        log_dir=self.log_dir, root=self.root, results=self.results, stop=stop,
-                        executor=executor, guard=guard,
+                        graph, self.cache, options, reporter=reporter, log_dir=self.log_dir,
+                        root=self.root, results=self.results, stop=stop, executor=executor,
+                        guard=guard,
                     )  # fmt: skip
                 finally:
                     guard.close()

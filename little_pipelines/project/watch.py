@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from little_pipelines.engine.run import RunOptions
 from little_pipelines.errors import LittlePipelinesError
 from little_pipelines.fingerprint.inputs import InputSet
 from little_pipelines.outcomes import Reporter, RunReport
@@ -314,10 +315,11 @@ class Watcher:
         try:
             if self._executor is None:  # (a cluster out of reach: this run fails, says why)
                 self._executor = self.project.make_executor(self.jobs, self.dask_address)
+            options = RunOptions.of(
+                self.targets, force=self.force and not trigger, exitfirst=self.exitfirst
+            )
             report = self.project.run(
-                self.targets,
-                force=self.force and not trigger,
-                exitfirst=self.exitfirst,
+                options,
                 executor=self._executor,
                 reporter=reporter,
                 stop=self._changed.is_set,

@@ -215,6 +215,7 @@ def run(
     quiet: Quiet = False,
 ) -> None:
     """Run all tasks, or the named tasks plus everything upstream of them."""
+    from little_pipelines.engine.run import RunOptions
     from little_pipelines.ui.console import NoticeReporter, make_reporter
 
     if no_upstream and not tasks:
@@ -239,12 +240,15 @@ def run(
             # with --json, stdout carries one JSON object: what tasks print goes to stderr
             quiet_stdout = contextlib.redirect_stdout(sys.stderr) if as_json else nullcontext()
             with quiet_stdout:
-                report = project.run(
-                    tasks or None,
+                options = RunOptions.of(
+                    tasks,
                     force=force,
                     dry_run=dry_run,
                     exitfirst=exitfirst,
                     no_upstream=no_upstream,
+                )
+                report = project.run(
+                    options,
                     reporter=reporter,
                     jobs=jobs,
                     dask_address=dask_address,
