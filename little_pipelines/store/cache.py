@@ -13,20 +13,27 @@ ignored, never unpickled. Only a result that a task, `lp show` or `lp.load` need
 from __future__ import annotations
 
 import contextlib
-import enum
-import functools
 import json
 import os
 import pickle
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from little_pipelines.errors import CacheError
-from little_pipelines.fingerprint.code import SCHEME, digest
+from little_pipelines.fingerprint.code import SCHEME
+from little_pipelines.store.entries import (
+    FORMAT,
+    DamagedResult,
+    Entry,
+    Loss,
+    as_dict,
+    as_entry,
+    data_digest,
+    serialize,
+)
 from little_pipelines.store.lock import RunLock
-from little_pipelines.store.private import create_private_file, make_dirs, open_private, read_file
+from little_pipelines.store.private import create_private_file, make_dirs, private_disk, read_file
 
 if TYPE_CHECKING:
     import sqlite3
@@ -39,150 +46,8 @@ __all__ = ["DamagedResult", "Entry", "Loss", "ResultCache", "data_digest", "seri
 # lookup. The prefix keeps a task's entry and its payload apart.
 _ENTRY = "entry:"
 _RESULT = "result:"
-# The layout of an entry's JSON; an entry of another layout is treated as absent.
-FORMAT = 1
 # diskcache's value modes (diskcache.core): a value inline in the row, or in a file.
 _MODE_RAW, _MODE_BINARY, _MODE_TEXT = 1, 2, 3
-
-
-def serialize(value: Any) -> bytes:
-    """The bytes a result is stored as (its digest for early cutoff is values.value_digest)."""
-    return pickle.dumps(value, protocol=5)
-
-
-def data_digest(data: bytes) -> str:
-    """The digest of stored bytes, checked when they are loaded again."""
-    return digest(data)
-
-
-class Loss(enum.StrEnum):
-    """Why stored bytes are no result: gone, or not the bytes that were stored."""
-
-    MISSING = "missing"
-    DAMAGED = "damaged"
-
-
-class DamagedResult(LookupError):
-    """A stored result's bytes are missing, or differ from those that were stored."""
-
-    def __init__(self, name: str, why: Loss) -> None:
-        self.name = name
-        self.why = why
-        super().__init__(f"the stored result of '{name}' is {why}")
-
-
-@dataclass(slots=True)
-class Entry:
-    """What a stored result was made from, and until when it may be used.
-
-    `result` is the value's canonical digest; `data` and `size` describe its stored bytes
-    (`ResultCache.store` fills them in).
-    """
-
-    code: str
-    inputs: str
-    upstream: dict[str, str]
-    result: str
-    stored_at: float
-    duration_s: float
-    expires_at: float | None = None
-    session: str | None = None
-    data: str = ""
-    size: int = -1
-    scheme: int = SCHEME
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-_FIELDS = tuple(Entry.__dataclass_fields__)
-
-
-def _as_dict(entry: Entry) -> dict[str, Any]:
-    found = {name: getattr(entry, name) for name in _FIELDS}
-    found["format"] = FORMAT
-    return found
-
-
-_NUMBER = (int, float)
-_TYPES: dict[str, tuple[type, ...]] = {
-    "code": (str,),
-    "inputs": (str,),
-    "upstream": (dict,),
-    "result": (str,),
-    "stored_at": _NUMBER,
-    "duration_s": _NUMBER,
-    "expires_at": (*_NUMBER, type(None)),
-    "session": (str, type(None)),
-    "data": (str,),
-    "size": (int,),
-    "scheme": (int,),
-    "extra": (dict,),
-}
-
-
-def _as_entry(found: Any) -> Entry | None:
-    """An entry from its parsed JSON, or None if it is not one this version wrote."""
-    if not isinstance(found, dict) or found.get("scheme") != SCHEME:
-        return None
-    if found.get("format") != FORMAT or "failed_at" in found:
-        return None
-    fields = {k: v for k, v in found.items() if k != "format"}
-    for name, value in fields.items():
-        kinds = _TYPES.get(name)
-        if kinds is None or not isinstance(value, kinds) or isinstance(value, bool):
-            return None  # written by another version, or damaged: treat as absent
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in fields["upstream"].items()):
-        return None
-    try:
-        return Entry(**fields)
-    except TypeError:  # a field missing
-        return None
-
-
-@functools.cache
-def _private_disk() -> type:
-    """diskcache's Disk, writing value files 0600 in folders 0700, never through a symlink."""
-    import diskcache
-
-    class PrivateDisk(diskcache.Disk):  # type: ignore[misc]  # diskcache has no types
-        def _write(
-            self, full_path: str, iterator: Any, mode: str, encoding: str | None = None
-        ) -> int:
-            for attempt in range(1, 11):
-                try:
-                    make_dirs(Path(full_path).parent)
-                    writer = open_private(full_path, mode, encoding=encoding)
-                except OSError:
-                    if attempt == 10:
-                        raise
-                    continue  # another process removed the folder meanwhile: try again
-                with writer:
-                    size = 0
-                    for chunk in iterator:
-                        size += len(chunk)
-                        writer.write(chunk)
-                    return size
-            return 0
-
-        def remove(self, file_path: str) -> None:
-            """Delete a value file, and its folders once empty, never outside the cache folder.
-
-            The file name comes from the database: a damaged or planted row may name any path
-            (`/home/me/tasks.py`, `../../data.csv`), and that file is not ours to delete.
-            """
-            parts = Path(file_path).parts
-            if os.path.isabs(file_path) or ".." in parts or len(parts) != 3:
-                return
-            top, middle = (os.path.join(self._directory, *parts[:n]) for n in (1, 2))
-            if os.path.islink(top) or os.path.islink(middle):
-                return  # a planted link to a folder: what it points at is not ours either
-            full_path = os.path.join(self._directory, file_path)
-            with contextlib.suppress(OSError):
-                os.remove(full_path)
-            for folder in (os.path.dirname(full_path), os.path.join(self._directory, parts[0])):
-                with contextlib.suppress(OSError):
-                    os.rmdir(folder)  # only if empty, as diskcache does
-
-    return PrivateDisk
 
 
 class ResultCache:
@@ -224,7 +89,7 @@ class ResultCache:
                 create_private_file(self.directory / "cache.db")  # SQLite keeps its mode
                 # No eviction: a result may only disappear when the user cleans it.
                 self._cache = diskcache.Cache(
-                    str(self.directory), eviction_policy="none", cull_limit=0, disk=_private_disk()
+                    str(self.directory), eviction_policy="none", cull_limit=0, disk=private_disk()
                 )
                 self._db_id = self._database_id()
             except Exception as exc:
@@ -341,7 +206,7 @@ class ResultCache:
         row = rows.get(key)
         if row is None:
             return None
-        entry = _as_entry(self._parse(row))
+        entry = as_entry(self._parse(row))
         if entry is None:
             return None
         why = self._check(rows.get(result), entry)
@@ -441,7 +306,7 @@ class ResultCache:
         """Store a result's bytes with its entry (which gets their digest and size), atomically."""
         entry.data = data_digest(data)
         entry.size = len(data)
-        text = json.dumps(_as_dict(entry), separators=(",", ":"))
+        text = json.dumps(as_dict(entry), separators=(",", ":"))
         cache = self.raw
         with cache.transact():
             cache.set(_RESULT + name, data)
@@ -454,7 +319,7 @@ class ResultCache:
         if entry is not None:
             for key, value in changes.items():
                 setattr(entry, key, value)
-            self.put_data(_ENTRY + name, _as_dict(entry))
+            self.put_data(_ENTRY + name, as_dict(entry))
 
     def mark_failed(self, name: str, when: float) -> None:
         """Forget `name`'s result because its last run failed, remembering that it did."""
@@ -476,7 +341,7 @@ class ResultCache:
             return  # a read-only cache keeps it; reading it stays "damaged" all the same
         cache = self.raw
         with cache.transact():
-            current = _as_entry(self.get_data(_ENTRY + name))
+            current = as_entry(self.get_data(_ENTRY + name))
             if current is not None and current.data == entry.data:
                 cache.delete(_ENTRY + name)
                 cache.delete(_RESULT + name)

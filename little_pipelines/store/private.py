@@ -8,6 +8,7 @@ here. The modes are POSIX; elsewhere they are what the system gives.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from pathlib import Path
 from typing import IO, Any
@@ -19,6 +20,7 @@ __all__ = [
     "create_private_file",
     "make_dirs",
     "open_private",
+    "private_disk",
     "read_file",
 ]
 
@@ -84,3 +86,50 @@ def read_file(path: str) -> bytes:
     fd = os.open(path, os.O_RDONLY | NOFOLLOW | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "rb") as handle:
         return handle.read()
+
+
+@functools.cache
+def private_disk() -> type:
+    """diskcache's Disk, writing value files 0600 in folders 0700, never through a symlink."""
+    import diskcache
+
+    class PrivateDisk(diskcache.Disk):  # type: ignore[misc]  # diskcache has no types
+        def _write(
+            self, full_path: str, iterator: Any, mode: str, encoding: str | None = None
+        ) -> int:
+            for attempt in range(1, 11):
+                try:
+                    make_dirs(Path(full_path).parent)
+                    writer = open_private(full_path, mode, encoding=encoding)
+                except OSError:
+                    if attempt == 10:
+                        raise
+                    continue  # another process removed the folder meanwhile: try again
+                with writer:
+                    size = 0
+                    for chunk in iterator:
+                        size += len(chunk)
+                        writer.write(chunk)
+                    return size
+            return 0
+
+        def remove(self, file_path: str) -> None:
+            """Delete a value file, and its folders once empty, never outside the cache folder.
+
+            The file name comes from the database: a damaged or planted row may name any path
+            (`/home/me/tasks.py`, `../../data.csv`), and that file is not ours to delete.
+            """
+            parts = Path(file_path).parts
+            if os.path.isabs(file_path) or ".." in parts or len(parts) != 3:
+                return
+            top, middle = (os.path.join(self._directory, *parts[:n]) for n in (1, 2))
+            if os.path.islink(top) or os.path.islink(middle):
+                return  # a planted link to a folder: what it points at is not ours either
+            full_path = os.path.join(self._directory, file_path)
+            with contextlib.suppress(OSError):
+                os.remove(full_path)
+            for folder in (os.path.dirname(full_path), os.path.join(self._directory, parts[0])):
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)  # only if empty, as diskcache does
+
+    return PrivateDisk
