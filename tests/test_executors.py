@@ -11,7 +11,8 @@ import pytest
 from proc_helpers import alive, wait_for_file
 
 from little_pipelines.engine.execute import RemoteCall
-from little_pipelines.engine.executors import InProcess, ProcessExecutor
+from little_pipelines.engine.executors import ProcessExecutor
+from little_pipelines.engine.guard import InProcess
 from little_pipelines.project.loader import worker_modules
 
 

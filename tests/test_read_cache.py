@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from little_pipelines.engine.run import decide
-from little_pipelines.project.discovery import ReadCache, find_task_files, read_file
+from little_pipelines.project.discovery import find_task_files, read_file
+from little_pipelines.project.memo import ReadCache
 from little_pipelines.project.project import Project
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from little_pipelines.engine.execute import Outcome, call_guarded, perform
-from little_pipelines.engine.executors import InProcess, WorkerDied
+from little_pipelines.engine.executors import WorkerDied
 from little_pipelines.engine.graph import TaskGraph
+from little_pipelines.engine.guard import InProcess
 from little_pipelines.engine.logs import TaskLogs, task_logger
 from little_pipelines.engine.plan import Planner, decide, policy_kind, session_id
 from little_pipelines.engine.schedule import Schedule

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from little_pipelines.engine import run as engine
-from little_pipelines.engine.executors import DaskExecutor, InProcess, ProcessExecutor
+from little_pipelines.engine.executors import DaskExecutor, ProcessExecutor
 from little_pipelines.engine.graph import TaskGraph
+from little_pipelines.engine.guard import InProcess
 from little_pipelines.engine.run import RunOptions
 from little_pipelines.engine.spec import SpecSource
 from little_pipelines.errors import CacheError, DiscoveryError, TaskNotFoundError, syntax_message
@@ -26,7 +27,6 @@ from little_pipelines.fingerprint.code import SourceIndex
 from little_pipelines.outcomes import Reason, Reporter, RunReport
 from little_pipelines.project.config import Config, find_root, load_config
 from little_pipelines.project.discovery import (
-    ReadCache,
     TaskDef,
     dependencies,
     find_task_files,
@@ -34,6 +34,7 @@ from little_pipelines.project.discovery import (
     read_project,
 )
 from little_pipelines.project.loader import Modules
+from little_pipelines.project.memo import ReadCache
 from little_pipelines.store.cache import DamagedResult, ResultCache
 
 if TYPE_CHECKING:

@@ -401,7 +401,7 @@ def list_(
     quiet: Quiet = False,
 ) -> None:
     """A table of tasks: file:line, dependencies, state, expiry, last duration."""
-    from little_pipelines.ui.console import list_rows, render_list
+    from little_pipelines.ui.views import list_rows, render_list
 
     with _errors(as_json=as_json):
         project = _project(ctx, root)
@@ -418,7 +418,7 @@ def list_(
 
 def _mark_ended_runs(project: Project, rows: list[dict[str, Any]]) -> None:
     """A task during which the last run's process ended (os._exit, a crash) shows as failed."""
-    from little_pipelines.engine.executors import InProcess
+    from little_pipelines.engine.guard import InProcess
 
     name = InProcess(project.config.state_dir).leftover(unless_alive=True)
     for row in rows:
@@ -435,7 +435,7 @@ def graph(
     quiet: Quiet = False,
 ) -> None:
     """The task graph, with each task's state."""
-    from little_pipelines.ui.console import list_rows, render_graph
+    from little_pipelines.ui.views import list_rows, render_graph
 
     with _errors():
         project = _project(ctx, root)

@@ -1,0 +1,120 @@
+"""The views of a project's tasks: the rows of `lp list` and `lp graph`, as a table or a graph.
+
+`list_rows` asks the planner for each task's reason (reading no result and importing no
+tasks file); the renderers only lay the rows out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from little_pipelines.outcomes import Reason, TaskState
+from little_pipelines.store.entries import Loss
+from little_pipelines.ui.console import format_duration
+
+__all__ = ["list_rows", "render_graph", "render_list"]
+
+
+def list_rows(project: Any) -> list[dict[str, Any]]:
+    """One dict per task for `lp list` and `lp graph`: where, needs, state, expiry, duration."""
+    reasons = project.reasons()
+    rows = []
+    for spec in project.graph:
+        entry = project.cache.entry(spec.name)
+        reason = reasons[spec.name]
+        state = _state(entry is not None, reason)
+        if entry is None and project.cache.failed_at(spec.name) is not None:
+            state = TaskState.FAILED
+        elif entry is None and spec.name in project.cache.lost:  # its value file is gone
+            damaged = project.cache.lost[spec.name] == Loss.DAMAGED
+            state = TaskState.DAMAGED if damaged else TaskState.MISSING
+        if entry is not None and entry.session is not None:
+            expiry = "after session"
+        elif entry is not None and entry.expires_at is not None:
+            when = datetime.fromtimestamp(entry.expires_at).strftime("%Y-%m-%d %H:%M")
+            expiry = f"expired {when}" if reason is Reason.EXPIRED else when
+        else:
+            expiry = spec.meta.get("expire_text") or "never"
+        rows.append(
+            {
+                "name": spec.name,
+                "file": spec.file,
+                "line": spec.line,
+                "deps": list(spec.deps),
+                "state": state,
+                "reason": None if reason is None else str(reason),
+                "expiry": expiry,
+                "last_duration_s": None if entry is None else entry.duration_s,
+            }
+        )
+    return rows
+
+
+def _state(stored: bool, reason: Reason | None) -> TaskState:
+    if not stored:
+        return TaskState.NEVER_RUN
+    return TaskState.FRESH if reason is None else TaskState.STALE
+
+
+def _state_text(row: dict[str, Any]) -> str:
+    if row["state"] == TaskState.STALE:
+        return f"stale ({row['reason']})"
+    return str(row["state"])
+
+
+def render_list(console: Console, rows: list[dict[str, Any]]) -> None:
+    """The `lp list` table: aligned columns, the state coloured; fast for thousands of rows."""
+    if not rows:
+        console.print("no tasks found (tasks are functions named task_<name> in tasks_*.py files)")
+        return
+    header = ("task", "file:line", "needs", "state", "expiry", "last run")
+    cells = [
+        (
+            row["name"],
+            f"{row['file']}:{row['line']}" if row["file"] else "—",
+            ", ".join(row["deps"]) or "—",
+            _state_text(row),
+            row["expiry"],
+            format_duration(row["last_duration_s"]),
+        )
+        for row in rows
+    ]
+    widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
+    styles = {
+        TaskState.FRESH: "green",
+        TaskState.STALE: "yellow",
+        TaskState.NEVER_RUN: "cyan",
+        TaskState.FAILED: "red",
+        TaskState.MISSING: "red",
+        TaskState.DAMAGED: "red",
+    }
+    text = Text(no_wrap=True, overflow="ignore")
+    text.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(), "bold")
+    for row, cell in zip(rows, cells, strict=True):
+        text.append("\n" + "  ".join(c.ljust(w) for c, w in zip(cell[:3], widths, strict=False)))
+        text.append("  " + cell[3].ljust(widths[3]), styles.get(row["state"], ""))
+        text.append(("  " + cell[4].ljust(widths[4]) + "  " + cell[5]).rstrip())
+    console.print(text, soft_wrap=True)
+
+
+def render_graph(rows: list[dict[str, Any]], fmt: str) -> str:
+    """The task graph as text, Mermaid or Graphviz dot, each task labelled with its state."""
+    if fmt == "mermaid":
+        lines = ["graph LR"]
+        lines += [f'    {r["name"]}["{r["name"]} ({_state_text(r)})"]' for r in rows]
+        lines += [f"    {d} --> {r['name']}" for r in rows for d in r["deps"]]
+        return "\n".join(lines)
+    if fmt == "dot":
+        lines = ["digraph pipeline {", "    rankdir=LR;"]
+        lines += [f'    "{r["name"]}" [label="{r["name"]}\\n{_state_text(r)}"];' for r in rows]
+        lines += [f'    "{d}" -> "{r["name"]}";' for r in rows for d in r["deps"]]
+        return "\n".join([*lines, "}"])
+    lines = []
+    for row in rows:
+        needs = f"  <- {', '.join(row['deps'])}" if row["deps"] else ""
+        lines.append(f"{row['name']} [{_state_text(row)}]{needs}")
+    return "\n".join(lines)
