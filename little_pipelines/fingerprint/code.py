@@ -1,25 +1,23 @@
-"""Fingerprints: code hashes read from syntax trees, and hashes of files and values.
+"""Code fingerprints: a task's code, followed through the project's modules.
 
 A task's code is its function plus, transitively, the project's own functions, classes and
 module-level constants it refers to. Each definition is hashed from its syntax tree with
-docstrings, comments and formatting gone, so only edits that change behaviour count. Source is
-read, never imported: deciding what is fresh must not execute the user's modules.
+docstrings, comments and formatting gone (modules.py), so only edits that change behaviour
+count. Source is read, never imported: deciding what is fresh must not execute the user's
+modules. The basic digests are in digests.py.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
-import hashlib
-import marshal
 import os
-import threading
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import MappingProxyType
 
-from little_pipelines.fingerprint.scopes import Target, module_bindings, module_imports, scan
+from little_pipelines.fingerprint.digests import SCHEME, digest, file_digest, object_code_digest
+from little_pipelines.fingerprint.modules import NO_IMPORTS, Definition, ModuleInfo, parse_module
+from little_pipelines.fingerprint.scopes import Target
 
 __all__ = [
     "SCHEME",
@@ -31,272 +29,6 @@ __all__ = [
     "object_code_digest",
 ]
 
-# Bump when the way fingerprints are computed changes: every stored key then stops matching.
-SCHEME = 4
-
-
-def digest(*parts: bytes | str) -> str:
-    """A short, stable hex digest of the given parts (order matters)."""
-    h = hashlib.blake2b(digest_size=16)
-    for part in parts:
-        data = part.encode() if isinstance(part, str) else part
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
-    return h.hexdigest()
-
-
-def file_digest(path: Path) -> str:
-    """Digest of a file's bytes."""
-    h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def object_code_digest(code: object) -> str:
-    """Digest of a live code object; the fallback when a function's source cannot be read."""
-    return digest(marshal.dumps(code))  # type: ignore[arg-type]
-
-
-def _strip_docstrings(tree: ast.AST) -> None:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            body = node.body
-            if (
-                body
-                and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)
-            ):
-                node.body = body[1:] or [ast.Pass()]
-
-
-def _normal_form(node: ast.AST) -> str:
-    return ast.dump(node, annotate_fields=False, include_attributes=False)
-
-
-_NO_IMPORTS: Mapping[str, tuple[Target, ...]] = MappingProxyType({})
-
-
-@dataclass(slots=True)
-class Definition:
-    """One top-level statement (or all those binding one name): its hash and what it reaches."""
-
-    node: ast.AST
-    digest: str
-    refs: frozenset[str]
-    attr_refs: frozenset[tuple[str, ...]]  # dotted chains such as ("pkg", "mod", "func")
-    # imports inside function bodies (`def task_x(): import helpers`), followed like any other
-    imports: Mapping[str, tuple[Target, ...]] = field(default_factory=lambda: _NO_IMPORTS)
-    dynamic: tuple[tuple[int, str], ...] = ()  # what the reader cannot follow: (line, what)
-    mutates: frozenset[str] = frozenset()  # module-level names it may change when called
-    calls: frozenset[tuple[str, ...]] = frozenset()  # what it calls while the module imports
-    fallback: str | None = None  # set when this stands for a whole module (lp why says so)
-    _text: str | None = None
-
-    @property
-    def text(self) -> str:
-        """The normalised source (docstrings and formatting gone), made once."""
-        if self._text is None:
-            self._text = ast.unparse(self.node)
-        return self._text
-
-    @classmethod
-    def of(cls, node: ast.AST) -> Definition:
-        found = scan(node)
-        imports = {name: tuple(targets) for name, targets in found.imports.items()}
-        return cls(
-            node,
-            digest(_normal_form(node)),
-            frozenset(found.refs),
-            frozenset(found.chains),
-            imports or _NO_IMPORTS,
-            tuple(found.dynamic),
-            frozenset(found.mutates),
-            frozenset(found.calls),
-        )
-
-
-def _merged(first: Definition | None, then: Definition) -> Definition:
-    """A name bound by several statements (branches, loops, rebinding) is defined by all."""
-    if first is None or first is then:
-        return then
-    imports = dict(first.imports)
-    for name, targets in then.imports.items():
-        imports[name] = imports.get(name, ()) + targets
-    node = ast.Module(body=[first.node, then.node], type_ignores=[])  # type: ignore[list-item]
-    return Definition(
-        node,
-        digest(first.digest, then.digest),
-        first.refs | then.refs,
-        first.attr_refs | then.attr_refs,
-        imports or _NO_IMPORTS,
-        first.dynamic + then.dynamic,
-        first.mutates | then.mutates,
-        first.calls | then.calls,
-    )
-
-
-@dataclass(slots=True)
-class ModuleInfo:
-    """A parsed source file: its top-level definitions and imports, by name."""
-
-    path: Path
-    tree: ast.Module
-    defs: dict[str, Definition] = field(default_factory=dict)
-    imports: dict[str, list[Target]] = field(default_factory=dict)  # every branch's
-    star_imports: list[tuple[str, int]] = field(default_factory=list)
-    functions: dict[int, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
-    bindings: dict[str, Definition] = field(default_factory=dict)  # name -> its import lines
-    # name -> the compound statements (`if`, `try`) around its imports, which pick the binding
-    deciding: dict[str, Definition] = field(default_factory=dict)
-    writers: dict[str, frozenset[str]] = field(default_factory=dict)  # function -> names set
-    calls: list[tuple[tuple[str, ...], Definition]] = field(default_factory=list)  # at import
-    unused_imports: list[str] = field(default_factory=list)  # imported for what importing does
-    # import-time code the reader cannot follow (`sys.path.insert(...)` at module level): it
-    # may change what any definition of the module does, so each of them reaches it
-    top_dynamic: Definition | None = None
-    _whole: Definition | None = None
-    _as_value: Definition | None = None
-
-    @property
-    def whole(self) -> Definition:
-        """The whole module as one definition, reaching everything it refers to."""
-        if self._whole is None:
-            self._whole = Definition.of(self.tree)
-        return self._whole
-
-    @property
-    def as_value(self) -> Definition:
-        """The whole module, standing for a module used as a value (a fallback lp why names)."""
-        if self._as_value is None:
-            self._as_value = replace(
-                self.whole, fallback="a module used as a value counts whole", _text=None
-            )
-        return self._as_value
-
-    @property
-    def digest(self) -> str:
-        """The whole module's normalised hash, for code this reader cannot follow."""
-        return self.whole.digest
-
-
-# Statements that define names outright; any other top-level statement may change the
-# module-level names it uses (a method call, a loop filling a table).
-_DEFINING = (
-    ast.FunctionDef,
-    ast.AsyncFunctionDef,
-    ast.ClassDef,
-    ast.Assign,
-    ast.AnnAssign,
-    ast.AugAssign,
-)
-
-
-def _import_line(name: str, target: Target, node: ast.AST) -> Definition:
-    text = f"{name}={target[0]}:{target[1]}@{target[2]}"
-    return Definition(node, digest("import", text), frozenset(), frozenset())
-
-
-class TooDeepError(SyntaxError):
-    """Source that Python cannot read for its depth (a 100,000-term expression, say)."""
-
-    too_deep = True
-
-    def __init__(self, filename: str) -> None:
-        super().__init__("too deeply nested to read", (filename, None, None, None))
-
-
-# CPython 3.11's parser keeps its recursion depth in shared state: two threads parsing at once
-# can fail with "AST constructor recursion depth mismatch" (library pipelines run in threads).
-_PARSING = threading.Lock()
-
-
-def parse_module(path: Path, source: str | bytes) -> ModuleInfo:
-    """Parse source into a ModuleInfo. Raises SyntaxError as `compile` would (TooDeepError
-    for source too deep for Python's own parser or for reading it)."""
-    try:
-        return _parse_module(path, source)
-    except (RecursionError, MemoryError):
-        raise TooDeepError(str(path)) from None
-
-
-def _parse_module(path: Path, source: str | bytes) -> ModuleInfo:
-    with _PARSING:
-        tree = ast.parse(source, filename=str(path))
-    info = ModuleInfo(path=path, tree=tree)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            info.functions[node.lineno] = node
-            if node.decorator_list:
-                info.functions.setdefault(node.decorator_list[0].lineno, node)
-    _strip_docstrings(tree)
-    own: dict[str, Definition] = {}  # each name's defining statements, before writers join
-    for stmt in tree.body:
-        around: Definition | None = None
-        for name, target, node in module_imports(stmt):  # `try: import x` and friends too
-            if name == "*":
-                info.star_imports.append((target[0], target[2]))
-                continue
-            info.imports.setdefault(name, []).append(target)
-            info.bindings[name] = _merged(info.bindings.get(name), _import_line(name, target, node))
-            if node is not stmt:  # `if FLAG: from a import f`: the test decides what binds
-                around = around or Definition.of(stmt)
-                info.deciding[name] = _merged(info.deciding.get(name), around)
-        if isinstance(stmt, ast.Import | ast.ImportFrom):
-            continue
-        definition = Definition.of(stmt)
-        names = module_bindings(stmt)
-        for name in names:
-            own[name] = _merged(own.get(name), definition)
-        if not isinstance(stmt, _DEFINING):
-            # `CONFIG.update(rate=2)`, `for k in KEYS: TABLE[k] = 1`: statements that may
-            # change a module-level name count as part of its definition
-            used = definition.refs | {chain[0] for chain in definition.attr_refs}
-            for name in used - set(names):
-                if name in own:
-                    own[name] = _merged(own[name], definition)
-        info.calls.extend((target, definition) for target in definition.calls)
-        if definition.dynamic and not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
-            info.top_dynamic = _merged(info.top_dynamic, definition)
-    info.defs = _with_writers(own, info)
-    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    info.unused_imports = sorted(set(info.imports) - loaded)
-    return info
-
-
-def _with_writers(own: dict[str, Definition], info: ModuleInfo) -> dict[str, Definition]:
-    """Each module-level name's definition, joined by the code that may change it.
-
-    A function with `global COUNTER`, or one that does `TABLE[k] = v` or `REGISTRY.append(f)`,
-    is part of the definition of the name it changes; so is every statement that calls such a
-    function (or decorates with it) while the module is imported.
-    """
-    writes = {name: d.mutates & own.keys() for name, d in own.items()}
-    reach = {name: (d.refs | {c[0] for c in d.attr_refs}) & own.keys() for name, d in own.items()}
-    closed = {name: set(names) for name, names in writes.items()}
-    changed = True
-    while changed:  # what a function changes through the functions it calls
-        changed = False
-        for name, callees in reach.items():
-            before = len(closed[name])
-            for callee in callees:
-                closed[name] |= closed[callee]
-            changed = changed or len(closed[name]) != before
-    info.writers = {name: frozenset(names) for name, names in closed.items() if names}
-    defs = dict(own)
-    for name, names in writes.items():
-        for written in names - {name}:
-            defs[written] = _merged(defs[written], own[name])
-    for target, statement in info.calls:
-        if len(target) == 1:
-            for written in closed.get(target[0], ()):
-                defs[written] = _merged(defs[written], statement)
-    return defs
-
-
-# Folders never searched for project modules (the fallback for code the reader cannot follow).
 _NOT_PROJECT = frozenset({"__pycache__", "node_modules", "site-packages", "build", "dist"})
 
 
@@ -539,7 +271,7 @@ class SourceIndex:
         self,
         info: ModuleInfo,
         chain: tuple[str, ...],
-        local: Mapping[str, tuple[Target, ...]] = _NO_IMPORTS,
+        local: Mapping[str, tuple[Target, ...]] = NO_IMPORTS,
     ) -> Iterator[tuple[Path, Definition]]:
         """`pkg.mod.func`: into pkg, then mod, then func alone (not the whole of mod)."""
         modules = self._modules_named(info, chain[0], local)
@@ -572,7 +304,7 @@ class SourceIndex:
         self,
         info: ModuleInfo,
         name: str,
-        local: Mapping[str, tuple[Target, ...]] = _NO_IMPORTS,
+        local: Mapping[str, tuple[Target, ...]] = NO_IMPORTS,
     ) -> list[Path]:
         """The project modules a bare name stands for (`import helpers`, `from pkg import mod`),
         on every branch that binds it."""
@@ -604,7 +336,7 @@ class SourceIndex:
         self,
         info: ModuleInfo,
         name: str,
-        local: Mapping[str, tuple[Target, ...]] = _NO_IMPORTS,
+        local: Mapping[str, tuple[Target, ...]] = NO_IMPORTS,
         seen: set[tuple[Path, str]] | None = None,
     ) -> Iterator[tuple[Path, Definition]]:
         """Where `name` in module `info` is defined, following imports between project files.
