@@ -11,20 +11,18 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from little_pipelines.engine.execute import Outcome, call_guarded, perform
+from little_pipelines.engine.execute import call_guarded, perform
 from little_pipelines.engine.executors import WorkerDied
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.guard import InProcess
 from little_pipelines.engine.logs import TaskLogs, task_logger
-from little_pipelines.engine.plan import Planner, decide, policy_kind, session_id
+from little_pipelines.engine.plan import decide, session_id
+from little_pipelines.engine.record import Recorder
 from little_pipelines.engine.schedule import Schedule
 from little_pipelines.engine.spec import OnUpstreamError, TaskContext, TaskSpec
-from little_pipelines.expire import ExpiryKind
-from little_pipelines.fingerprint.values import pickle_digest
 from little_pipelines.outcomes import (
     Reason,
     Reporter,
@@ -176,7 +174,7 @@ class _Upstream(Mapping[str, Any]):
         return len(self._names)
 
 
-class _Run(Planner):
+class _Run(Recorder):
     """One run: the planner's knowledge, plus executing, storing and reporting tasks."""
 
     def __init__(
@@ -440,63 +438,6 @@ class _Run(Planner):
             self.logs.done(spec.name)
         return self._settle(spec, reason, outcome)
 
-    def _settle(self, spec: TaskSpec, reason: Reason, outcome: Outcome) -> TaskReport:
-        """Store what a task returned, or record that it failed: wherever it ran."""
-        if outcome.error is not None or outcome.data is None:
-            self._forget(spec.name)
-            error = TaskError(*outcome.error) if outcome.error else None
-            return TaskReport(spec.name, Status.FAILED, reason, outcome.duration_s, error=error)
-        result = outcome.digest or pickle_digest(outcome.data)
-        self.digests[spec.name] = self._store(spec, outcome.data, outcome.duration_s, result)
-        return TaskReport(spec.name, Status.EXECUTED, reason, outcome.duration_s)
-
     def _note(self, name: str, level: str, text: str) -> None:
         if self.logs is not None:
             self.logs.note(name, level, text)
-
-    def _store(self, spec: TaskSpec, data: bytes, duration: float, result: str) -> str:
-        """Store a result's bytes under its canonical digest `result` (which it returns)."""
-        self.ran.add(spec.name)
-        now = self.clock()
-        entry = Entry(
-            code=spec.code,
-            inputs=self.inputs_of(spec),
-            upstream={dep: self.digests[dep] for dep in spec.deps},
-            result=result,
-            stored_at=now,
-            duration_s=duration,
-        )
-        if spec.source is not None:
-            entry.extra["source"] = spec.source()
-        if spec.inputs:
-            entry.extra["inputs"] = self.input_files(spec)[1]
-        policy = spec.policy()
-        kind = policy_kind(policy)
-        if kind is ExpiryKind.SESSION:
-            entry.session = session_id()
-        elif kind is ExpiryKind.TIME:
-            whole = int(now)  # policies count whole seconds: start from a whole second
-            try:
-                seconds = policy(now=datetime.fromtimestamp(whole))
-            except TypeError:
-                seconds = policy()
-            if seconds is not None:
-                entry.expires_at = whole + seconds
-        self.cache.store(spec.name, data, entry)
-        self.entries[spec.name] = entry
-        self.results[spec.name] = (entry.data, data)
-        return result
-
-    def _forget(self, name: str) -> None:
-        """A failed task's previous result must not be used until it succeeds again."""
-        self.results.pop(name, None)
-        self.digests.pop(name, None)
-        self.entries[name] = None
-        self.cache.mark_failed(name, self.clock())
-
-    def expire_on_complete(self, selected: list[str]) -> None:
-        """Results that expire `on_complete` stop being fresh once the run is over."""
-        for name in selected:
-            kind = policy_kind(self.graph[name].policy())
-            if kind is ExpiryKind.RUN and self.entries.get(name):
-                self.cache.update(name, expires_at=self.clock())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -18,11 +17,11 @@ import typer
 from little_pipelines._version import __version__
 from little_pipelines.errors import LittlePipelinesError
 from little_pipelines.outcomes import ExitCode, TaskState
+from little_pipelines.ui.output import json_head, print_error, print_json, print_warning, run_json
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from little_pipelines.outcomes import RunReport
     from little_pipelines.project.project import Project
 
 __all__ = ["app", "main"]
@@ -137,9 +136,9 @@ def _errors(*, as_json: bool = False, project: list[Any] | None = None) -> Itera
         yield
     except LittlePipelinesError as exc:
         if as_json:
-            _print_json(_json_head(project[0] if project else None, ok=False, error=exc.to_json()))
+            print_json(json_head(project[0] if project else None, ok=False, error=exc.to_json()))
         else:
-            _print_error(_console(), exc.message)
+            print_error(_console(), exc.message)
         raise typer.Exit(ExitCode.USAGE) from None
     except KeyboardInterrupt:  # the entry point prints the one line that says so
         raise typer.Exit(ExitCode.INTERRUPTED) from None
@@ -148,49 +147,12 @@ def _errors(*, as_json: bool = False, project: list[Any] | None = None) -> Itera
     except Exception as exc:  # a bug of ours, or the machine (disk full): one clear line
         if os.environ.get("LP_DEBUG"):
             raise
-        _print_error(
+        print_error(
             _console(),
             f"internal error: {type(exc).__name__}: {exc} — please report it;"
             " LP_DEBUG=1 shows the traceback",
         )
         raise typer.Exit(ExitCode.USAGE) from None
-
-
-def _print_error(console: Console, message: str) -> None:
-    from rich.markup import escape
-
-    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-
-
-def _print_json(data: dict[str, Any], out: Any = None) -> None:
-    out = out or sys.stdout
-    out.write(json.dumps(data) + "\n")
-    out.flush()
-
-
-def _json_head(project: Project | None, *, ok: bool, error: Any = None) -> dict[str, Any]:
-    return {
-        "version": 1,
-        "pipeline": project.config.name if project else None,
-        "root": str(project.root) if project else None,
-        "ok": ok,
-        "trigger": [],
-        "error": error,
-    }
-
-
-def run_json(
-    project: Project, report: RunReport, trigger: list[str] | None = None
-) -> dict[str, Any]:
-    """The `--json` object of one run (SPEC section 4)."""
-    data = _json_head(project, ok=report.ok)
-    data["trigger"] = trigger or []
-    data["tasks"] = [t.to_json() for t in report.tasks]
-    data["counts"] = report.counts()
-    data["duration_s"] = round(report.duration_s, 6)
-    if report.warnings:
-        data["warnings"] = report.warnings
-    return data
 
 
 @app.command()
@@ -258,11 +220,11 @@ def run(
         finally:
             reporter.close()
     if as_json:
-        _print_json(run_json(project, report))
+        print_json(run_json(project, report))
     else:
         for warning in report.warnings:
             if warning not in reporter.warned:
-                _print_warning(console, warning)
+                print_warning(console, warning)
     if report.cancelled and signals is not None and signals.received:
         raise typer.Exit(ExitCode.INTERRUPTED)
     if not len(project.graph):
@@ -275,13 +237,7 @@ def _print_notices(project: Project) -> None:
     if project.notices:
         console = _console()
         for notice in project.notices:
-            _print_warning(console, notice)
-
-
-def _print_warning(console: Console, message: str) -> None:
-    from rich.markup import escape
-
-    console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+            print_warning(console, notice)
 
 
 @app.command()
@@ -299,9 +255,8 @@ def watch(
     quiet: Quiet = False,
 ) -> None:
     """Run, then keep watching and rerun what each save affects (Ctrl-C to stop)."""
-    from little_pipelines.outcomes import Reporter
     from little_pipelines.project.watch import Watcher
-    from little_pipelines.ui.console import make_reporter
+    from little_pipelines.ui.output import WatchView
 
     console = _console()
     dask_address = _dask_address(executor, address)
@@ -312,40 +267,7 @@ def watch(
         if tasks:
             project.graph.check(tasks)
 
-    def reporter() -> Reporter:
-        if as_json:
-            return Reporter()
-        return make_reporter(console, verbose=verbose, quiet=quiet)
-
-    stdout = sys.stdout  # with --json, stdout carries only the JSON lines
-
-    def on_run(report: RunReport, trigger: list[str]) -> None:
-        if as_json:
-            _print_json(run_json(project, report, trigger), stdout)
-        elif not quiet:
-            console.print(f"[dim]watching {project.root} — Ctrl-C to stop[/]", highlight=False)
-
-    def on_error(error: Exception, trigger: list[str]) -> None:
-        if not isinstance(error, LittlePipelinesError):  # a bug of ours: say so, keep watching
-            if os.environ.get("LP_DEBUG"):
-                import traceback
-
-                traceback.print_exception(error, file=sys.stderr)
-            error = LittlePipelinesError(
-                f"internal error: {type(error).__name__}: {error} — please report it;"
-                " LP_DEBUG=1 shows the traceback"
-            )
-        if as_json:
-            data = _json_head(project, ok=False, error=error.to_json())
-            data["trigger"] = trigger
-            _print_json(data, stdout)
-        else:
-            _print_error(console, error.message)
-            console.print("[dim]fix it and save: watching for changes…[/]", highlight=False)
-
-    def announce(report_trigger: list[str]) -> None:
-        if not as_json and report_trigger:
-            console.rule(f"changed: {', '.join(report_trigger)}", style="dim")
+    view = WatchView(console, project, as_json=as_json, verbose=verbose, quiet=quiet)
 
     watcher = Watcher(
         project,
@@ -354,10 +276,10 @@ def watch(
         exitfirst=exitfirst,
         jobs=jobs,
         dask_address=dask_address,
-        reporter=reporter,
-        on_run=on_run,
-        on_error=on_error,
-        on_change=announce,
+        reporter=view.reporter,
+        on_run=view.on_run,
+        on_error=view.on_error,
+        on_change=view.on_change,
     )
     with _errors(as_json=as_json, project=[project]):  # the watcher itself failing: exit 2
         try:
@@ -388,7 +310,7 @@ def _no_tasks(project: Project) -> str:
 
 
 def _usage(message: str) -> None:
-    _print_error(_console(), message)
+    print_error(_console(), message)
     raise typer.Exit(ExitCode.USAGE)
 
 
@@ -409,7 +331,7 @@ def list_(
         _mark_ended_runs(project, rows)
     _print_notices(project)
     if as_json:
-        _print_json({"version": 1, "pipeline": project.config.name, "tasks": rows})
+        print_json({"version": 1, "pipeline": project.config.name, "tasks": rows})
     else:
         from little_pipelines.ui.console import make_console
 

@@ -1,0 +1,81 @@
+"""What a run writes: a task's result with its entry, the record of a failure, expiries.
+
+`Recorder` extends the planner's knowledge with the writes of a run, so that what is stored
+and what the run goes on to decide stay the same thing: a stored result's digest is at once
+the one its dependents are decided by.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from little_pipelines.engine.execute import Outcome
+from little_pipelines.engine.plan import Planner, policy_kind, session_id
+from little_pipelines.engine.spec import TaskSpec
+from little_pipelines.expire import ExpiryKind
+from little_pipelines.fingerprint.values import pickle_digest
+from little_pipelines.outcomes import Reason, Status, TaskError, TaskReport
+from little_pipelines.store.cache import Entry
+
+__all__ = ["Recorder"]
+
+
+class Recorder(Planner):
+    """The planner, plus storing results and recording failures as a run makes them."""
+
+    def _settle(self, spec: TaskSpec, reason: Reason, outcome: Outcome) -> TaskReport:
+        """Store what a task returned, or record that it failed: wherever it ran."""
+        if outcome.error is not None or outcome.data is None:
+            self._forget(spec.name)
+            error = TaskError(*outcome.error) if outcome.error else None
+            return TaskReport(spec.name, Status.FAILED, reason, outcome.duration_s, error=error)
+        result = outcome.digest or pickle_digest(outcome.data)
+        self.digests[spec.name] = self._store(spec, outcome.data, outcome.duration_s, result)
+        return TaskReport(spec.name, Status.EXECUTED, reason, outcome.duration_s)
+
+    def _store(self, spec: TaskSpec, data: bytes, duration: float, result: str) -> str:
+        """Store a result's bytes under its canonical digest `result` (which it returns)."""
+        self.ran.add(spec.name)
+        now = self.clock()
+        entry = Entry(
+            code=spec.code,
+            inputs=self.inputs_of(spec),
+            upstream={dep: self.digests[dep] for dep in spec.deps},
+            result=result,
+            stored_at=now,
+            duration_s=duration,
+        )
+        if spec.source is not None:
+            entry.extra["source"] = spec.source()
+        if spec.inputs:
+            entry.extra["inputs"] = self.input_files(spec)[1]
+        policy = spec.policy()
+        kind = policy_kind(policy)
+        if kind is ExpiryKind.SESSION:
+            entry.session = session_id()
+        elif kind is ExpiryKind.TIME:
+            whole = int(now)  # policies count whole seconds: start from a whole second
+            try:
+                seconds = policy(now=datetime.fromtimestamp(whole))
+            except TypeError:
+                seconds = policy()
+            if seconds is not None:
+                entry.expires_at = whole + seconds
+        self.cache.store(spec.name, data, entry)
+        self.entries[spec.name] = entry
+        self.results[spec.name] = (entry.data, data)
+        return result
+
+    def _forget(self, name: str) -> None:
+        """A failed task's previous result must not be used until it succeeds again."""
+        self.results.pop(name, None)
+        self.digests.pop(name, None)
+        self.entries[name] = None
+        self.cache.mark_failed(name, self.clock())
+
+    def expire_on_complete(self, selected: list[str]) -> None:
+        """Results that expire `on_complete` stop being fresh once the run is over."""
+        for name in selected:
+            kind = policy_kind(self.graph[name].policy())
+            if kind is ExpiryKind.RUN and self.entries.get(name):
+                self.cache.update(name, expires_at=self.clock())

@@ -1,0 +1,118 @@
+"""What the command line prints besides the live display: errors, warnings, `--json` objects,
+and what `lp watch` says between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+from little_pipelines.errors import LittlePipelinesError
+from little_pipelines.outcomes import Reporter, RunReport
+
+if TYPE_CHECKING:
+    from little_pipelines.project.project import Project
+
+__all__ = ["WatchView", "json_head", "print_error", "print_json", "print_warning", "run_json"]
+
+
+def print_error(console: Console, message: str) -> None:
+    from rich.markup import escape
+
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def print_json(data: dict[str, Any], out: Any = None) -> None:
+    out = out or sys.stdout
+    out.write(json.dumps(data) + "\n")
+    out.flush()
+
+
+def json_head(project: Project | None, *, ok: bool, error: Any = None) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "pipeline": project.config.name if project else None,
+        "root": str(project.root) if project else None,
+        "ok": ok,
+        "trigger": [],
+        "error": error,
+    }
+
+
+def run_json(
+    project: Project, report: RunReport, trigger: list[str] | None = None
+) -> dict[str, Any]:
+    """The `--json` object of one run (SPEC section 4)."""
+    data = json_head(project, ok=report.ok)
+    data["trigger"] = trigger or []
+    data["tasks"] = [t.to_json() for t in report.tasks]
+    data["counts"] = report.counts()
+    data["duration_s"] = round(report.duration_s, 6)
+    if report.warnings:
+        data["warnings"] = report.warnings
+    return data
+
+
+def print_warning(console: Console, message: str) -> None:
+    from rich.markup import escape
+
+    console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+class WatchView:
+    """What `lp watch` shows: each run through a fresh reporter, then a line (or one JSON
+    object per run with `--json`); a load error between runs, and what changed."""
+
+    def __init__(
+        self,
+        console: Console,
+        project: Project,
+        *,
+        as_json: bool = False,
+        verbose: bool = False,
+        quiet: bool = False,
+    ) -> None:
+        self.console = console
+        self.project = project
+        self.as_json, self.verbose, self.quiet = as_json, verbose, quiet
+        self.stdout = sys.stdout  # with --json, stdout carries only the JSON lines
+
+    def reporter(self) -> Reporter:
+        if self.as_json:
+            return Reporter()
+        from little_pipelines.ui.console import make_reporter
+
+        return make_reporter(self.console, verbose=self.verbose, quiet=self.quiet)
+
+    def on_run(self, report: RunReport, trigger: list[str]) -> None:
+        if self.as_json:
+            print_json(run_json(self.project, report, trigger), self.stdout)
+        elif not self.quiet:
+            root = self.project.root
+            self.console.print(f"[dim]watching {root} — Ctrl-C to stop[/]", highlight=False)
+
+    def on_error(self, error: Exception, trigger: list[str]) -> None:
+        if not isinstance(error, LittlePipelinesError):  # a bug of ours: say so, keep watching
+            if os.environ.get("LP_DEBUG"):
+                import traceback
+
+                traceback.print_exception(error, file=sys.stderr)
+            error = LittlePipelinesError(
+                f"internal error: {type(error).__name__}: {error} — please report it;"
+                " LP_DEBUG=1 shows the traceback"
+            )
+        if self.as_json:
+            data = json_head(self.project, ok=False, error=error.to_json())
+            data["trigger"] = trigger
+            print_json(data, self.stdout)
+        else:
+            print_error(self.console, error.message)
+            self.console.print("[dim]fix it and save: watching for changes…[/]", highlight=False)
+
+    def on_change(self, trigger: list[str]) -> None:
+        if not self.as_json and trigger:
+            self.console.rule(f"changed: {', '.join(trigger)}", style="dim")
