@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["Outcome", "RemoteCall", "call_guarded", "perform", "run_remote"]
+__all__ = ["Executor", "Outcome", "RemoteCall", "call_guarded", "perform", "run_remote"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,21 @@ class Outcome:
     duration_s: float
     error: tuple[str, str, str] | None = None  # type, message, traceback
     digest: str | None = None  # values.value_digest of the result
+
+
+class Executor(Protocol):
+    """Where tasks that carry a RemoteCall run besides lp's process (a pool, a cluster).
+
+    Built once by a front door and passed to the run; `jobs` tasks may be out at once.
+    """
+
+    jobs: int
+
+    def submit(
+        self, call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]
+    ) -> Future[Outcome]: ...
+
+    def close(self) -> None: ...
 
 
 def call_guarded(invoke: Callable[[], Any]) -> Any:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from little_pipelines.store.private import make_dirs, open_private
+
+if TYPE_CHECKING:
+    from loguru import Logger
 
 __all__ = ["TaskLogs", "task_logger"]
 
@@ -18,7 +21,7 @@ _KEY = "lp_task"
 _FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {message}"  # loguru adds the traceback
 
 
-def task_logger(name: str) -> Any:
+def task_logger(name: str) -> Logger:
     """A loguru logger bound to task `name`; its records reach that task's log file."""
     from loguru import logger
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from little_pipelines.engine.execute import call_guarded, perform
+from little_pipelines.engine.execute import Executor, call_guarded, perform
 from little_pipelines.engine.executors import WorkerDied
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.guard import InProcess
@@ -82,7 +82,7 @@ def run(
     root: Path | None = None,
     results: dict[str, Any] | None = None,
     stop: Callable[[], bool] | None = None,
-    executor: Any = None,
+    executor: Executor | None = None,
     guard: InProcess | None = None,
 ) -> RunReport:
     """Run the tasks that `options` select and report each one (see RunOptions).
@@ -266,7 +266,7 @@ class _Run(Recorder):
         selected: list[str],
         report: RunReport,
         reporter: Reporter,
-        executor: Any = None,
+        executor: Executor | None = None,
         *,
         exitfirst: bool,
         stop: Callable[[], bool] | None = None,

@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from loguru import Logger
+
+    from little_pipelines.engine.execute import RemoteCall
     from little_pipelines.fingerprint.code import SourceIndex
     from little_pipelines.paths import PathFilter
 
@@ -27,7 +30,7 @@ class TaskContext:
     """What a runner task receives as `this`: its name, its logger and the project root."""
 
     name: str
-    logger: Any
+    logger: Logger
     root: Path | None = None
 
 
@@ -64,7 +67,7 @@ class TaskSpec:
     meta: dict[str, Any] = field(default_factory=dict)
     prepare: Callable[[], None] | None = None
     source: Callable[[], str] | None = None
-    remote: Any = None  # an executors.RemoteCall when the task can run in a worker process
+    remote: RemoteCall | None = None  # how a worker process finds and calls the task
 
     def policy(self) -> Any:
         """The expiry policy of this task (None: never)."""

@@ -21,6 +21,7 @@ from little_pipelines.fingerprint.code import SourceIndex, digest, object_code_d
 
 if TYPE_CHECKING:
     import diskcache
+    from loguru import Logger
 
     from little_pipelines.engine.graph import TaskGraph
     from little_pipelines.outcomes import Reporter, RunReport
@@ -64,7 +65,7 @@ class Task:
         self.input_files = input_files  # as given (Path objects stay Path objects)
         self.hash_inputs = hash_inputs
         self.pipeline: Pipeline | None = None
-        self.logger: Any = None
+        self.logger: Logger | None = None  # a task logger, once the task is in a pipeline
         self.is_executed = False
         self.is_skipped = False
         self._result: Any = None

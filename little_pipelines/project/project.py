@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from little_pipelines.engine import run as engine
+from little_pipelines.engine.execute import Executor
 from little_pipelines.engine.executors import DaskExecutor, ProcessExecutor
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.guard import InProcess
@@ -195,7 +196,7 @@ class Project:
         stop: Callable[[], bool] | None = None,
         jobs: int | None = None,
         dask_address: str | None = None,
-        executor: Any = None,
+        executor: Executor | None = None,
     ) -> RunReport:
         """Run what `options` select (all tasks by default) holding the project's run lock.
 
@@ -245,7 +246,9 @@ class Project:
             )
         return report
 
-    def make_executor(self, jobs: int | None = None, dask_address: str | None = None) -> Any:
+    def make_executor(
+        self, jobs: int | None = None, dask_address: str | None = None
+    ) -> Executor | None:
         """Where tasks run besides this process: a Dask cluster, a pool of `jobs` (default:
         the `jobs` setting) worker processes, or None for this process alone."""
         jobs = jobs or self.config.jobs

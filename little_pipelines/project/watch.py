@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from little_pipelines.engine.execute import Executor
 from little_pipelines.engine.run import RunOptions
 from little_pipelines.errors import LittlePipelinesError
 from little_pipelines.fingerprint.inputs import InputSet
@@ -191,7 +192,7 @@ class Watcher:
         self._changed = threading.Event()
         self._listening = threading.Event()
         self.failure: BaseException | None = None  # what ended the change source, if anything
-        self._executor: Any = None  # built on the first run, kept until watching ends
+        self._executor: Executor | None = None  # built on the first run, kept until the end
 
     def _relevant(self, path: Path) -> bool:
         return self.rules(path)

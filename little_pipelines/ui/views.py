@@ -7,7 +7,7 @@ tasks file); the renderers only lay the rows out.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
@@ -16,10 +16,13 @@ from little_pipelines.outcomes import Reason, TaskState
 from little_pipelines.store.entries import Loss
 from little_pipelines.ui.console import format_duration
 
+if TYPE_CHECKING:
+    from little_pipelines.project.project import Project
+
 __all__ = ["list_rows", "render_graph", "render_list"]
 
 
-def list_rows(project: Any) -> list[dict[str, Any]]:
+def list_rows(project: Project) -> list[dict[str, Any]]:
     """One dict per task for `lp list` and `lp graph`: where, needs, state, expiry, duration."""
     reasons = project.reasons()
     rows = []
