@@ -14,6 +14,7 @@ from little_pipelines.engine.spec import TaskSpec
 from little_pipelines.fingerprint.inputs import input_file_digests
 from little_pipelines.outcomes import Reason
 from little_pipelines.store.cache import ResultCache
+from little_pipelines.store.entries import Entry
 
 __all__ = ["explain"]
 
@@ -26,34 +27,58 @@ def explain(
     graph: TaskGraph, cache: ResultCache, name: str, *, clock: Callable[[], float] = time.time
 ) -> list[str]:
     """Lines saying why `name` would run now (or why it is fresh), following upstream causes."""
-    reasons = decide(graph, cache, clock=clock)
-    lines: list[str] = []
-    seen: set[str] = set()
+    why = _Explainer(graph, cache, decide(graph, cache, clock=clock))
+    why.visit(name, "")
+    return why.lines
 
-    def visit(task: str, indent: str) -> None:
-        if task in seen:
-            lines.append(f"{indent}'{task}': see above")
+
+class _Explainer:
+    """The lines of one `lp why`: each task's reason, then the upstream tasks behind it."""
+
+    def __init__(
+        self, graph: TaskGraph, cache: ResultCache, reasons: dict[str, Reason | None]
+    ) -> None:
+        self.graph, self.cache, self.reasons = graph, cache, reasons
+        self.lines: list[str] = []
+        self.seen: set[str] = set()
+
+    def visit(self, task: str, indent: str) -> None:
+        if task in self.seen:
+            self.lines.append(f"{indent}'{task}': see above")
             return
-        seen.add(task)
-        spec = graph[task]
-        entry = cache.entry(task)
-        reason = reasons[task]
+        self.seen.add(task)
+        spec = self.graph[task]
+        entry = self.cache.entry(task)
+        reason = self.reasons[task]
         where = f" ({spec.where})" if spec.where else ""
         if reason is None:
             assert entry is not None
-            lines.append(
-                f"{indent}'{task}'{where} is fresh: its code, inputs and upstream results are"
-                f" unchanged since it ran at {_when(entry.stored_at)}"
+            self._fresh(spec, entry, where, indent)
+        elif reason is Reason.UPSTREAM:
+            self._upstream(spec, entry, where, indent)
+        else:
+            self._because(
+                spec, entry, reason, f"{indent}'{task}'{where} would run: {reason}", indent
             )
-            if entry.expires_at is not None:
-                lines.append(f"{indent}  its result expires at {_when(entry.expires_at)}")
-            lines.extend(_fallbacks(spec, indent))
-            return
-        head = f"{indent}'{task}'{where} would run: {reason}"
-        if reason is Reason.NEW and task in cache.lost:
+
+    def _fresh(self, spec: TaskSpec, entry: Entry, where: str, indent: str) -> None:
+        self.lines.append(
+            f"{indent}'{spec.name}'{where} is fresh: its code, inputs and upstream results are"
+            f" unchanged since it ran at {_when(entry.stored_at)}"
+        )
+        if entry.expires_at is not None:
+            self.lines.append(f"{indent}  its result expires at {_when(entry.expires_at)}")
+        self.lines.extend(_fallbacks(spec, indent))
+
+    def _because(
+        self, spec: TaskSpec, entry: Entry | None, reason: Reason, head: str, indent: str
+    ) -> None:
+        """The cause of a reason other than `upstream`, with its detail (a diff, the files)."""
+        lines, task = self.lines, spec.name
+        if reason is Reason.NEW and task in self.cache.lost:
             lines.append(
-                f"{head} — its stored result is {cache.lost[task]} (a value file of the cache"
-                " was deleted or changed), so it counts as no result"
+                f"{head} — its stored result is {self.cache.lost[task]} (a value file of the"
+                " cache was deleted or changed), so it counts as no result"
             )
         elif reason is Reason.NEW:
             lines.append(f"{head} — no cached result (never run, cleaned, or its last run failed)")
@@ -64,8 +89,7 @@ def explain(
             if entry.session is not None and entry.session != session_id():
                 lines.append(f"{head} — its result lasts one session, and that session ended")
             else:
-                when = _when(entry.expires_at or 0)
-                lines.append(f"{head} — its result expired at {when}")
+                lines.append(f"{head} — its result expired at {_when(entry.expires_at or 0)}")
         elif reason is Reason.INPUTS:
             assert entry is not None
             lines.append(f"{head} — an input file changed:")
@@ -75,43 +99,32 @@ def explain(
             lines.append(f"{head} — its code changed:")
             lines.extend(_fallbacks(spec, indent))
             lines.extend(_code_diff(entry.extra.get("source"), spec, indent))
-        elif reason is Reason.UPSTREAM:
-            changed_now = [
-                d
-                for d in spec.deps
-                if reasons[d] is None
-                and (
-                    entry is None
-                    or (e := cache.entry(d)) is None
-                    or entry.upstream.get(d) != e.result
-                )
-            ]
-            if changed_now:
-                lines.append(f"{head} — an upstream result changed:")
-            else:
-                lines.append(
-                    f"{indent}'{task}'{where} may run: upstream — an upstream task will run; if"
-                    f" its result comes out the same, '{task}' is served from the cache:"
-                )
-            for dep in spec.deps:
-                dep_entry = cache.entry(dep)
-                changed = (
-                    reasons[dep] is not None
-                    or entry is None
-                    or dep_entry is None
-                    or entry.upstream.get(dep) != dep_entry.result
-                )
-                if not changed:
-                    continue
-                if reasons[dep] is None:
-                    lines.append(
-                        f"{indent}  upstream '{dep}' has a newer result than '{task}' used"
-                    )
-                else:
-                    visit(dep, indent + "  ")
+        else:  # forced
+            lines.append(head)
 
-    visit(name, "")
-    return lines
+    def _changed(self, entry: Entry | None, dep: str) -> bool:
+        """Whether `dep`'s stored result differs from the one `entry` was made from."""
+        dep_entry = self.cache.entry(dep)
+        return entry is None or dep_entry is None or entry.upstream.get(dep) != dep_entry.result
+
+    def _upstream(self, spec: TaskSpec, entry: Entry | None, where: str, indent: str) -> None:
+        task, reasons = spec.name, self.reasons
+        if any(reasons[d] is None and self._changed(entry, d) for d in spec.deps):
+            self.lines.append(
+                f"{indent}'{task}'{where} would run: upstream — an upstream result changed:"
+            )
+        else:
+            self.lines.append(
+                f"{indent}'{task}'{where} may run: upstream — an upstream task will run; if"
+                f" its result comes out the same, '{task}' is served from the cache:"
+            )
+        for dep in spec.deps:
+            if reasons[dep] is not None:
+                self.visit(dep, indent + "  ")
+            elif self._changed(entry, dep):
+                self.lines.append(
+                    f"{indent}  upstream '{dep}' has a newer result than '{task}' used"
+                )
 
 
 def _fallbacks(spec: TaskSpec, indent: str) -> list[str]:
