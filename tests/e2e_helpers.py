@@ -127,6 +127,9 @@ def lp_here(*args: str, cwd: Path, home: Path, no_color: bool = True) -> Result:
             if _users_module(sys.modules[name]):
                 del sys.modules[name]
         sys.path[:] = path
+        from loguru import logger
+
+        logger.remove()  # the command's sink wrote to a stream that is closed now
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return Result(result.exit_code, result.stdout, result.stderr)

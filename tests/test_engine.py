@@ -791,3 +791,67 @@ def test_a_keyboard_interrupt_stores_nothing_for_the_interrupted_task(tmp_path):
     assert p.cache.entry("first") is not None
     assert p.cache.entry("stopped") is None
     assert "after" not in p.calls
+
+
+def test_a_task_that_expires_while_the_run_goes_on_runs_with_its_own_expiry(tmp_path):
+    """Fresh when planned, expired by its turn: it runs unplanned, prepared all the same."""
+    p = Project(tmp_path)
+    now = [T0]
+    policy: list[Any] = []  # what preparing (importing) the task tells of its expiry
+
+    def slow(upstream: Any) -> str:
+        now[0] += 100  # the run goes on, past the cached result's expiry
+        return "slow"
+
+    p.task("a_slow", value=slow, cache=False)
+    p.task(
+        "b_fast",
+        expire=None,
+        expire_of=lambda: policy[0] if policy else never(),
+        prepare=lambda: policy.append(from_now(seconds=30)),
+    )
+    clock = lambda: now[0]  # noqa: E731
+    engine.run(TaskGraph(p.specs.values()), p.cache, clock=clock)
+    assert p.cache.entry("b_fast").expires_at is not None  # stored with its policy
+    first_expiry = p.cache.entry("b_fast").expires_at
+    policy.clear()
+    now[0] = first_expiry - 1  # planned fresh; `a_slow` then moves the clock past the expiry
+    report = engine.run(TaskGraph(p.specs.values()), p.cache, clock=clock)
+    assert outcome(report) == {"a_slow": ("executed", "always"), "b_fast": ("executed", "expired")}
+    assert p.cache.entry("b_fast").expires_at == int(now[0]) + 30  # not "never"
+
+
+def test_a_ctrl_c_while_workers_run_reports_each_task_once(tmp_path):
+    from concurrent.futures import Future
+
+    from little_pipelines.engine.execute import Outcome, RemoteCall
+    from little_pipelines.store.entries import serialize
+
+    class Pool:
+        """Two workers: `a` never answers, `b` answers at once."""
+
+        jobs = 2
+
+        def submit(self, call, upstream):
+            future: Future = Future()
+            if call.name == "b":
+                future.set_result(Outcome(serialize("B"), 0.0))
+            return future
+
+        def close(self) -> None:
+            pass
+
+    class CtrlCAfterB(Reporter):
+        def task_finished(self, report):
+            if report.name == "b":
+                raise KeyboardInterrupt  # Ctrl-C just as b's line is shown
+
+    p = Project(tmp_path)
+    for name in ("a", "b"):
+        p.task(name, remote=RemoteCall(name, str(tmp_path), "tasks.py", f"task_{name}", False))
+    report = engine.run(
+        TaskGraph(p.specs.values()), p.cache, executor=Pool(), reporter=CtrlCAfterB()
+    )
+    assert report.interrupted
+    assert sorted(outcome(report).items()) == [("a", ("failed", "new")), ("b", ("executed", "new"))]
+    assert len(report.tasks) == 2

@@ -545,7 +545,8 @@ def _children(pid: int) -> set[int]:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
-def test_watch_with_workers_keeps_its_pool_and_runs_the_edited_code(tmp_path):
+def test_watch_with_workers_runs_each_save_in_fresh_workers(tmp_path):
+    """A worker that ran before a save keeps module state of the old code: never reused."""
     tasks = tmp_path / "tasks_main.py"
     code = """
         import os
@@ -563,10 +564,9 @@ def test_watch_with_workers_keeps_its_pool_and_runs_the_edited_code(tmp_path):
         write(tasks, code.replace("VERSION", "v2"))
         assert statuses(proc.next_run()) == {"where": ("executed", "code")}
         first, second = (line.split() for line in (tmp_path / "seen.txt").read_text().splitlines())
-        assert first[1] == "v1" and second[1] == "v2"  # a worker ran the new code
-        workers = _children(proc.proc.pid)
-        assert int(first[0]) != proc.proc.pid and int(first[0]) in workers  # still there
-        assert int(second[0]) in workers
+        assert first[1] == "v1" and second[1] == "v2"
+        assert proc.proc.pid not in (int(first[0]), int(second[0]))  # in workers
+        assert int(first[0]) not in _children(proc.proc.pid)  # the first run's worker is gone
         assert proc.stop() == 0
     finally:
         if proc.proc.poll() is None:

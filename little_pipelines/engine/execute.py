@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from little_pipelines.fingerprint.values import value_digest
+from little_pipelines.outcomes import TaskError
+from little_pipelines.store.entries import serialize
+
 __all__ = ["Executor", "Outcome", "RemoteCall", "call_guarded", "perform", "run_remote"]
 
 
@@ -76,10 +80,6 @@ def perform(name: str, invoke: Callable[[], Any], *, interruptible: bool = True)
     Ctrl-C (KeyboardInterrupt) stops the run when `interruptible`; in a worker, which has no
     Ctrl-C of its own, it fails the task like any other exception.
     """
-    from little_pipelines.fingerprint.values import value_digest
-    from little_pipelines.outcomes import TaskError
-    from little_pipelines.store.cache import serialize
-
     started = time.perf_counter()
     try:
         value = invoke()

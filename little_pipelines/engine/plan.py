@@ -74,6 +74,7 @@ class Planner:
         self.ran: set[str] = set()  # tasks executed successfully in this run
         self.rehashed: set[str] = set()  # tasks whose inputs were hashed again after upstream ran
         self.selected: set[str] = set(graph.order)
+        self.prepared: set[str] = set()  # tasks made ready to run (imported) in this run
 
     def select(self, targets: Sequence[str] | None, *, no_upstream: bool) -> list[str]:
         if not targets:

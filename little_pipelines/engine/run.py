@@ -107,9 +107,8 @@ def run(
     plan = state.plan(selected)
     if not options.dry_run:
         for planned in plan:  # imports fail here, before anything is stored
-            prepare = graph[planned.name].prepare
-            if planned.will_run and prepare is not None:
-                prepare()
+            if planned.will_run:
+                state.prepare(graph[planned.name])
     reporter.run_started(plan)
     report = RunReport(warnings=state.warnings)
     state.report, state.reporter = report, reporter
@@ -237,13 +236,8 @@ class _Run(Recorder):
         if task is None:
             if self.reporter is not None:
                 self.reporter.task_started(spec.name)
-            try:
-                if spec.prepare is not None:
-                    spec.prepare()
-            except Exception as exc:
-                error = TaskError.from_exception(exc)
-                task = TaskReport(spec.name, Status.FAILED, Reason.NEW, error=error)
-            else:
+            task = self._prepared_or_failed(spec, Reason.NEW)
+            if task is None:
                 task = self._execute(spec, Reason.NEW, None)
         task = _locate(task, spec)
         if task.status is Status.UPSTREAM_FAILED:
@@ -288,20 +282,24 @@ class _Run(Recorder):
             spec = self.graph[name]
             current[:] = [name]
             task = self._blocked(spec, failed, missing)
-            if task is None:
+            if task is None and executor is not None and spec.remote is not None:
                 _, reason = self.decide_now(spec)
-                if reason is not None and spec.remote is not None and executor is not None:
+                if reason is not None:
                     reporter.task_started(name)
-                    try:
-                        future: Future[Any] = executor.submit(spec.remote, self._payload(spec))
-                    except Exception as exc:  # e.g. a pool broken by a dead worker
-                        finish_task(self._lost(spec, reason, exc))
-                        return None
-                    remote[name] = reason
-                    return future
+                    task = self._prepared_or_failed(spec, reason)
+                    if task is None:
+                        try:
+                            future = executor.submit(spec.remote, self._payload(spec))
+                        except Exception as exc:  # e.g. a pool broken by a dead worker
+                            task = self._lost(spec, reason, exc)
+                        else:
+                            current.clear()  # it is out: a Ctrl-C now reports it as running
+                            remote[name] = reason
+                            return future
+            if task is None:
                 task = self._decide_and_run(spec, reporter)
+            current.clear()  # (before the report: a Ctrl-C in the reporter adds no second line)
             finish_task(task)
-            current.clear()
             return None
 
         def finish(name: str, future: Future[Any]) -> None:
@@ -406,7 +404,22 @@ class _Run(Recorder):
             self.digests[spec.name] = entry.result
             return TaskReport(spec.name, Status.CACHED)
         reporter.task_started(spec.name)
-        return self._execute(spec, reason, entry)
+        return self._prepared_or_failed(spec, reason) or self._execute(spec, reason, entry)
+
+    def prepare(self, spec: TaskSpec) -> None:
+        """Get a task ready to run (the project imports it, and reads its expiry), once."""
+        if spec.prepare is not None and spec.name not in self.prepared:
+            spec.prepare()
+            self.prepared.add(spec.name)
+
+    def _prepared_or_failed(self, spec: TaskSpec, reason: Reason) -> TaskReport | None:
+        """Prepare a task that runs though the plan said it would not (it expired meanwhile,
+        or its upstream result was lost); if that fails, the task fails."""
+        try:
+            self.prepare(spec)
+        except Exception as exc:
+            return TaskReport(spec.name, Status.FAILED, reason, error=TaskError.from_exception(exc))
+        return None
 
     def _execute(self, spec: TaskSpec, reason: Reason, previous: Entry | None) -> TaskReport:
         """Call a task in this process, then store its result or record its failure."""

@@ -16,7 +16,6 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from little_pipelines.engine.execute import Executor
 from little_pipelines.engine.run import RunOptions
 from little_pipelines.errors import LittlePipelinesError
 from little_pipelines.fingerprint.inputs import InputSet
@@ -192,7 +191,6 @@ class Watcher:
         self._changed = threading.Event()
         self._listening = threading.Event()
         self.failure: BaseException | None = None  # what ended the change source, if anything
-        self._executor: Executor | None = None  # built on the first run, kept until the end
 
     def _relevant(self, path: Path) -> bool:
         return self.rules(path)
@@ -262,17 +260,12 @@ class Watcher:
         listener.start()
         self._listening.wait()  # a save from now on is seen, even during the first run
         trigger: list[str] = []
-        try:
+        self._run_once(trigger)
+        while (batch := self._next_batch()) is not None:
+            trigger = sorted(self._rel(p) for p in batch)
+            self.on_change(trigger)
+            self._apply(batch)
             self._run_once(trigger)
-            while (batch := self._next_batch()) is not None:
-                trigger = sorted(self._rel(p) for p in batch)
-                self.on_change(trigger)
-                self._apply(batch)
-                self._run_once(trigger)
-        finally:
-            if self._executor is not None:  # one pool (or Dask client) for every run
-                self._executor.close()
-                self._executor = None
         self.stop_event.set()
         if self.failure is not None:
             raise LittlePipelinesError(
@@ -314,14 +307,15 @@ class Watcher:
         self._changed.clear()
         reporter = self.reporter()
         try:
-            if self._executor is None:  # (a cluster out of reach: this run fails, says why)
-                self._executor = self.project.make_executor(self.jobs, self.dask_address)
             options = RunOptions.of(
                 self.targets, force=self.force and not trigger, exitfirst=self.exitfirst
             )
             report = self.project.run(
                 options,
-                executor=self._executor,
+                # fresh workers for every run: module state from before a save never leaks
+                # into the next run (a helper's memo of an input file, say)
+                jobs=self.jobs,
+                dask_address=self.dask_address,
                 reporter=reporter,
                 stop=self._changed.is_set,
             )
