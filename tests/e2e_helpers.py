@@ -35,6 +35,7 @@ __all__ = [
     "lp_many",
     "make_env",
     "statuses",
+    "users_module",
 ]
 
 PACKAGE_DIR = str(Path(little_pipelines.__file__).resolve().parent)
@@ -124,7 +125,7 @@ def lp_here(*args: str, cwd: Path, home: Path, no_color: bool = True) -> Result:
         os.chdir(before)
         # as when the process ends: the project's modules and sys.path entries go
         for name in set(sys.modules) - modules:
-            if _users_module(sys.modules[name]):
+            if users_module(sys.modules[name]):
                 del sys.modules[name]
         sys.path[:] = path
         from loguru import logger
@@ -135,7 +136,7 @@ def lp_here(*args: str, cwd: Path, home: Path, no_color: bool = True) -> Result:
     return Result(result.exit_code, result.stdout, result.stderr)
 
 
-def _users_module(module: object) -> bool:
+def users_module(module: object) -> bool:
     """A module from a project's files (not lp's, not the standard library's or a package's)."""
     file = getattr(module, "__file__", None)
     if not file:

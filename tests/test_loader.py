@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from e2e_helpers import users_module
 
 from little_pipelines.engine.execute import RemoteCall, run_remote
 from little_pipelines.project import loader
@@ -43,7 +44,8 @@ def root(tmp_path: Path) -> Iterator[Path]:
     yield project
     sys.path[:] = path
     for name in set(sys.modules) - set(modules):
-        del sys.modules[name]
+        if users_module(sys.modules[name]):  # (lp's and libraries' own modules stay loaded)
+            del sys.modules[name]
     sys.meta_path[:] = finders
 
 

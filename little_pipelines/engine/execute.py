@@ -74,17 +74,17 @@ def call_guarded(invoke: Callable[[], Any]) -> Any:
             os._exit(0)
 
 
-def perform(name: str, invoke: Callable[[], Any], *, interruptible: bool = True) -> Outcome:
+def perform(name: str, invoke: Callable[[], Any], *, in_worker: bool = False) -> Outcome:
     """Call a task and serialize what it returned; its own errors become the outcome's.
 
-    Ctrl-C (KeyboardInterrupt) stops the run when `interruptible`; in a worker, which has no
-    Ctrl-C of its own, it fails the task like any other exception.
+    Ctrl-C (KeyboardInterrupt) stops the run; in a worker, which has no Ctrl-C of its own,
+    it fails the task like any other exception.
     """
     started = time.perf_counter()
     try:
         value = invoke()
     except KeyboardInterrupt:
-        if interruptible:
+        if not in_worker:
             raise
         error = TaskError("KeyboardInterrupt", "interrupted")
         return Outcome(None, time.perf_counter() - started, (error.type, error.message, ""))
@@ -97,8 +97,9 @@ def perform(name: str, invoke: Callable[[], Any], *, interruptible: bool = True)
     try:
         data = serialize(value)
     except Exception as exc:
+        what = "sent back from a worker process or stored" if in_worker else "stored"
         message = (
-            f"task '{name}' returned a {type(value).__qualname__}, which cannot be stored: {exc}"
+            f"task '{name}' returned a {type(value).__qualname__}, which cannot be {what}: {exc}"
         )
         return Outcome(None, duration, (type(exc).__name__, message, ""))
     return Outcome(data, duration, digest=value_digest(value, data))
@@ -131,8 +132,13 @@ def run_remote(call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]
     from little_pipelines.engine.spec import TaskContext
 
     logs = TaskLogs(Path(call.log_dir)) if call.log_dir else None
+    entered = False
 
     def invoke() -> Any:
+        nonlocal entered
+        if logs is not None:  # (a log that cannot be opened fails the task, saying why)
+            logs.__enter__()
+            entered = True
         assert call.modules is not None, "a RemoteCall names its importer"
         modules = call.modules(call.root)
         func = getattr(modules.load(Path(call.path)), call.function)
@@ -141,10 +147,8 @@ def run_remote(call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]
             kwargs["this"] = TaskContext(call.name, task_logger(call.name), Path(call.root))
         return call_guarded(lambda: func(**kwargs))
 
-    if logs is not None:
-        logs.__enter__()
     try:
-        return perform(call.name, invoke, interruptible=False)
+        return perform(call.name, invoke, in_worker=True)
     finally:
-        if logs is not None:
+        if logs is not None and entered:
             logs.__exit__(None, None, None)
