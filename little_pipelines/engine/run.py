@@ -176,20 +176,11 @@ class _Upstream(Mapping[str, Any]):
 class _Run(Recorder):
     """One run: the planner's knowledge, plus executing, storing and reporting tasks."""
 
-    def __init__(
-        self,
-        graph: TaskGraph,
-        cache: ResultCache,
-        *,
-        clock: Callable[[], float],
-        root: Path | None = None,
-        results: dict[str, tuple[str, bytes]] | None = None,
-    ) -> None:
-        super().__init__(graph, cache, clock=clock, root=root, results=results)
-        self.logs: TaskLogs | None = None
-        self.guard: InProcess | None = None
-        self.report: RunReport | None = None
-        self.reporter: Reporter | None = None
+    # set by run() once known (they are not part of what the planner decides with)
+    logs: TaskLogs | None = None
+    guard: InProcess | None = None
+    report: RunReport | None = None
+    reporter: Reporter | None = None
 
     def _load_upstream(self, spec: TaskSpec, failed: dict[str, str]) -> TaskReport | None:
         """Before a task executes, verify its upstream results; re-execute any found lost.
