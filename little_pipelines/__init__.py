@@ -18,7 +18,8 @@ if TYPE_CHECKING:
         PipelineValidationError,
         TaskNotFoundError,
     )
-    from little_pipelines.library.pipeline import Pipeline, Task, find_tasks
+    from little_pipelines.library.pipeline import Pipeline, find_tasks
+    from little_pipelines.library.task import Task
     from little_pipelines.project.project import load, task
     from little_pipelines.ui.shell import Shell
 
@@ -42,7 +43,7 @@ _LAZY = {
     "Pipeline": "library.pipeline",
     "PipelineValidationError": "errors",
     "Shell": "ui.shell",
-    "Task": "library.pipeline",
+    "Task": "library.task",
     "TaskNotFoundError": "errors",
     "__version__": "_version",
     "find_tasks": "library.pipeline",

@@ -1,31 +1,27 @@
-"""The library front door: `Task`, `@task.process` and `Pipeline`, as in the original README.
+"""The library front door: `Pipeline`, as in the original README (its `Task` is in task.py).
 
-Tasks and pipelines are plain objects: creating them touches no disk and adds no log sink.
-`Pipeline.execute` builds engine specs from the tasks and runs them on the shared engine.
+A pipeline is a plain object: creating one touches no disk and adds no log sink.
+`Pipeline.execute` builds engine specs from its tasks and runs them on the shared engine.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import sys
 import types
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from little_pipelines import expire as _expire
-from little_pipelines.engine.spec import OnUpstreamError, TaskContext, TaskSpec
+from little_pipelines.engine.spec import TaskSpec
 from little_pipelines.errors import DuplicateTaskError, TaskNotFoundError, did_you_mean
-from little_pipelines.fingerprint.code import SourceIndex, digest, object_code_digest
+from little_pipelines.fingerprint.code import SourceIndex
+from little_pipelines.library.task import Task
 
 if TYPE_CHECKING:
     import diskcache
-    from loguru import Logger
 
     from little_pipelines.engine.graph import TaskGraph
     from little_pipelines.outcomes import Reporter, RunReport
-    from little_pipelines.paths import PathFilter
     from little_pipelines.store.cache import ResultCache
 
 __all__ = ["Pipeline", "Task", "find_tasks", "home_dir"]
@@ -35,167 +31,6 @@ def home_dir() -> Path:
     """`$LITTLE_PIPELINES_HOME`, else `~/.little_pipelines`."""
     configured = os.environ.get("LITTLE_PIPELINES_HOME")
     return Path(configured).expanduser() if configured else Path.home() / ".little_pipelines"
-
-
-class Task:
-    """A named unit of work whose `run` process produces a result.
-
-    Processes are functions registered with `@task.process`; each receives the task as `this`,
-    and `this.<process>(...)` calls another one.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        dependencies: Iterable[str] | None = None,
-        expire_results: Callable[[], int | None] | None = None,
-        if_upstream_errors: str = "FAIL",
-        input_files: Iterable[str | os.PathLike[str]] | os.PathLike[str] | None = None,
-        hash_inputs: bool = True,
-    ) -> None:
-        try:
-            self.if_upstream_errors = OnUpstreamError(str(if_upstream_errors).lower())
-        except ValueError:
-            raise ValueError(
-                f"if_upstream_errors must be 'FAIL' or 'SKIP', not {if_upstream_errors!r}"
-            ) from None
-        self.name = name
-        self.dependency_names: list[str] = list(dependencies or [])
-        self.expire_results = expire_results or _expire.after_session(name)
-        self.input_files = input_files  # as given (Path objects stay Path objects)
-        self.hash_inputs = hash_inputs
-        self.pipeline: Pipeline | None = None
-        self.logger: Logger | None = None  # a task logger, once the task is in a pipeline
-        self.is_executed = False
-        self.is_skipped = False
-        self._result: Any = None
-        self._processes: dict[str, Callable[..., Any]] = {}
-        self._module = sys._getframe(1).f_globals.get("__name__")
-
-    def __repr__(self) -> str:
-        return f"<Task ('{self.name}')>"
-
-    def process(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        """Register `func` as a process of this task (the one named `run` is required)."""
-        self._processes[func.__name__] = func
-        return func
-
-    def __getattr__(self, name: str) -> Any:
-        processes = self.__dict__.get("_processes", {})
-        if name in processes:
-            return functools.partial(processes[name], self)
-        raise AttributeError(f"task '{self.__dict__.get('name')}' has no attribute {name!r}")
-
-    def run(self) -> Any:
-        """Call the `run` process now, outside the cache, and keep its result."""
-        if "run" not in self._processes:
-            raise AttributeError(f"task '{self.name}' is missing 'run' process")
-        self._result = self._processes["run"](self)
-        self.is_executed = True
-        if isinstance(self.pipeline, Pipeline):
-            self.pipeline._remember(self.name, self._result)
-        return self._result
-
-    @property
-    def result(self) -> Any:
-        """This task's result (a copy of its own): from this run, else the cache, else None."""
-        if self.pipeline is not None:
-            value = self.pipeline.get_result(self.name)
-            if value is not None:
-                return value
-        return self._result
-
-    @property
-    def dependencies(self) -> dict[str, Any] | None:
-        """Dependency name -> Task once the task is in a pipeline (None if unknown), else None."""
-        if self.pipeline is None:
-            return None
-        found: dict[str, Any] = {}
-        for name in self.dependency_names:
-            try:
-                found[name] = self.pipeline.get_task(name)
-            except TaskNotFoundError:
-                found[name] = None
-        return found
-
-    def join(self, host: Any) -> None:
-        """Belong to `host`: an `lp.Pipeline`, or the project whose tasks file defines it."""
-        from little_pipelines.engine.logs import task_logger
-
-        self.pipeline = host
-        self.logger = task_logger(self.name)
-
-    @property
-    def log_dir(self) -> Path | None:
-        return None if self.pipeline is None else self.pipeline.log_dir
-
-    @property
-    def info(self) -> str | None:
-        """The docstring of the module that defined the task."""
-        module = sys.modules.get(self._module or "")
-        if module is None:  # getattr(None, "__doc__") is NoneType's docstring on 3.13
-            return None
-        return module.__doc__
-
-    def _code(self, indexes: dict[Path, SourceIndex]) -> str:
-        parts = [",".join(self.dependency_names), str(self.if_upstream_errors)]
-        for name in sorted(self._processes):
-            parts.append(name + ":" + _function_digest(self._processes[name], indexes))
-        return digest(*parts)
-
-    def to_spec(
-        self, indexes: dict[Path, SourceIndex], paths: PathFilter | None = None
-    ) -> TaskSpec:
-        """The engine's spec of this task; inputs and `file` relative to `paths.root` if given."""
-        code = getattr(self._processes.get("run"), "__code__", None)
-        file = code.co_filename if code else None
-        root = paths.root if paths is not None else None
-        if file and root is not None and Path(file).is_relative_to(root):
-            file = Path(file).relative_to(root).as_posix()
-        return TaskSpec(
-            name=self.name,
-            invoke=self._invoke,
-            code=self._code(indexes),
-            deps=tuple(self.dependency_names),
-            inputs=_input_patterns(self.input_files) if self.hash_inputs else (),
-            input_root=root or Path.cwd(),
-            paths=paths,
-            expire=self.expire_results,
-            on_upstream_error=self.if_upstream_errors,
-            file=file,
-            line=code.co_firstlineno if code else None,
-        )
-
-    def _invoke(self, upstream: Mapping[str, Any], this: TaskContext) -> Any:
-        return self._processes["run"](self)
-
-
-def _input_patterns(given: Any) -> tuple[str, ...]:
-    """A task's `input_files` as the engine takes them: a tuple of path strings."""
-    if given is None:
-        return ()
-    if isinstance(given, str | os.PathLike):  # one path, not a sequence of characters
-        return (os.fspath(given),)
-    return tuple(os.fspath(p) if isinstance(p, os.PathLike) else str(p) for p in given)
-
-
-def _function_digest(func: Callable[..., Any], indexes: dict[Path, SourceIndex]) -> str:
-    """Code hash of a process: from its source file's syntax tree, else its code object."""
-    code = getattr(func, "__code__", None)
-    if code is None:
-        return digest(repr(func))
-    path = Path(code.co_filename)
-    if path.is_file():
-        index = next((i for r, i in indexes.items() if path.is_relative_to(r)), None)
-        if index is None:  # a script outside any known project: its folder is the project
-            index = indexes[path.parent] = SourceIndex(path.parent)
-        try:
-            node = index.function_at(path, code.co_firstlineno)
-        except (OSError, SyntaxError):
-            node = None
-        if node is not None:
-            return index.code_digest([(path, node)])
-    return object_code_digest(code)
 
 
 class Pipeline:
@@ -293,7 +128,7 @@ class Pipeline:
             held = self._results[name] = (entry.data, data)
         return cache.loads(name, held[1])
 
-    def _remember(self, name: str, value: Any) -> None:
+    def remember(self, name: str, value: Any) -> None:
         """Keep the bytes of a result made by `Task.run()`, for `get_result` to copy."""
         from little_pipelines.store.cache import serialize
 

@@ -128,6 +128,9 @@ class ProjectPipeline:
         except TaskNotFoundError:
             return None
 
+    def remember(self, name: str, value: Any) -> None:
+        """A project keeps results in its cache only: what `Task.run()` returns stays there."""
+
     @property
     def is_complete(self) -> bool:
         """True when every task ran (or was served from cache) or was skipped."""
