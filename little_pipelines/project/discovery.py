@@ -9,14 +9,13 @@ statically (built dynamically, or `lp.Task` objects) is imported and hashed whol
 from __future__ import annotations
 
 import ast
-import inspect
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from little_pipelines.engine.execute import RemoteCall
-from little_pipelines.engine.spec import SpecSource, TaskContext, TaskSpec
+from little_pipelines.engine.spec import TaskContext, TaskSpec
 from little_pipelines.errors import (
     DiscoveryError,
     DuplicateTaskError,
@@ -25,7 +24,7 @@ from little_pipelines.errors import (
     syntax_message,
 )
 from little_pipelines.expire import never
-from little_pipelines.fingerprint.code import Definition, SourceIndex, digest
+from little_pipelines.fingerprint.code import Definition, SourceIndex
 from little_pipelines.fingerprint.scopes import module_bindings
 from little_pipelines.paths import PathFilter
 from little_pipelines.project.config import Config
@@ -42,7 +41,7 @@ def find_task_files(config: Config, unreadable: list[Path] | None = None) -> lis
     return config.path_filter.task_files(config.paths, unreadable)
 
 
-_TASK_PREFIX = "task_"
+TASK_PREFIX = "task_"
 
 
 @dataclass(slots=True)
@@ -129,7 +128,7 @@ def _static_options(node: ast.FunctionDef, rel: str) -> dict[str, Any] | None:
 def _signature(node: ast.FunctionDef, rel: str) -> tuple[list[str], set[str]]:
     """Parameter names and those with defaults; *args, **kwargs and `/` are errors."""
     args = node.args
-    task = node.name[len(_TASK_PREFIX) :]
+    task = node.name[len(TASK_PREFIX) :]
     bad = f"*{args.vararg.arg}" if args.vararg else f"**{args.kwarg.arg}" if args.kwarg else None
     if bad:
         raise _error(
@@ -161,7 +160,7 @@ def _file_kind(tree: ast.Module) -> tuple[bool, bool]:
         if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         literal = isinstance(stmt, ast.Assign | ast.AnnAssign) and _is_literal(stmt.value)
-        if not literal and any(n.startswith(_TASK_PREFIX) for n in module_bindings(stmt)):
+        if not literal and any(n.startswith(TASK_PREFIX) for n in module_bindings(stmt)):
             built = True
         for node in ast.walk(stmt):
             if isinstance(node, ast.Call):
@@ -209,7 +208,7 @@ def _read_file(index: SourceIndex, path: Path, rel: str) -> FileTasks:
         for stmt in info.tree.body:
             if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
-            if not stmt.name.startswith(_TASK_PREFIX) or stmt.name == _TASK_PREFIX:
+            if not stmt.name.startswith(TASK_PREFIX) or stmt.name == TASK_PREFIX:
                 continue
             options = _static_options(stmt, rel)  # type: ignore[arg-type]
             if options is None:  # read from the imported function instead
@@ -218,7 +217,7 @@ def _read_file(index: SourceIndex, path: Path, rel: str) -> FileTasks:
             closure = _task_closure(index, path, stmt)
             found.tasks.append(
                 TaskDef(
-                    name=stmt.name[len(_TASK_PREFIX) :],
+                    name=stmt.name[len(TASK_PREFIX) :],
                     path=path,
                     rel=rel,
                     line=stmt.lineno,
@@ -251,76 +250,6 @@ def _statements(node: ast.AST) -> list[ast.AST]:
     return [node]
 
 
-_BUILT = "its tasks file builds tasks by code, so the whole file counts"
-
-
-def _dynamic_tasks(modules: Modules, index: SourceIndex, found: FileTasks, root: Path) -> list[Any]:
-    """Import a tasks file static reading could not finish, and read its tasks off the module.
-
-    Tasks defined by a top-level `def` keep the code read statically (options come from the
-    imported function when they are not literals); only tasks built by code count the file whole.
-    """
-    path = found.path
-    module = modules.load(path)
-    rel = path.relative_to(root).as_posix()
-    static = {t.function: t for t in found.tasks}
-    whole: str | None = None
-    notes: tuple[str, ...] = ()
-    tasks: list[Any] = []
-    for attr, value in vars(module).items():
-        if isinstance(value, SpecSource) and not isinstance(value, type):  # an lp.Task
-            tasks.append(value)
-            continue
-        if not attr.startswith(_TASK_PREFIX) or not inspect.isfunction(value):
-            continue
-        options = getattr(value, "__lp_task__", None)
-        known = static.get(attr)
-        if known is not None:
-            if known.live_options and options is not None:
-                known.inputs, known.cache = tuple(options.inputs), options.cache
-            tasks.append(known)
-            continue
-        if value.__module__ != module.__name__:  # imported from elsewhere: not a task here
-            continue
-        sig = inspect.signature(value)
-        for param in sig.parameters.values():
-            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
-                line = value.__code__.co_firstlineno
-                raise _error(
-                    f"task '{attr[5:]}' has a {param.kind.description} parameter"
-                    f" '{param.name}'; parameters are filled by name from upstream tasks",
-                    rel,
-                    line,
-                )
-        if whole is None:  # the whole file, and every project definition it reaches
-            info = index.module(path)
-            closure = index.closure_of(
-                [(path, info.whole), *((path, d) for d in info.defs.values())]
-            )
-            whole = index.closure_digest(closure)
-            notes = (f"{rel}: {_BUILT}", *index.closure_notes(closure))
-        first = value.__code__.co_firstlineno  # the first decorator's line, if any
-        node = index.function_at(path, first) if value.__code__.co_filename == str(path) else None
-        tasks.append(
-            TaskDef(
-                name=attr[len(_TASK_PREFIX) :],
-                path=path,
-                rel=rel,
-                line=node.lineno if node is not None else first,
-                function=attr,
-                params=list(sig.parameters),
-                defaults={p.name for p in sig.parameters.values() if p.default is not p.empty},
-                code=digest(whole, attr),
-                inputs=tuple(options.inputs) if options else (),
-                cache=options.cache if options else True,
-                dynamic=True,
-                live=value,
-                notes=notes,
-            )
-        )
-    return tasks
-
-
 def read_project(
     config: Config,
     index: SourceIndex,
@@ -333,6 +262,8 @@ def read_project(
 
     Folders that could not be read are skipped and added to `unreadable` when it is given.
     """
+    from little_pipelines.project.imported import tasks_by_import  # (it builds on this module)
+
     defs: list[TaskDef] = []
     objects: list[Any] = []
     for path in files if files is not None else find_task_files(config, unreadable):
@@ -342,7 +273,7 @@ def read_project(
             if read_cache is not None and not found.dynamic:
                 read_cache.put(found)
         if found.dynamic:
-            for item in _dynamic_tasks(modules, index, found, config.root):
+            for item in tasks_by_import(modules, index, found, config.root):
                 (defs if isinstance(item, TaskDef) else objects).append(item)
         else:
             defs.extend(found.tasks)

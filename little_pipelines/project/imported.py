@@ -1,0 +1,93 @@
+"""Tasks read off an imported tasks file: for files that reading the syntax cannot finish.
+
+A file that builds tasks by code, holds `lp.Task` objects, or gives `@lp.task` options that
+are not literals is imported, and its tasks are read off the module. Tasks written as a
+top-level `def` keep the code digest read from the syntax; tasks built by code count the
+whole file (and all the project code it reaches) as their code: coarser, and safe.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+from little_pipelines.engine.spec import SpecSource
+from little_pipelines.errors import DiscoveryError
+from little_pipelines.fingerprint.code import SourceIndex, digest
+from little_pipelines.project.discovery import TASK_PREFIX, FileTasks, TaskDef
+from little_pipelines.project.loader import Modules
+
+__all__ = ["tasks_by_import"]
+
+
+_BUILT = "its tasks file builds tasks by code, so the whole file counts"
+
+
+def tasks_by_import(
+    modules: Modules, index: SourceIndex, found: FileTasks, root: Path
+) -> list[Any]:
+    """Import a tasks file static reading could not finish, and read its tasks off the module.
+
+    Tasks defined by a top-level `def` keep the code read statically (options come from the
+    imported function when they are not literals); only tasks built by code count the file whole.
+    """
+    path = found.path
+    module = modules.load(path)
+    rel = path.relative_to(root).as_posix()
+    static = {t.function: t for t in found.tasks}
+    whole: str | None = None
+    notes: tuple[str, ...] = ()
+    tasks: list[Any] = []
+    for attr, value in vars(module).items():
+        if isinstance(value, SpecSource) and not isinstance(value, type):  # an lp.Task
+            tasks.append(value)
+            continue
+        if not attr.startswith(TASK_PREFIX) or not inspect.isfunction(value):
+            continue
+        options = getattr(value, "__lp_task__", None)
+        known = static.get(attr)
+        if known is not None:
+            if known.live_options and options is not None:
+                known.inputs, known.cache = tuple(options.inputs), options.cache
+            tasks.append(known)
+            continue
+        if value.__module__ != module.__name__:  # imported from elsewhere: not a task here
+            continue
+        sig = inspect.signature(value)
+        for param in sig.parameters.values():
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
+                line = value.__code__.co_firstlineno
+                raise DiscoveryError.at(
+                    f"task '{attr[5:]}' has a {param.kind.description} parameter"
+                    f" '{param.name}'; parameters are filled by name from upstream tasks",
+                    rel,
+                    line,
+                )
+        if whole is None:  # the whole file, and every project definition it reaches
+            info = index.module(path)
+            closure = index.closure_of(
+                [(path, info.whole), *((path, d) for d in info.defs.values())]
+            )
+            whole = index.closure_digest(closure)
+            notes = (f"{rel}: {_BUILT}", *index.closure_notes(closure))
+        first = value.__code__.co_firstlineno  # the first decorator's line, if any
+        node = index.function_at(path, first) if value.__code__.co_filename == str(path) else None
+        tasks.append(
+            TaskDef(
+                name=attr[len(TASK_PREFIX) :],
+                path=path,
+                rel=rel,
+                line=node.lineno if node is not None else first,
+                function=attr,
+                params=list(sig.parameters),
+                defaults={p.name for p in sig.parameters.values() if p.default is not p.empty},
+                code=digest(whole, attr),
+                inputs=tuple(options.inputs) if options else (),
+                cache=options.cache if options else True,
+                dynamic=True,
+                live=value,
+                notes=notes,
+            )
+        )
+    return tasks
