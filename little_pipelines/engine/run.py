@@ -10,7 +10,6 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from little_pipelines.engine.executors import WorkerDied
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.guard import InProcess
 from little_pipelines.engine.logs import TaskLogs, task_logger
+from little_pipelines.engine.options import RunOptions
 from little_pipelines.engine.plan import decide, session_id
 from little_pipelines.engine.record import Recorder
 from little_pipelines.engine.schedule import Schedule
@@ -33,48 +33,14 @@ from little_pipelines.outcomes import (
 )
 from little_pipelines.store.cache import DamagedResult, Entry, Loss, ResultCache
 
-# (decide and session_id live in plan.py; they are named here too for the front doors)
+# (RunOptions, decide and session_id live in options.py and plan.py; named here for the doors)
 __all__ = ["RunOptions", "decide", "run", "session_id"]
-
-
-@dataclass(frozen=True, slots=True)
-class RunOptions:
-    """What to run, as the user asked for it: from the command line (or a library call) to
-    the engine in one value.
-
-    `targets`: these tasks plus their upstream (all tasks when empty). `force`: True for
-    every selected task, or the names to force. `skip`: tasks to mark skipped.
-    `no_upstream`: run only the targets, on the cached results of their upstream.
-    `dry_run`: say what would run, run nothing. `exitfirst`: stop at the first failure.
-    """
-
-    targets: tuple[str, ...] = ()
-    force: bool | frozenset[str] = False
-    skip: frozenset[str] = frozenset()
-    no_upstream: bool = False
-    dry_run: bool = False
-    exitfirst: bool = False
-
-    @classmethod
-    def of(
-        cls,
-        targets: Iterable[str] | None = None,
-        *,
-        force: bool | Iterable[str] = False,
-        skip: Iterable[str] = (),
-        no_upstream: bool = False,
-        dry_run: bool = False,
-        exitfirst: bool = False,
-    ) -> RunOptions:
-        """The options from loosely typed arguments (lists, sets, None)."""
-        forced = force if isinstance(force, bool) else frozenset(force)
-        return cls(tuple(targets or ()), forced, frozenset(skip), no_upstream, dry_run, exitfirst)
 
 
 def run(
     graph: TaskGraph,
     cache: ResultCache,
-    options: RunOptions = RunOptions(),
+    options: RunOptions | None = None,
     *,
     reporter: Reporter | None = None,
     clock: Callable[[], float] = time.time,
@@ -96,6 +62,7 @@ def run(
     independent ones side by side; the rest run here, through `guard` when given (it notes
     the running task, so a task that ends the process is known on the next run).
     """
+    options = options or RunOptions()
     state = _Run(graph, cache, clock=clock, root=root, results=results)
     state.guard = guard
     selected = state.select(options.targets or None, no_upstream=options.no_upstream)

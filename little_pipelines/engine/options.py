@@ -1,0 +1,42 @@
+"""What to run, as one value from the command line (or a library call) to the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["RunOptions"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """What to run, as the user asked for it: from the command line (or a library call) to
+    the engine in one value.
+
+    `targets`: these tasks plus their upstream (all tasks when empty). `force`: True for
+    every selected task, or the names to force. `skip`: tasks to mark skipped.
+    `no_upstream`: run only the targets, on the cached results of their upstream.
+    `dry_run`: say what would run, run nothing. `exitfirst`: stop at the first failure.
+    """
+
+    targets: tuple[str, ...] = ()
+    force: bool | frozenset[str] = False
+    skip: frozenset[str] = frozenset()
+    no_upstream: bool = False
+    dry_run: bool = False
+    exitfirst: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        targets: Iterable[str] | None = None,
+        *,
+        force: bool | Iterable[str] = False,
+        skip: Iterable[str] = (),
+        no_upstream: bool = False,
+        dry_run: bool = False,
+        exitfirst: bool = False,
+    ) -> RunOptions:
+        """The options from loosely typed arguments (lists, sets, None)."""
+        forced = force if isinstance(force, bool) else frozenset(force)
+        return cls(tuple(targets or ()), forced, frozenset(skip), no_upstream, dry_run, exitfirst)
