@@ -111,7 +111,7 @@ def lp_here(*args: str, cwd: Path, home: Path, no_color: bool = True) -> Result:
     """
     from typer.testing import CliRunner
 
-    from little_pipelines.engine.run import session_id
+    from little_pipelines.engine.plan import session_id
     from little_pipelines.ui.cli import app
 
     env = make_env(home, no_color=no_color)

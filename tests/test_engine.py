@@ -17,6 +17,8 @@ import pytest
 
 from little_pipelines.engine import run as engine
 from little_pipelines.engine.graph import TaskGraph
+from little_pipelines.engine.options import RunOptions
+from little_pipelines.engine.plan import decide, session_id
 from little_pipelines.engine.spec import OnUpstreamError, TaskSpec
 from little_pipelines.errors import LittlePipelinesError
 from little_pipelines.expire import after_session, from_now, never, on_complete
@@ -91,7 +93,7 @@ class Project:
         self.calls.clear()
         options.setdefault("clock", lambda: T0)
         chosen = {k: options.pop(k) for k in _RUN_OPTIONS if k in options}
-        run_options = engine.RunOptions.of(**chosen)
+        run_options = RunOptions.of(**chosen)
         return engine.run(TaskGraph(self.specs.values()), self.cache, run_options, **options)
 
 
@@ -258,7 +260,7 @@ def test_after_session_result_from_another_process_is_expired(tmp_path):
     p.run()
     # what another process left behind: the same entry, tied to a different session
     entry = p.cache.entry("session")
-    assert entry.session == engine.session_id()
+    assert entry.session == session_id()
     p.cache.update("session", session="another-process")
     assert outcome(p.run())["session"] == (EXECUTED, "expired")
 
@@ -502,7 +504,7 @@ def test_decide_reports_reasons_without_running(chain):
     chain.edit("load", "v2")
     chain.calls.clear()
     graph = TaskGraph(chain.specs.values())
-    assert engine.decide(graph, chain.cache, clock=lambda: T0) == {
+    assert decide(graph, chain.cache, clock=lambda: T0) == {
         "load": Reason.CODE,
         "clean": Reason.UPSTREAM,
         "report": Reason.UPSTREAM,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from little_pipelines.engine.run import decide
+from little_pipelines.engine.plan import decide
 from little_pipelines.project.discovery import find_task_files, read_file
 from little_pipelines.project.memo import ReadCache
 from little_pipelines.project.project import Project

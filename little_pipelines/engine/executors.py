@@ -13,18 +13,10 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import Any
 
-from little_pipelines.engine.execute import Outcome, RemoteCall, call_guarded, run_remote
+from little_pipelines.engine.execute import Outcome, RemoteCall, run_remote
 from little_pipelines.errors import LittlePipelinesError
 
-__all__ = [
-    "DaskExecutor",
-    "Outcome",
-    "ProcessExecutor",
-    "RemoteCall",
-    "WorkerDied",
-    "call_guarded",
-    "run_remote",
-]
+__all__ = ["DaskExecutor", "ProcessExecutor", "WorkerDied"]
 
 
 class WorkerDied(LittlePipelinesError):

@@ -19,7 +19,6 @@ from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.guard import InProcess
 from little_pipelines.engine.logs import TaskLogs, task_logger
 from little_pipelines.engine.options import RunOptions
-from little_pipelines.engine.plan import decide, session_id
 from little_pipelines.engine.record import Recorder
 from little_pipelines.engine.schedule import Schedule
 from little_pipelines.engine.spec import OnUpstreamError, TaskContext, TaskSpec
@@ -33,8 +32,7 @@ from little_pipelines.outcomes import (
 )
 from little_pipelines.store.cache import DamagedResult, Entry, Loss, ResultCache
 
-# (RunOptions, decide and session_id live in options.py and plan.py; named here for the doors)
-__all__ = ["RunOptions", "decide", "run", "session_id"]
+__all__ = ["run"]
 
 
 def run(

@@ -177,6 +177,7 @@ class Pipeline:
     ) -> RunReport:
         """Run what is not fresh; serve the rest from the cache. Returns the run's report."""
         from little_pipelines.engine import run as engine
+        from little_pipelines.engine.options import RunOptions
 
         self.validate_tasks()
         graph = self._graph({})
@@ -197,7 +198,7 @@ class Pipeline:
             if force:
                 self.result_cache.clear()
                 self._results.clear()
-            options = engine.RunOptions.of(
+            options = RunOptions.of(
                 [single_task] if single_task else None,
                 force=force_tasks or (),
                 skip=skip_tasks or (),

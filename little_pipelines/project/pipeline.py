@@ -150,7 +150,7 @@ class ProjectPipeline:
         reporter: Reporter | None = None,
     ) -> RunReport:
         """Run the project like `lp run` (force=True forces every selected task)."""
-        from little_pipelines.engine.run import RunOptions
+        from little_pipelines.engine.options import RunOptions
 
         options = RunOptions.of(
             [single_task] if single_task else None,

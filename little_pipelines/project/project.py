@@ -21,7 +21,8 @@ from little_pipelines.engine.execute import Executor
 from little_pipelines.engine.executors import DaskExecutor, ProcessExecutor
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.guard import InProcess
-from little_pipelines.engine.run import RunOptions
+from little_pipelines.engine.options import RunOptions
+from little_pipelines.engine.plan import decide
 from little_pipelines.engine.spec import SpecSource
 from little_pipelines.errors import CacheError, DiscoveryError, TaskNotFoundError, syntax_message
 from little_pipelines.fingerprint.code import SourceIndex
@@ -272,7 +273,7 @@ class Project:
 
     def reasons(self) -> dict[str, Reason | None]:
         """Each task's reason to run now (None when fresh), deciding without running anything."""
-        return engine.decide(self.graph, self.cache)
+        return decide(self.graph, self.cache)
 
     def result(self, name: str) -> Any:
         """The cached result of task `name` (TaskNotFoundError with a hint when missing)."""

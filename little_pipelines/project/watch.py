@@ -16,7 +16,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from little_pipelines.engine.run import RunOptions
+from little_pipelines.engine.options import RunOptions
 from little_pipelines.errors import LittlePipelinesError
 from little_pipelines.fingerprint.inputs import InputSet
 from little_pipelines.outcomes import Reporter, RunReport

@@ -177,7 +177,7 @@ def run(
     quiet: Quiet = False,
 ) -> None:
     """Run all tasks, or the named tasks plus everything upstream of them."""
-    from little_pipelines.engine.run import RunOptions
+    from little_pipelines.engine.options import RunOptions
     from little_pipelines.ui.console import NoticeReporter, make_reporter
 
     if no_upstream and not tasks:

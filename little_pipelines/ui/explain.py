@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from little_pipelines.engine.graph import TaskGraph
-from little_pipelines.engine.run import decide, session_id
+from little_pipelines.engine.plan import decide, session_id
 from little_pipelines.engine.spec import TaskSpec
 from little_pipelines.fingerprint.inputs import input_file_digests
 from little_pipelines.outcomes import Reason
