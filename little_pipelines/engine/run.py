@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from little_pipelines.engine.execute import Executor, call_guarded, perform
+from little_pipelines.engine.execute import Executor
 from little_pipelines.engine.executors import WorkerDied
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.guard import InProcess
-from little_pipelines.engine.logs import TaskLogs, task_logger
+from little_pipelines.engine.inline import Inline, Interrupted, interrupted, locate
+from little_pipelines.engine.logs import TaskLogs
 from little_pipelines.engine.options import RunOptions
-from little_pipelines.engine.record import Recorder
 from little_pipelines.engine.schedule import Schedule
-from little_pipelines.engine.spec import OnUpstreamError, TaskContext, TaskSpec
+from little_pipelines.engine.spec import OnUpstreamError, TaskSpec
 from little_pipelines.outcomes import (
+    PlannedTask,
     Reason,
     Reporter,
     RunReport,
@@ -30,7 +31,7 @@ from little_pipelines.outcomes import (
     TaskError,
     TaskReport,
 )
-from little_pipelines.store.cache import DamagedResult, Entry, Loss, ResultCache
+from little_pipelines.store.cache import ResultCache
 
 __all__ = ["run"]
 
@@ -54,45 +55,27 @@ def run(
     `results` holds the stored bytes of results this process has (task name ->
     (digest of the bytes, bytes)); the run adds those it executes or loads, and uses a held
     result only while its entry still names those bytes. Each consumer unpickles its own copy.
-    `stop` is asked
-    between tasks; when it says True the rest of the plan is dropped (`report.cancelled`).
-    `executor` (see executors.py) runs tasks that carry a `remote` call in worker processes,
-    independent ones side by side; the rest run here, through `guard` when given (it notes
-    the running task, so a task that ends the process is known on the next run).
+    `stop` is asked between tasks; when it says True the rest of the plan is dropped
+    (`report.cancelled`). `executor` (see executors.py) runs tasks that carry a `remote` call
+    in worker processes, independent ones side by side; the rest run here, through `guard`
+    when given (it notes the running task, so a task that ends the process is known on the
+    next run).
     """
     options = options or RunOptions()
-    state = _Run(graph, cache, clock=clock, root=root, results=results)
-    state.guard = guard
-    selected = state.select(options.targets or None, no_upstream=options.no_upstream)
-    state.selected = set(selected)
-    force = options.force
-    state.forced = set(selected) if force is True else set(force or ())
-    state.skip = set(options.skip) - state.forced
     reporter = reporter or Reporter()
-    plan = state.plan(selected)
-    if not options.dry_run:
-        for planned in plan:  # imports fail here, before anything is stored
-            if planned.will_run:
-                state.prepare(graph[planned.name])
+    state = _Run(graph, cache, clock=clock, root=root, results=results)
+    state.guard, state.reporter, state.executor, state.stop = guard, reporter, executor, stop
+    selected, plan = state.start_run(options)
     reporter.run_started(plan)
-    report = RunReport(warnings=state.warnings)
-    state.report, state.reporter = report, reporter
+    report = state.report = RunReport(warnings=state.warnings)
     started = time.perf_counter()
     if options.dry_run:
-        report.tasks = [
-            TaskReport(p.name, Status.WOULD_RUN if p.will_run else Status.CACHED, p.reason)
-            for p in plan
-        ]
-        for task in report.tasks:
-            _locate(task, graph[task.name])
-            reporter.task_finished(task)
+        state.dry_run(plan)
     else:
         state.logs = TaskLogs(log_dir, warnings=state.warnings) if log_dir is not None else None
         try:
             with state.logs or contextlib.nullcontext():
-                state.execute(
-                    selected, report, reporter, executor, exitfirst=options.exitfirst, stop=stop
-                )
+                state.execute(selected, exitfirst=options.exitfirst)
         finally:
             state.expire_on_complete(selected)
     report.duration_s = time.perf_counter() - started
@@ -100,213 +83,127 @@ def run(
     return report
 
 
-def _locate(task: TaskReport, spec: TaskSpec) -> TaskReport:
-    task.file, task.line = spec.file, spec.line
-    return task
+class _Run(Inline):
+    """One run: the planner's knowledge, plus the loop that executes, stores and reports."""
 
+    reporter: Reporter
+    report: RunReport
+    executor: Executor | None = None
+    stop: Callable[[], bool] | None = None
 
-class _Interrupted(KeyboardInterrupt):
-    """Ctrl-C (or SIGTERM, SIGHUP) while a task ran in this process: its report goes along."""
+    def start_run(self, options: RunOptions) -> tuple[list[str], list[PlannedTask]]:
+        """Select and plan; prepare (import) what will run, before anything is stored."""
+        selected = self.select(options.targets or None, no_upstream=options.no_upstream)
+        self.selected = set(selected)
+        force = options.force
+        self.forced = set(selected) if force is True else set(force or ())
+        self.skip = set(options.skip) - self.forced
+        plan = self.plan(selected)
+        if not options.dry_run:
+            for planned in plan:
+                if planned.will_run:
+                    self.prepare(self.graph[planned.name])
+        return selected, plan
 
-    def __init__(self, task: TaskReport) -> None:
-        super().__init__()
-        self.task = task
+    def dry_run(self, plan: list[PlannedTask]) -> None:
+        """Report what would run, and run nothing."""
+        for p in plan:
+            task = TaskReport(p.name, Status.WOULD_RUN if p.will_run else Status.CACHED, p.reason)
+            self.report.tasks.append(locate(task, self.graph[p.name]))
+            self.reporter.task_finished(task)
 
+    def execute(self, selected: list[str], *, exitfirst: bool) -> None:
+        """Run the selected tasks in dependency order; with an executor, up to
+        `executor.jobs` tasks that can run elsewhere do so side by side."""
+        self.failed: dict[str, str] = {}  # task -> the failed task it traces back to
+        self.missing: set[str] = set()  # skipped tasks that left no result behind
+        self.remote: dict[str, Reason] = {}  # tasks out in a worker, with their reason
+        self.current: list[str] = []  # the task being started here
+        self.exitfirst, self.stopped_at_failure = exitfirst, False
+        schedule = Schedule(selected, {name: self.graph[name].deps for name in selected})
+        slots = self.executor.jobs if self.executor is not None else 1
+        try:
+            rest = schedule.run(self._start, self._finish, slots=slots, halted=self._halted)
+        except KeyboardInterrupt as exc:
+            self._interrupt(exc, schedule.running.values())
+            return
+        if self.stopped_at_failure and not self.report.cancelled:
+            self._drop_rest(rest)
 
-def _interrupted(name: str, reason: Reason | None = None) -> TaskReport:
-    return TaskReport(
-        name, Status.FAILED, reason, error=TaskError("KeyboardInterrupt", "interrupted")
-    )
-
-
-class _Upstream(Mapping[str, Any]):
-    """A task's upstream results, loaded from the cache only when the task reads them."""
-
-    def __init__(self, state: _Run, names: tuple[str, ...]) -> None:
-        self._state = state
-        self._names = names
-
-    def __getitem__(self, name: str) -> Any:
-        if name not in self._names:
-            raise KeyError(name)
-        return self._state.result(name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._names)
-
-    def __len__(self) -> int:
-        return len(self._names)
-
-
-class _Run(Recorder):
-    """One run: the planner's knowledge, plus executing, storing and reporting tasks."""
-
-    # set by run() once known (they are not part of what the planner decides with)
-    logs: TaskLogs | None = None
-    guard: InProcess | None = None
-    report: RunReport | None = None
-    reporter: Reporter | None = None
-
-    def _load_upstream(self, spec: TaskSpec, failed: dict[str, str]) -> TaskReport | None:
-        """Before a task executes, verify its upstream results; re-execute any found lost.
-
-        A value damaged or missing on disk is no result: its task runs again, here and now
-        (its own upstream first), so the task about to run never sees garbage. Returns the
-        report of `spec` if it cannot run because such a re-execution failed.
-        """
-        _, reason = self.decide_now(spec)
-        if reason is None:
-            return None
-        for dep in spec.deps:
-            if dep in failed or dep not in self.digests:
-                continue
-            try:
-                self.data(dep)
-                continue
-            except (KeyError, DamagedResult) as exc:
-                why = exc.why if isinstance(exc, DamagedResult) else Loss.MISSING
-            if dep not in self.selected or dep in self.skip:  # it may not run: neither can this
-                error = TaskError(
-                    "DamagedResult",
-                    f"the stored result of upstream task '{dep}' is {why}; run it first:"
-                    f" lp run {dep}",
-                )
-                failed[dep] = dep
-                return TaskReport(spec.name, Status.UPSTREAM_FAILED, error=error)
-            redo = self._redo(self.graph[dep], why, failed)
-            if redo.status is not Status.EXECUTED:
-                error = TaskError("DependencyFailure", f"upstream task '{dep}' failed")
-                return TaskReport(spec.name, Status.UPSTREAM_FAILED, error=error)
+    def _start(self, name: str) -> Future[Any] | None:
+        """Start a task: here (None, once it is done), or in a worker (its Future)."""
+        spec = self.graph[name]
+        self.current[:] = [name]
+        task = self._blocked(spec)
+        if task is None and self.executor is not None and spec.remote is not None:
+            _, reason = self.decide_now(spec)
+            if reason is not None:
+                sent = self._submit(spec, reason, self.executor)
+                if isinstance(sent, Future):
+                    self.current.clear()  # it is out: a Ctrl-C now reports it as running
+                    self.remote[name] = reason
+                    return sent
+                task = sent
+        if task is None:
+            task = self._decide_and_run(spec)
+        self.current.clear()  # (before the report: a Ctrl-C in the reporter adds no second line)
+        self._record(task)
         return None
 
-    def _redo(self, spec: TaskSpec, why: str, failed: dict[str, str]) -> TaskReport:
-        """Execute again a task whose stored result turned out lost when it was loaded."""
-        entry = self.entries.get(spec.name)
-        if entry is not None:
-            self.cache.forget_damaged(spec.name, entry)
-        self._lost_warning(spec.name, why)
-        self.entries[spec.name] = None
-        self.digests.pop(spec.name, None)
-        self.results.pop(spec.name, None)
-        task = self._load_upstream(spec, failed)
-        if task is None:
-            if self.reporter is not None:
-                self.reporter.task_started(spec.name)
-            task = self._prepared_or_failed(spec, Reason.NEW)
-            if task is None:
-                task = self._execute(spec, Reason.NEW, None)
-        task = _locate(task, spec)
-        if task.status is Status.UPSTREAM_FAILED:
-            failed[spec.name] = failed[next(d for d in spec.deps if d in failed)]
-        elif task.status is not Status.EXECUTED:
-            failed[spec.name] = spec.name
-        if self.report is not None:  # it was reported as cached: it is not any more
-            done = self.report.tasks
-            at = next((i for i, t in enumerate(done) if t.name == spec.name), None)
-            if at is None:
-                done.append(task)
-            else:
-                done[at] = task
-        if self.reporter is not None:
-            self.reporter.task_finished(task)
-        return task
-
-    def execute(
-        self,
-        selected: list[str],
-        report: RunReport,
-        reporter: Reporter,
-        executor: Executor | None = None,
-        *,
-        exitfirst: bool,
-        stop: Callable[[], bool] | None = None,
-    ) -> None:
-        """Run the selected tasks in dependency order; with an `executor`, up to
-        `executor.jobs` tasks that can run elsewhere do so side by side."""
-        failed: dict[str, str] = {}  # task -> the failed task it traces back to
-        missing: set[str] = set()  # skipped tasks that left no result behind
-        remote: dict[str, Reason] = {}  # tasks out in a worker, with their reason
-        current: list[str] = []  # the task being started here
-        stopped_at_failure = False
-
-        def finish_task(task: TaskReport) -> None:
-            nonlocal stopped_at_failure
-            self._record(task, failed, missing, report, reporter)
-            stopped_at_failure = stopped_at_failure or (exitfirst and task.status is Status.FAILED)
-
-        def start(name: str) -> Future[Any] | None:
-            spec = self.graph[name]
-            current[:] = [name]
-            task = self._blocked(spec, failed, missing)
-            if task is None and executor is not None and spec.remote is not None:
-                _, reason = self.decide_now(spec)
-                if reason is not None:
-                    reporter.task_started(name)
-                    task = self._prepared_or_failed(spec, reason)
-                    if task is None:
-                        try:
-                            future = executor.submit(spec.remote, self._payload(spec))
-                        except Exception as exc:  # e.g. a pool broken by a dead worker
-                            task = self._lost(spec, reason, exc)
-                        else:
-                            current.clear()  # it is out: a Ctrl-C now reports it as running
-                            remote[name] = reason
-                            return future
-            if task is None:
-                task = self._decide_and_run(spec, reporter)
-            current.clear()  # (before the report: a Ctrl-C in the reporter adds no second line)
-            finish_task(task)
-            return None
-
-        def finish(name: str, future: Future[Any]) -> None:
-            finish_task(self._complete(self.graph[name], remote.pop(name), future))
-
-        def halted() -> bool:
-            if stop is not None and stop():
-                report.cancelled = True
-            return report.cancelled or stopped_at_failure
-
-        schedule = Schedule(selected, {name: self.graph[name].deps for name in selected})
-        slots = executor.jobs if executor is not None else 1
+    def _submit(
+        self, spec: TaskSpec, reason: Reason, executor: Executor
+    ) -> Future[Any] | TaskReport:
+        """Send a task to a worker: its Future, or the report of why it could not go."""
+        self.reporter.task_started(spec.name)
+        task = self._prepared_or_failed(spec, reason)
+        if task is not None:
+            return task
+        assert spec.remote is not None
         try:
-            rest = schedule.run(start, finish, slots=slots, halted=halted)
-        except KeyboardInterrupt as exc:
-            report.interrupted = True
-            if isinstance(exc, _Interrupted):  # a task running in this process
-                report.tasks.append(_locate(exc.task, self.graph[exc.task.name]))
-            elif current:
-                report.tasks.append(_locate(_interrupted(current[0]), self.graph[current[0]]))
-            for name in schedule.running.values():  # the workers are ended when the run closes
-                self._forget(name)
-                report.tasks.append(_locate(_interrupted(name, remote[name]), self.graph[name]))
-            return
-        if stopped_at_failure and not report.cancelled:
-            self._drop_rest(rest, report, reporter)
+            return executor.submit(spec.remote, self._payload(spec))
+        except Exception as exc:  # e.g. a pool broken by a dead worker
+            return self._lost(spec, reason, exc)
 
-    def _record(
-        self,
-        task: TaskReport,
-        failed: dict[str, str],
-        missing: set[str],
-        report: RunReport,
-        reporter: Reporter,
-    ) -> None:
+    def _finish(self, name: str, future: Future[Any]) -> None:
+        self._record(self._complete(self.graph[name], self.remote.pop(name), future))
+
+    def _halted(self) -> bool:
+        if self.stop is not None and self.stop():
+            self.report.cancelled = True
+        return self.report.cancelled or self.stopped_at_failure
+
+    def _interrupt(self, exc: KeyboardInterrupt, running: Iterable[str]) -> None:
+        """Ctrl-C: report the task running here and those out in workers as interrupted."""
+        report = self.report
+        report.interrupted = True
+        if isinstance(exc, Interrupted):  # a task running in this process
+            report.tasks.append(locate(exc.task, self.graph[exc.task.name]))
+        elif self.current:
+            name = self.current[0]
+            report.tasks.append(locate(interrupted(name), self.graph[name]))
+        for name in running:  # the workers are ended when the run closes
+            self._forget(name)
+            report.tasks.append(locate(interrupted(name, self.remote[name]), self.graph[name]))
+
+    def _record(self, task: TaskReport) -> None:
         """Book a finished task: what its dependents will see, the report, the reporter."""
         spec = self.graph[task.name]
         if task.status is Status.FAILED:
-            failed[task.name] = task.name
+            self.failed[task.name] = task.name
         elif task.status is Status.UPSTREAM_FAILED:
-            failed[task.name] = failed[next(d for d in spec.deps if d in failed)]
+            self.failed[task.name] = self.failed[next(d for d in spec.deps if d in self.failed)]
         elif task.status is Status.SKIPPED and task.name not in self.digests:
-            missing.add(task.name)
-        report.tasks.append(_locate(task, spec))
-        reporter.task_finished(task)
+            self.missing.add(task.name)
+        self.report.tasks.append(locate(task, spec))
+        self.reporter.task_finished(task)
+        if self.exitfirst and task.status is Status.FAILED:
+            self.stopped_at_failure = True
 
-    def _drop_rest(self, names: Iterable[str], report: RunReport, reporter: Reporter) -> None:
+    def _drop_rest(self, names: Iterable[str]) -> None:
         for rest in names:
             late = TaskReport(rest, Status.SKIPPED, detail="not run: stopped at first failure")
-            report.tasks.append(_locate(late, self.graph[rest]))
-            reporter.task_finished(late)
+            self.report.tasks.append(locate(late, self.graph[rest]))
+            self.reporter.task_finished(late)
 
     def _payload(self, spec: TaskSpec) -> dict[str, tuple[bytes, str | None]]:
         """Upstream results as stored (bytes), each with the tasks file that can read it."""
@@ -335,78 +232,27 @@ class _Run(Recorder):
             return self._lost(spec, reason, exc)
         return self._settle(spec, reason, outcome)
 
-    def _blocked(
-        self, spec: TaskSpec, failed: dict[str, str], missing: set[str]
-    ) -> TaskReport | None:
+    def _blocked(self, spec: TaskSpec) -> TaskReport | None:
         """The report of a task that cannot run because of its upstream, or None."""
-        bad = [d for d in spec.deps if d in failed]
+        bad = [d for d in spec.deps if d in self.failed]
         if bad:
-            origin = failed[bad[0]]
+            origin = self.failed[bad[0]]
             if spec.on_upstream_error is OnUpstreamError.SKIP:
                 return TaskReport(spec.name, Status.SKIPPED, detail=f"upstream '{origin}' failed")
             error = TaskError("DependencyFailure", f"upstream task '{origin}' failed")
             return TaskReport(spec.name, Status.UPSTREAM_FAILED, error=error)
-        if spec.name in self.skip or any(d in missing for d in spec.deps):
+        if spec.name in self.skip or any(d in self.missing for d in spec.deps):
             entry = self.entry(spec.name)
             if entry is not None:
                 self.digests[spec.name] = entry.result
             return TaskReport(spec.name, Status.SKIPPED)
-        return self._load_upstream(spec, failed)
+        return self._load_upstream(spec, self.failed)
 
-    def _decide_and_run(self, spec: TaskSpec, reporter: Reporter) -> TaskReport:
+    def _decide_and_run(self, spec: TaskSpec) -> TaskReport:
         entry, reason = self.decide_now(spec)
         if reason is None:
             assert entry is not None
             self.digests[spec.name] = entry.result
             return TaskReport(spec.name, Status.CACHED)
-        reporter.task_started(spec.name)
+        self.reporter.task_started(spec.name)
         return self._prepared_or_failed(spec, reason) or self._execute(spec, reason, entry)
-
-    def prepare(self, spec: TaskSpec) -> None:
-        """Get a task ready to run (the project imports it, and reads its expiry), once."""
-        if spec.prepare is not None and spec.name not in self.prepared:
-            spec.prepare()
-            self.prepared.add(spec.name)
-
-    def _prepared_or_failed(self, spec: TaskSpec, reason: Reason) -> TaskReport | None:
-        """Prepare a task that runs though the plan said it would not (it expired meanwhile,
-        or its upstream result was lost); if that fails, the task fails."""
-        try:
-            self.prepare(spec)
-        except Exception as exc:
-            return TaskReport(spec.name, Status.FAILED, reason, error=TaskError.from_exception(exc))
-        return None
-
-    def _execute(self, spec: TaskSpec, reason: Reason, previous: Entry | None) -> TaskReport:
-        """Call a task in this process, then store its result or record its failure."""
-        context = TaskContext(spec.name, task_logger(spec.name), self.root)
-        self._note(spec.name, "INFO", f"started ({reason})")
-        upstream = _Upstream(self, spec.deps)
-
-        def call() -> Any:
-            return spec.invoke(upstream, context)
-
-        guard = self.guard
-        started = time.perf_counter()
-        try:
-            if guard is not None:
-                outcome = perform(spec.name, lambda: guard.call(spec.name, call))
-            else:
-                outcome = perform(spec.name, lambda: call_guarded(call))
-        except KeyboardInterrupt as exc:  # Ctrl-C (or SIGTERM, SIGHUP): the run stops
-            self._forget(spec.name)
-            stopped = _interrupted(spec.name, reason)
-            stopped.duration_s = time.perf_counter() - started
-            raise _Interrupted(stopped) from exc
-        if outcome.error is not None:
-            trace = outcome.error[2]
-            self._note(spec.name, "ERROR", f"failed after {outcome.duration_s:.3f}s\n{trace}")
-        else:
-            self._note(spec.name, "INFO", f"finished in {outcome.duration_s:.3f}s")
-        if self.logs is not None:
-            self.logs.done(spec.name)
-        return self._settle(spec, reason, outcome)
-
-    def _note(self, name: str, level: str, text: str) -> None:
-        if self.logs is not None:
-            self.logs.note(name, level, text)

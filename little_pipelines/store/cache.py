@@ -18,7 +18,7 @@ import os
 import pickle
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from little_pipelines.errors import CacheError
 from little_pipelines.fingerprint.code import SCHEME
@@ -33,12 +33,8 @@ from little_pipelines.store.entries import (
     serialize,
 )
 from little_pipelines.store.lock import RunLock
-from little_pipelines.store.private import create_private_file, make_dirs, private_disk, read_file
-
-if TYPE_CHECKING:
-    import sqlite3
-
-    import diskcache
+from little_pipelines.store.private import read_file
+from little_pipelines.store.table import MODE_BINARY, MODE_RAW, Row, Table
 
 __all__ = ["DamagedResult", "Entry", "Loss", "ResultCache", "data_digest", "serialize"]
 
@@ -46,11 +42,9 @@ __all__ = ["DamagedResult", "Entry", "Loss", "ResultCache", "data_digest", "seri
 # lookup. The prefix keeps a task's entry and its payload apart.
 _ENTRY = "entry:"
 _RESULT = "result:"
-# diskcache's value modes (diskcache.core): a value inline in the row, or in a file.
-_MODE_RAW, _MODE_BINARY, _MODE_TEXT = 1, 2, 3
 
 
-class ResultCache:
+class ResultCache(Table):
     """Task results and their entries in a diskcache folder, opened on first use."""
 
     def __init__(
@@ -59,141 +53,13 @@ class ResultCache:
         import_module: Callable[[str], bool] | None = None,
         reset_command: str | None = None,
     ) -> None:
-        self.directory = Path(directory)
-        # What a user types to reset this cache (`lp clean` for a project); without one,
-        # or when the folder itself is of the wrong kind, errors say to delete the folder.
-        self.reset_command = reset_command
-        self._cache: diskcache.Cache | None = None
-        self._db_id: tuple[int, int] | None = None  # the database file it opened (dev, inode)
-        self._readonly: sqlite3.Connection | None = None  # set when only reading is allowed
+        super().__init__(directory, reset_command)
         # Results may hold instances of classes defined in modules not imported yet;
         # `import_module(name)` imports such a module and says whether it could.
         self.import_module = import_module
         # Tasks whose entry was found but whose stored bytes are not there: name -> why.
         self.lost: dict[str, Loss] = {}
         self._lock: RunLock | None = None
-
-    @property
-    def raw(self) -> diskcache.Cache:
-        """The underlying `diskcache.Cache` (created with its parent folders on first use)."""
-        return self._open()
-
-    def _open(self) -> diskcache.Cache:
-        if self._cache is None:
-            if self._readonly is not None:
-                raise self._read_only()
-            import diskcache
-
-            try:
-                make_dirs(self.directory)
-                create_private_file(self.directory / "cache.db")  # SQLite keeps its mode
-                # No eviction: a result may only disappear when the user cleans it.
-                self._cache = diskcache.Cache(
-                    str(self.directory), eviction_policy="none", cull_limit=0, disk=private_disk()
-                )
-                self._db_id = self._database_id()
-            except Exception as exc:
-                if self._open_read_only():
-                    raise self._read_only() from exc
-                raise self._corrupt(exc) from exc
-        return self._cache
-
-    @property
-    def writable(self) -> bool:
-        """False when the cache could only be opened for reading (its files are read-only)."""
-        if self._cache is None and self._readonly is None:
-            with contextlib.suppress(CacheError):
-                self._open()
-        return self._readonly is None
-
-    def _open_read_only(self) -> bool:
-        """Open an existing database that lp may not write, for reading only; True if it could.
-
-        `lp list`, `why` and `show` then work on a cache shared read-only (a colleague's
-        folder, a read-only mount); whatever needs to write says it cannot.
-        """
-        import sqlite3
-        from urllib.parse import quote
-
-        db = self.directory / "cache.db"
-        if not db.is_file() or (os.access(db, os.W_OK) and os.access(self.directory, os.W_OK)):
-            return False
-        for mode in ("ro", "ro&immutable=1"):  # immutable: no -shm file can be created
-            try:
-                conn = sqlite3.connect(
-                    f"file:{quote(str(db))}?mode={mode}", uri=True, check_same_thread=False
-                )
-                conn.execute("SELECT key, raw, mode, filename, value FROM Cache LIMIT 1")
-            except sqlite3.Error:
-                continue
-            self._readonly = conn
-            return True
-        return False
-
-    def _read_only(self) -> CacheError:
-        folder = self.directory
-        return CacheError(
-            f"cannot write to the cache at {folder}: it is read-only"
-            f" (make it writable: chmod -R u+w {folder})",
-            file=str(folder),
-        )
-
-    def _select(self, query: str, args: tuple[Any, ...]) -> list[Any]:
-        """Rows of an SQL query on diskcache's table, on a read-only cache too."""
-        try:
-            if self._readonly is None:
-                try:
-                    rows: list[Any] = self.raw._sql(query, args).fetchall()
-                    return rows
-                except CacheError:
-                    if self._readonly is None:
-                        raise
-            return self._readonly.execute(query, args).fetchall()
-        except CacheError:
-            raise
-        except Exception as exc:
-            raise self._corrupt(exc) from exc
-
-    def _corrupt(self, exc: BaseException) -> CacheError:
-        folder = self.directory
-        usable = folder.is_dir() and self.reset_command is not None
-        reset = self.reset_command if usable else f"rm -r {folder}"
-        return CacheError(
-            f"cannot read the cache at {folder}: {exc} (to reset it: {reset})", file=str(folder)
-        )
-
-    # plain data --------------------------------------------------------------------------
-
-    def _rows(self, *keys: str, values: str = "") -> dict[str, tuple[int, str | None, Any]]:
-        """diskcache rows as stored (mode, file name, inline value), read without unpickling.
-
-        The inline value is fetched only for the key given as `values`; other rows carry the
-        length of theirs.
-        """
-        marks = ", ".join("?" * len(keys))
-        query = (
-            "SELECT key, mode, filename, CASE WHEN key = ? THEN value ELSE length(value) END"
-            f" FROM Cache WHERE raw = 1 AND key IN ({marks})"
-        )
-        found = self._select(query, (values, *keys))
-        return {key: (mode, filename, value) for key, mode, filename, value in found}
-
-    def _path(self, filename: str | None) -> str | None:
-        """A value file's path inside the cache folder (None for a name that leaves it)."""
-        if not filename or os.path.isabs(filename) or ".." in Path(filename).parts:
-            return None
-        return os.path.join(self.directory, filename)
-
-    def get_data(self, key: str) -> Any:
-        """Plain data stored with `put_data` (parsed JSON), or None; nothing is unpickled."""
-        row = self._rows(key, values=key).get(key)
-        return None if row is None else self._parse(row)
-
-    def put_data(self, key: str, value: Any) -> None:
-        """Store JSON-able `value` under `key` as text."""
-        self.raw.set(key, json.dumps(value, separators=(",", ":")))
-
-    # entries -----------------------------------------------------------------------------
 
     def entry(self, name: str) -> Entry | None:
         """The entry of `name`'s stored result, or None if there is none (or an old scheme).
@@ -216,32 +82,15 @@ class ResultCache:
         self.lost.pop(name, None)
         return entry
 
-    def _parse(self, row: tuple[int, str | None, Any]) -> Any:
-        """A row's JSON text, parsed; None for anything else (a pickle lp did not write)."""
-        mode, filename, value = row
-        if mode == _MODE_RAW and isinstance(value, str):
-            text = value
-        elif mode == _MODE_TEXT and (path := self._path(filename)) is not None:
-            try:
-                text = read_file(path).decode("utf-8")
-            except (OSError, UnicodeDecodeError):
-                return None
-        else:
-            return None
-        try:
-            return json.loads(text)
-        except ValueError:
-            return None
-
-    def _check(self, row: tuple[int, str | None, Any] | None, entry: Entry) -> Loss | None:
+    def _check(self, row: Row | None, entry: Entry) -> Loss | None:
         """Why the stored bytes of `entry` cannot be right without reading them, or None."""
         if row is None:
             return Loss.MISSING
         mode, filename, length = row
-        if mode == _MODE_RAW:
+        if mode == MODE_RAW:
             return None if length == entry.size else Loss.DAMAGED
         path = self._path(filename)
-        if mode != _MODE_BINARY or path is None:
+        if mode != MODE_BINARY or path is None:
             return Loss.DAMAGED
         try:
             st = os.lstat(path)
@@ -266,9 +115,9 @@ class ResultCache:
         if row is None:
             raise DamagedResult(name, Loss.MISSING)
         mode, filename, value = row
-        if mode == _MODE_RAW and isinstance(value, bytes):
+        if mode == MODE_RAW and isinstance(value, bytes):
             data = bytes(value)
-        elif mode == _MODE_BINARY and (path := self._path(filename)) is not None:
+        elif mode == MODE_BINARY and (path := self._path(filename)) is not None:
             try:
                 data = read_file(path)
             except FileNotFoundError:
@@ -355,63 +204,21 @@ class ResultCache:
         self.lost.pop(name, None)
         return bool(had)
 
+    def reset(self) -> None:
+        """Delete the cache's files without reading them (see Table.reset)."""
+        super().reset()
+        self.lost.clear()
+
     def clear(self) -> None:
         """Forget every result."""
         self.raw.clear()
         self.lost.clear()
-
-    def reset(self) -> None:
-        """Delete the cache's files without reading them: the way out of a corrupt cache.
-
-        Logs and the run lock stay; every stored result goes, and so does whatever stands
-        in the place of the database or a value folder (a folder, a file, a link).
-        """
-        import shutil
-
-        self.close()
-        self.lost.clear()
-        if not self.directory.is_dir():
-            return
-        for path in self.directory.iterdir():
-            name = path.name
-            if name.startswith("cache.db") or (len(name) == 2 and name.isalnum()):
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink()
 
     def names(self) -> list[str]:
         """Names of the tasks that have a stored entry (keys read without unpickling)."""
         query = "SELECT key FROM Cache WHERE raw = 1 AND key >= ? AND key < ?"
         rows = self._select(query, ("entry:", "entry;"))
         return sorted(key[len(_ENTRY) :] for (key,) in rows if isinstance(key, str))
-
-    def _database_id(self) -> tuple[int, int] | None:
-        try:
-            st = os.stat(self.directory / "cache.db")
-        except OSError:
-            return None
-        return st.st_dev, st.st_ino
-
-    def reopen_if_replaced(self) -> bool:
-        """Close the database if its file was deleted or replaced since it was opened.
-
-        Another process (`lp clean`) may reset the cache under a long-lived one (`lp watch`,
-        the shell): reading on would serve the cleaned results from the unlinked file. The
-        next use then opens the current database. True when it was replaced.
-        """
-        if self._cache is None or self._database_id() == self._db_id:
-            return False
-        self.close()
-        return True
-
-    def close(self) -> None:
-        if self._cache is not None:
-            self._cache.close()
-            self._cache = None
-        if self._readonly is not None:
-            self._readonly.close()
-            self._readonly = None
 
     def lock(
         self, on_wait: Callable[[str], None] | None = None
