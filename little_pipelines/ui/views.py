@@ -24,13 +24,17 @@ __all__ = ["list_rows", "render_graph", "render_list"]
 
 def list_rows(project: Project) -> list[dict[str, Any]]:
     """One dict per task for `lp list` and `lp graph`: where, needs, state, expiry, duration."""
+    from little_pipelines.engine.guard import InProcess
+
     reasons = project.reasons()
+    # a task during which the last run's process ended (os._exit, a crash) shows as failed
+    ended = InProcess(project.config.state_dir).leftover(unless_alive=True)
     rows = []
     for spec in project.graph:
         entry = project.cache.entry(spec.name)
         reason = reasons[spec.name]
         state = _state(entry is not None, reason)
-        if entry is None and project.cache.failed_at(spec.name) is not None:
+        if spec.name == ended or (entry is None and project.cache.failed_at(spec.name) is not None):
             state = TaskState.FAILED
         elif entry is None and spec.name in project.cache.lost:  # its value file is gone
             damaged = project.cache.lost[spec.name] == Loss.DAMAGED

@@ -1,0 +1,143 @@
+"""The `lp` commands that read a project: list, graph, why, show; and clean, shell.
+
+They are plain functions; cli.py registers them on the `lp` app, after run and watch.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from little_pipelines.ui.common import (
+    GraphFormat,
+    Json,
+    Quiet,
+    Root,
+    Tasks,
+    Verbose,
+    err_console,
+    errors,
+    open_project,
+    opt,
+    print_notices,
+    task_logs_to_stderr,
+)
+from little_pipelines.ui.output import print_json
+
+__all__ = ["COMMANDS"]
+
+
+def list_(
+    ctx: typer.Context,
+    as_json: Json = False,
+    root: Root = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+) -> None:
+    """A table of tasks: file:line, dependencies, state, expiry, last duration."""
+    from little_pipelines.ui.views import list_rows, render_list
+
+    with errors(as_json=as_json):
+        project = open_project(ctx, root)
+        rows = list_rows(project)
+    print_notices(project)
+    if as_json:
+        print_json({"version": 1, "pipeline": project.config.name, "tasks": rows})
+    else:
+        from little_pipelines.ui.console import make_console
+
+        render_list(make_console(stderr=False), rows)
+
+
+def graph(
+    ctx: typer.Context,
+    fmt: Annotated[GraphFormat, typer.Option("--format", help="Output format.")] = GraphFormat.text,
+    root: Root = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+) -> None:
+    """The task graph, with each task's state."""
+    from little_pipelines.ui.views import list_rows, render_graph
+
+    with errors():
+        project = open_project(ctx, root)
+        rows = list_rows(project)
+    print_notices(project)
+    typer.echo(render_graph(rows, str(fmt)))
+
+
+def why(
+    ctx: typer.Context, task: str, root: Root = None, verbose: Verbose = False, quiet: Quiet = False
+) -> None:
+    """Why TASK would run now (the chain back to its cause), or why it is fresh."""
+    from little_pipelines.ui.explain import explain
+
+    with errors():
+        project = open_project(ctx, root)
+        lines = explain(project.graph, project.cache, project.graph[task].name)
+    print_notices(project)
+    typer.echo("\n".join(lines))
+
+
+def show(
+    ctx: typer.Context, task: str, root: Root = None, verbose: Verbose = False, quiet: Quiet = False
+) -> None:
+    """The cached result of TASK, pretty-printed."""
+    from rich.console import Console
+    from rich.pretty import Pretty
+
+    with errors():
+        value = open_project(ctx, root).result(task)
+    Console(highlight=False).print(Pretty(value))
+
+
+def clean(
+    ctx: typer.Context,
+    tasks: Tasks = None,
+    root: Root = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+) -> None:
+    """Drop cached results (all of them when no task is named)."""
+    with errors():
+        project = open_project(ctx, root)
+        console = err_console()
+        with project.cache.lock(lambda message: console.print(message, highlight=False)):
+            if tasks:
+                names = project.graph.check(tasks)
+                dropped = sum(project.cache.drop(name) for name in names)
+                message = f"dropped {dropped} cached result(s)"
+            else:
+                project.cache.reset()
+                message = f"dropped every cached result in {project.config.state_dir}"
+    if not opt(ctx, "quiet", quiet):
+        err_console().print(message, highlight=False)
+
+
+def shell(
+    ctx: typer.Context, root: Root = None, verbose: Verbose = False, quiet: Quiet = False
+) -> None:
+    """An interactive shell on the project (list_tasks, execute, peek, ...)."""
+    from little_pipelines.ui.shell import Shell
+
+    task_logs_to_stderr(False, quiet=True)
+    with errors():
+        project = open_project(ctx, root)
+        project.graph  # noqa: B018 (load now, so errors show before the prompt)
+        # at the prompt every Ctrl-C cancels the current command, not just the first one
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        Shell().set_pipeline(project.pipeline).cmdloop()
+
+
+COMMANDS: dict[str, Callable[..., None]] = {
+    "list": list_,
+    "graph": graph,
+    "why": why,
+    "show": show,
+    "clean": clean,
+    "shell": shell,
+}

@@ -1,0 +1,149 @@
+"""What every `lp` command shares: its options, the project it opens, its error exits."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from little_pipelines.errors import LittlePipelinesError
+from little_pipelines.outcomes import ExitCode
+from little_pipelines.ui.output import json_head, print_error, print_json, print_warning
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from little_pipelines.project.project import Project
+
+Root = Annotated[
+    Optional[Path],  # noqa: UP045 (typer reads the annotation at runtime)
+    typer.Option("--root", "-C", help="Project root (default: found upward from here)."),
+]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show more (cached tasks too).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Show only failures and totals.")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+Force = Annotated[bool, typer.Option("--force", "-f", help="Ignore cached results.")]
+Jobs = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--jobs", "-j", min=1, help="Worker processes (default: the jobs setting, 1)."),
+]
+
+
+class ExecutorName(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
+Executor = Annotated[
+    ExecutorName,
+    typer.Option("--executor", help="Where tasks run: local processes, or a Dask cluster."),
+]
+Address = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--address", help="The Dask scheduler, e.g. tcp://127.0.0.1:8786."),
+]
+ExitFirst = Annotated[bool, typer.Option("--exitfirst", "-x", help="Stop at the first failure.")]
+Tasks = Annotated[Optional[list[str]], typer.Argument(help="Task names (default: all).")]  # noqa: UP045
+
+
+class GraphFormat(StrEnum):
+    text = "text"
+    mermaid = "mermaid"
+    dot = "dot"
+
+
+def opt(ctx: typer.Context, key: str, value: Any) -> Any:
+    """A command's own option, else the one given before the command (`lp -C dir run`)."""
+    return value or (ctx.obj or {}).get(key)
+
+
+def err_console() -> Console:
+    from little_pipelines.ui.console import make_console
+
+    return make_console()
+
+
+def task_logs_to_stderr(verbose: bool, quiet: bool = False) -> None:
+    """Task logs always reach their files; on stderr warnings show, everything with -v."""
+    from loguru import logger
+
+    logger.remove()
+    if quiet:
+        return
+
+    def line(record: Any) -> str:
+        task = record["extra"].get("lp_task")
+        return ("{extra[lp_task]} | " if task else "") + "{level} | {message}\n{exception}"
+
+    logger.add(sys.stderr, level="INFO" if verbose else "WARNING", format=line)
+
+
+def open_project(ctx: typer.Context, root: Path | None) -> Project:
+    """The project at `--root`; its cache is closed when the command ends (in-process callers
+    such as tests and `main(argv)` must not keep the database open across commands)."""
+    from little_pipelines.project.project import Project
+
+    project = Project(opt(ctx, "root", root))
+    ctx.call_on_close(project.cache.close)
+    return project
+
+
+@contextmanager
+def errors(*, as_json: bool = False, project: list[Any] | None = None) -> Iterator[None]:
+    """Turn our errors into a message (or a JSON error object) and exit code 2."""
+    try:
+        yield
+    except LittlePipelinesError as exc:
+        if as_json:
+            print_json(json_head(project[0] if project else None, ok=False, error=exc.to_json()))
+        else:
+            print_error(err_console(), exc.message)
+        raise typer.Exit(ExitCode.USAGE) from None
+    except KeyboardInterrupt:  # the entry point prints the one line that says so
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:  # a bug of ours, or the machine (disk full): one clear line
+        if os.environ.get("LP_DEBUG"):
+            raise
+        print_error(
+            err_console(),
+            f"internal error: {type(exc).__name__}: {exc} — please report it;"
+            " LP_DEBUG=1 shows the traceback",
+        )
+        raise typer.Exit(ExitCode.USAGE) from None
+
+
+def print_notices(project: Project) -> None:
+    """What reading the project warned about, on stderr (stdout stays the command's output)."""
+    if project.notices:
+        console = err_console()
+        for notice in project.notices:
+            print_warning(console, notice)
+
+
+def scheduler_address(executor: ExecutorName, address: str | None) -> str | None:
+    """The scheduler to use, checking the two options agree."""
+    if executor is ExecutorName.dask and not address:
+        usage("--executor dask needs --address tcp://HOST:PORT (the Dask scheduler)")
+    if executor is not ExecutorName.dask and address:
+        usage("--address goes with --executor dask")
+    return address if executor is ExecutorName.dask else None
+
+
+def no_tasks(project: Project) -> str:
+    return (
+        f"no tasks found under {project.root} — a task is a function named task_<name> in a"
+        " file named tasks_*.py"
+    )
+
+
+def usage(message: str) -> None:
+    print_error(err_console(), message)
+    raise typer.Exit(ExitCode.USAGE)
