@@ -119,10 +119,10 @@ def test_leaf_modules_import_nothing_of_ours(module):
     assert not own, f"{module}.py imports {own}"
 
 
-@pytest.mark.parametrize("module", ["fingerprint/code", "fingerprint/modules"])
+@pytest.mark.parametrize("module", ["fingerprint/code", "fingerprint/index", "fingerprint/modules"])
 def test_the_code_reader_imports_only_its_own_parts(module):
     own = {name for name in imports_of(module) if name.startswith("little_pipelines")}
-    parts = ("scopes", "modules", "digests")
+    parts = ("scopes", "modules", "digests", "index")
     allowed = tuple(f"little_pipelines.fingerprint.{part}" for part in parts)
     assert own and all(name.startswith(allowed) for name in own), own
 
