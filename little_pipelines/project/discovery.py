@@ -9,31 +9,25 @@ statically (built dynamically, or `lp.Task` objects) is imported and hashed whol
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from little_pipelines.engine.execute import RemoteCall
-from little_pipelines.engine.spec import TaskContext, TaskSpec
 from little_pipelines.errors import (
     DiscoveryError,
     DuplicateTaskError,
-    UnknownDependencyError,
     did_you_mean,
     syntax_message,
 )
-from little_pipelines.expire import never
-from little_pipelines.fingerprint.code import Definition, SourceIndex
+from little_pipelines.fingerprint.code import SourceIndex
 from little_pipelines.fingerprint.scopes import module_bindings
-from little_pipelines.paths import PathFilter
 from little_pipelines.project.config import Config
-from little_pipelines.project.loader import Modules, worker_modules
+from little_pipelines.project.loader import Modules
+from little_pipelines.project.specs import FileTasks, TaskDef, task_closure
 
 if TYPE_CHECKING:
     from little_pipelines.project.memo import ReadCache
 
-__all__ = ["FileTasks", "TaskDef", "find_task_files", "read_project"]
+__all__ = ["TASK_PREFIX", "find_task_files", "read_file", "read_project"]
 
 
 def find_task_files(config: Config, unreadable: list[Path] | None = None) -> list[Path]:
@@ -42,37 +36,6 @@ def find_task_files(config: Config, unreadable: list[Path] | None = None) -> lis
 
 
 TASK_PREFIX = "task_"
-
-
-@dataclass(slots=True)
-class TaskDef:
-    """A task as read from its file, before dependencies are resolved against the project."""
-
-    name: str
-    path: Path
-    rel: str
-    line: int
-    function: str
-    params: list[str]
-    defaults: set[str]
-    code: str
-    inputs: tuple[str, ...] = ()
-    cache: bool = True
-    expire_text: str = ""
-    dynamic: bool = False  # built by code: the imported function is the task
-    live: Callable[..., Any] | None = None
-    notes: tuple[str, ...] = ()  # where reading its code fell back to something coarser
-    live_options: bool = False  # options that are not literals: read after importing
-
-
-@dataclass(slots=True)
-class FileTasks:
-    """What one tasks file provides: task definitions, or `dynamic` when it must be imported."""
-
-    path: Path
-    tasks: list[TaskDef] = field(default_factory=list)
-    dynamic: bool = False
-    uses: set[Path] = field(default_factory=set)  # the project files its tasks' code reaches
 
 
 _error = DiscoveryError.at
@@ -214,7 +177,7 @@ def _read_file(index: SourceIndex, path: Path, rel: str) -> FileTasks:
             if options is None:  # read from the imported function instead
                 found.dynamic = True
             params, defaults = _signature(stmt, rel)  # type: ignore[arg-type]
-            closure = _task_closure(index, path, stmt)
+            closure = task_closure(index, path, stmt)
             found.tasks.append(
                 TaskDef(
                     name=stmt.name[len(TASK_PREFIX) :],
@@ -232,22 +195,6 @@ def _read_file(index: SourceIndex, path: Path, rel: str) -> FileTasks:
             )
     found.uses = used  # every file this reading looked at
     return found
-
-
-def _task_closure(index: SourceIndex, path: Path, node: ast.AST) -> list[tuple[Path, Definition]]:
-    """A task function's code: its definition (with every other binding of its name, and
-    whatever changes it) and all the project code that reaches."""
-    definition = index.module(path).defs.get(getattr(node, "name", ""))
-    if definition is None or node not in _statements(definition.node):
-        definition = Definition.of(node)
-    return index.closure_of([(path, definition)])
-
-
-def _statements(node: ast.AST) -> list[ast.AST]:
-    """The statements a (possibly merged) definition stands for."""
-    if isinstance(node, ast.Module):
-        return [s for part in node.body for s in _statements(part)]
-    return [node]
 
 
 def read_project(
@@ -290,82 +237,3 @@ def read_project(
             raise DuplicateTaskError(task.name, seen[task.name], "an lp.Task object")
         seen[task.name] = "an lp.Task object"
     return defs, objects
-
-
-def dependencies(task: TaskDef, known: Collection[str]) -> tuple[str, ...]:
-    """The upstream tasks a function task names; a parameter with a default may name none."""
-    deps = []
-    for param in task.params:
-        if param == "this":
-            continue
-        if param in known:
-            deps.append(param)
-        elif param not in task.defaults:
-            raise UnknownDependencyError(task.name, param, known, file=task.rel, line=task.line)
-    return tuple(deps)
-
-
-def function_spec(
-    task: TaskDef,
-    deps: tuple[str, ...],
-    load: Callable[[TaskDef], Callable[..., Any]],
-    index: SourceIndex,
-    log_dir: str | None = None,
-    paths: PathFilter | None = None,
-) -> TaskSpec:
-    """The engine spec of a function task; `load` imports its function when it must run.
-
-    Its expiry is read off the imported function (`@lp.task(expire=...)` may be any
-    expression): `prepare`, which the engine calls before a task runs, imports it and notes
-    the policy; until then the policy is `never()`, which no freshness decision reads.
-    """
-    wants_this = "this" in task.params
-    remote = None
-    if not task.dynamic:
-        remote = RemoteCall(
-            task.name,
-            str(index.root),
-            str(task.path),
-            task.function,
-            wants_this,
-            log_dir,
-            worker_modules,
-        )
-    policy: list[Any] = []  # the expiry policy of the imported function, once prepared
-
-    def prepare() -> None:
-        options = getattr(load(task), "__lp_task__", None)
-        policy[:] = [options.expire] if options is not None and options.expire is not None else []
-
-    def source() -> str:
-        try:
-            node = None if task.dynamic else index.function_at(task.path, task.line)
-            if node is None:
-                return ast.unparse(index.module(task.path).tree)
-            return index.closure_source(_task_closure(index, task.path, node))
-        except (SyntaxError, OSError):  # for `lp why`'s diff: a note, not an error
-            return "# (the source could not be read: the file was changing)"
-
-    def invoke(upstream: Mapping[str, Any], this: TaskContext) -> Any:
-        kwargs = {name: upstream[name] for name in deps}
-        if wants_this:
-            kwargs["this"] = this
-        return load(task)(**kwargs)
-
-    return TaskSpec(
-        name=task.name,
-        invoke=invoke,
-        code=task.code,
-        deps=deps,
-        inputs=task.inputs,
-        input_root=index.root,
-        paths=paths,
-        expire_of=lambda: policy[0] if policy else never(),
-        cache=task.cache,
-        file=task.rel,
-        line=task.line,
-        meta={"expire_text": task.expire_text, "dynamic": task.dynamic, "notes": task.notes},
-        prepare=prepare,
-        source=source,
-        remote=remote,
-    )

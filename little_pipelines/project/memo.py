@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from little_pipelines.fingerprint.code import SCHEME
-from little_pipelines.project.discovery import FileTasks, TaskDef
+from little_pipelines.project.specs import FileTasks, TaskDef
 from little_pipelines.store.cache import ResultCache
 
 __all__ = ["ReadCache"]

@@ -28,15 +28,10 @@ from little_pipelines.errors import CacheError, DiscoveryError, TaskNotFoundErro
 from little_pipelines.fingerprint.code import SourceIndex
 from little_pipelines.outcomes import Reason, Reporter, RunReport
 from little_pipelines.project.config import Config, find_root, load_config
-from little_pipelines.project.discovery import (
-    TaskDef,
-    dependencies,
-    find_task_files,
-    function_spec,
-    read_project,
-)
+from little_pipelines.project.discovery import find_task_files, read_project
 from little_pipelines.project.loader import Modules
 from little_pipelines.project.memo import ReadCache
+from little_pipelines.project.specs import TaskDef, dependencies, function_spec
 from little_pipelines.store.cache import DamagedResult, ResultCache
 
 if TYPE_CHECKING:
