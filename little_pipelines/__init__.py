@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     )
     from little_pipelines.library.pipeline import Pipeline, find_tasks
     from little_pipelines.library.task import Task
-    from little_pipelines.project.project import load, task
+    from little_pipelines.project.decorator import task
+    from little_pipelines.project.project import load
     from little_pipelines.ui.shell import Shell
 
 __all__ = [
@@ -48,7 +49,7 @@ _LAZY = {
     "__version__": "_version",
     "find_tasks": "library.pipeline",
     "load": "project.project",
-    "task": "project.project",
+    "task": "project.decorator",
 }
 
 

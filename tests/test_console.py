@@ -19,13 +19,12 @@ from little_pipelines.outcomes import (
     TaskReport,
 )
 from little_pipelines.ui.console import (
-    LiveReporter,
     PlainReporter,
-    estimate_durations,
     format_duration,
     make_console,
     make_reporter,
 )
+from little_pipelines.ui.live import LiveReporter, estimate_durations
 
 ANSI = re.compile(r"\x1b\[")
 TRACEBACK = (

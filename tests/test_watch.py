@@ -16,8 +16,9 @@ import pytest
 
 from little_pipelines.errors import LittlePipelinesError
 from little_pipelines.outcomes import Reporter
+from little_pipelines.project.changes import WatchRules
 from little_pipelines.project.project import Project
-from little_pipelines.project.watch import Watcher, WatchRules
+from little_pipelines.project.watch import Watcher
 
 TIMEOUT = 20  # seconds to wait for one run's line; generous for slow CI machines
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from little_pipelines.engine.execute import Executor
-from little_pipelines.engine.executors import WorkerDied
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.guard import InProcess
 from little_pipelines.engine.inline import Inline, Interrupted, interrupted, locate
@@ -22,6 +21,7 @@ from little_pipelines.engine.logs import TaskLogs
 from little_pipelines.engine.options import RunOptions
 from little_pipelines.engine.schedule import Schedule
 from little_pipelines.engine.spec import OnUpstreamError, TaskSpec
+from little_pipelines.engine.workers import WorkerDied
 from little_pipelines.outcomes import (
     PlannedTask,
     Reason,

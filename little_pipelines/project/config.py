@@ -103,23 +103,7 @@ def load_config(root: Path) -> Config:
     paths = table.get("paths", ["."])
     if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
         raise bad("paths", "a non-empty list of folder names")
-    resolved = [(root / p).resolve() for p in paths]
-    for path, given in zip(resolved, paths, strict=True):
-        if not path.is_relative_to(root):
-            # tasks files are imported and named relative to the root: they must live in it
-            raise ConfigError(
-                f"{pyproject.name}: [tool.little_pipelines] paths names '{given}', which is"
-                f" outside the project root {root}; tasks files must be inside the root"
-                " (move the folder in, or give it its own [tool.little_pipelines] project)."
-                " Data outside the root can be a task's inputs",
-                file=str(pyproject),
-            )
-        if not path.is_dir():
-            raise ConfigError(
-                f"{pyproject.name}: [tool.little_pipelines] paths names '{given}',"
-                " which is not a folder",
-                file=str(pyproject),
-            )
+    resolved = _task_folders(root, pyproject, paths)
     exclude = table.get("exclude", [])
     if not isinstance(exclude, list) or not all(isinstance(p, str) for p in exclude):
         raise bad("exclude", "a list of glob patterns")
@@ -138,3 +122,25 @@ def load_config(root: Path) -> Config:
         jobs=jobs,
         file=pyproject,
     )
+
+
+def _task_folders(root: Path, pyproject: Path, paths: list[str]) -> list[Path]:
+    """The `paths` setting as folders, each one checked to exist inside the root."""
+    resolved = [(root / p).resolve() for p in paths]
+    for path, given in zip(resolved, paths, strict=True):
+        if not path.is_relative_to(root):
+            # tasks files are imported and named relative to the root: they must live in it
+            raise ConfigError(
+                f"{pyproject.name}: [tool.little_pipelines] paths names '{given}', which is"
+                f" outside the project root {root}; tasks files must be inside the root"
+                " (move the folder in, or give it its own [tool.little_pipelines] project)."
+                " Data outside the root can be a task's inputs",
+                file=str(pyproject),
+            )
+        if not path.is_dir():
+            raise ConfigError(
+                f"{pyproject.name}: [tool.little_pipelines] paths names '{given}',"
+                " which is not a folder",
+                file=str(pyproject),
+            )
+    return resolved

@@ -37,8 +37,7 @@ def tasks_by_import(
     module = modules.load(path)
     rel = path.relative_to(root).as_posix()
     static = {t.function: t for t in found.tasks}
-    whole: str | None = None
-    notes: tuple[str, ...] = ()
+    whole: tuple[str, tuple[str, ...]] | None = None  # the file's digest, and its notes
     tasks: list[Any] = []
     for attr, value in vars(module).items():
         if isinstance(value, SpecSource) and not isinstance(value, type):  # an lp.Task
@@ -52,43 +51,52 @@ def tasks_by_import(
             if known.live_options and options is not None:
                 known.inputs, known.cache = tuple(options.inputs), options.cache
             tasks.append(known)
-            continue
-        if value.__module__ != module.__name__:  # imported from elsewhere: not a task here
-            continue
-        sig = inspect.signature(value)
-        for param in sig.parameters.values():
-            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
-                line = value.__code__.co_firstlineno
-                raise DiscoveryError.at(
-                    f"task '{attr[5:]}' has a {param.kind.description} parameter"
-                    f" '{param.name}'; parameters are filled by name from upstream tasks",
-                    rel,
-                    line,
-                )
-        if whole is None:  # the whole file, and every project definition it reaches
-            info = index.module(path)
-            closure = index.closure_of(
-                [(path, info.whole), *((path, d) for d in info.defs.values())]
-            )
-            whole = index.closure_digest(closure)
-            notes = (f"{rel}: {_BUILT}", *index.closure_notes(closure))
-        first = value.__code__.co_firstlineno  # the first decorator's line, if any
-        node = index.function_at(path, first) if value.__code__.co_filename == str(path) else None
-        tasks.append(
-            TaskDef(
-                name=attr[len(TASK_PREFIX) :],
-                path=path,
-                rel=rel,
-                line=node.lineno if node is not None else first,
-                function=attr,
-                params=list(sig.parameters),
-                defaults={p.name for p in sig.parameters.values() if p.default is not p.empty},
-                code=digest(whole, attr),
-                inputs=tuple(options.inputs) if options else (),
-                cache=options.cache if options else True,
-                dynamic=True,
-                live=value,
-                notes=notes,
-            )
-        )
+        elif value.__module__ == module.__name__:  # (imported from elsewhere: not a task here)
+            whole = whole or _whole_file(index, path, rel)
+            tasks.append(_built_task(index, path, rel, attr, value, whole))
     return tasks
+
+
+def _whole_file(index: SourceIndex, path: Path, rel: str) -> tuple[str, tuple[str, ...]]:
+    """The digest of a whole file, with every project definition it reaches, and its notes."""
+    info = index.module(path)
+    closure = index.closure_of([(path, info.whole), *((path, d) for d in info.defs.values())])
+    return index.closure_digest(closure), (f"{rel}: {_BUILT}", *index.closure_notes(closure))
+
+
+def _built_task(
+    index: SourceIndex,
+    path: Path,
+    rel: str,
+    attr: str,
+    value: Any,
+    whole: tuple[str, tuple[str, ...]],
+) -> TaskDef:
+    """A task function that code built: it counts by the whole file's digest."""
+    sig = inspect.signature(value)
+    for param in sig.parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
+            raise DiscoveryError.at(
+                f"task '{attr[5:]}' has a {param.kind.description} parameter"
+                f" '{param.name}'; parameters are filled by name from upstream tasks",
+                rel,
+                value.__code__.co_firstlineno,
+            )
+    options = getattr(value, "__lp_task__", None)
+    first = value.__code__.co_firstlineno  # the first decorator's line, if any
+    node = index.function_at(path, first) if value.__code__.co_filename == str(path) else None
+    return TaskDef(
+        name=attr[len(TASK_PREFIX) :],
+        path=path,
+        rel=rel,
+        line=node.lineno if node is not None else first,
+        function=attr,
+        params=list(sig.parameters),
+        defaults={p.name for p in sig.parameters.values() if p.default is not p.empty},
+        code=digest(whole[0], attr),
+        inputs=tuple(options.inputs) if options else (),
+        cache=options.cache if options else True,
+        dynamic=True,
+        live=value,
+        notes=whole[1],
+    )

@@ -1,8 +1,7 @@
 """The file-convention runner: a project on disk, its task graph, cache and runs.
 
 `Project` ties discovery, the cache and the engine together for the `lp` command, watch mode
-and the shell; `task` is the decorator for runner task options and `load` reads a runner
-task's cached result from a notebook or script.
+and the shell; `load` reads a runner task's cached result from a notebook or script.
 """
 
 from __future__ import annotations
@@ -11,10 +10,9 @@ import contextlib
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any
 
 from little_pipelines.engine import run as engine
 from little_pipelines.engine.execute import Executor
@@ -37,50 +35,7 @@ from little_pipelines.store.cache import DamagedResult, ResultCache
 if TYPE_CHECKING:
     from little_pipelines.project.pipeline import ProjectPipeline
 
-__all__ = ["Project", "TaskOptions", "load", "task"]
-
-
-@dataclass(frozen=True, slots=True)
-class TaskOptions:
-    """Options of a runner task, set with `@lp.task(...)`."""
-
-    expire: Any = None
-    inputs: tuple[str, ...] = ()
-    cache: bool = True
-
-
-@overload
-def task(func: Callable[..., Any], /) -> Callable[..., Any]: ...
-@overload
-def task(
-    *, expire: Any = None, inputs: Iterable[str] | str = (), cache: bool = True
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
-def task(
-    func: Callable[..., Any] | None = None,
-    /,
-    *,
-    expire: Any = None,
-    inputs: Iterable[str] | str = (),
-    cache: bool = True,
-) -> Any:
-    """Set a runner task's options: `@lp.task(expire=..., inputs=[...], cache=True)`.
-
-    `inputs` are paths or globs relative to the project root whose contents count towards the
-    task's freshness; `cache=False` runs the task every time. Write the options as literals:
-    they are read from the file without importing it.
-    """
-    paths = (inputs,) if isinstance(inputs, str) else inputs
-    if isinstance(paths, Iterable):
-        paths = tuple(paths)
-    if not isinstance(paths, tuple) or not all(isinstance(p, str) for p in paths):
-        raise TypeError(f"@lp.task inputs must be a path or a list of paths, not {inputs!r}")
-    options = TaskOptions(expire, paths, cache)
-
-    def mark(f: Callable[..., Any]) -> Callable[..., Any]:
-        f.__lp_task__ = options  # type: ignore[attr-defined]
-        return f
-
-    return mark(func) if func is not None else mark
+__all__ = ["Project", "load"]
 
 
 class Project:
