@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,16 +112,16 @@ def lp_here(*args: str, cwd: Path, home: Path, no_color: bool = True) -> Result:
     """
     from typer.testing import CliRunner
 
-    from little_pipelines.engine.plan import session_id
     from little_pipelines.ui.cli import app
 
     env = make_env(home, no_color=no_color)
     runner = CliRunner(env={k: env.get(k) for k in {*env, *os.environ}})
     before, modules, path = Path.cwd(), set(sys.modules), list(sys.path)
-    session_id.cache_clear()  # each `lp` is a session of its own
     os.chdir(cwd)
     try:
-        result = runner.invoke(app, list(args), prog_name="lp", obj={"signals": None})
+        # each `lp` is a process, so a session, of its own
+        obj = {"signals": None, "session": uuid.uuid4().hex}
+        result = runner.invoke(app, list(args), prog_name="lp", obj=obj)
     finally:
         os.chdir(before)
         # as when the process ends: the project's modules and sys.path entries go

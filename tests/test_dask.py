@@ -73,3 +73,16 @@ def test_dask_options_must_agree(tmp_path: Path) -> None:
     assert unreachable.rc == 2
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in unreachable.flat_err
     assert not p.exists(".little_pipelines/cache.db") or p.run("--dry-run")["counts"]["cached"] == 0
+
+
+def test_a_worker_runs_a_helper_edited_between_runs(tmp_path: Path, scheduler: str) -> None:
+    """The worker outlives the run: the next run's task must import the helper afresh."""
+    helper = "helper_" + "".join(c if c.isalnum() else "_" for c in tmp_path.name)
+    p = Project(tmp_path)
+    p.write(f"{helper}.py", "def f():\n    return 'h1'\n")
+    p.write("tasks_h.py", f"import {helper}\n\ndef task_y():\n    return {helper}.f()\n")
+    p.run("--executor", "dask", "--address", scheduler)
+    p.write(f"{helper}.py", "def f():\n    return 'h2'\n")
+    data = p.run("--executor", "dask", "--address", scheduler)
+    assert statuses(data) == {"y": ("executed", "code")}
+    assert p.lp("show", "y").out.strip() == "'h2'"

@@ -18,7 +18,7 @@ import pytest
 from little_pipelines.engine import run as engine
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.options import RunOptions
-from little_pipelines.engine.plan import decide, session_id
+from little_pipelines.engine.plan import decide, process_session
 from little_pipelines.engine.spec import OnUpstreamError, TaskSpec
 from little_pipelines.errors import LittlePipelinesError
 from little_pipelines.expire import after_session, from_now, never, on_complete
@@ -260,7 +260,7 @@ def test_after_session_result_from_another_process_is_expired(tmp_path):
     p.run()
     # what another process left behind: the same entry, tied to a different session
     entry = p.cache.entry("session")
-    assert entry.session == session_id()
+    assert entry.session == process_session()
     p.cache.update("session", session="another-process")
     assert outcome(p.run())["session"] == (EXECUTED, "expired")
 

@@ -15,7 +15,6 @@ import pytest
 from e2e_helpers import users_module
 
 from little_pipelines.engine.execute import RemoteCall, run_remote
-from little_pipelines.project import loader
 from little_pipelines.project.loader import Modules, ProjectFinder, worker_modules
 
 SECOND = int(time.time()) - 100  # a whole second in the past, shared by both saves
@@ -144,13 +143,13 @@ def test_a_long_lived_worker_runs_a_changed_helper(root: Path) -> None:
     source = save(root / f"{helper}.py", "def f():\n    return 'h1'\n", 100_000_000)
     tasks = user_of(root, helper)
     call = RemoteCall("y", str(root), str(tasks), "task_y", False, modules=worker_modules)
+    importers: dict[str, Modules] = {}  # the worker's, kept from one task to the next
     try:
-        first = run_remote(call, {})
+        first = run_remote(call, {}, importers)
         save(source, "def f():\n    return 'h2'\n", 100_000_000)  # same size, same mtime
-        second = run_remote(call, {})
+        second = run_remote(call, {}, importers)
     finally:
-        worker_modules(str(root)).close()
-        loader._worker_importer.cache_clear()
+        importers[str(root)].close()
     import pickle
 
     assert (pickle.loads(first.data), pickle.loads(second.data)) == ("h1", "h2")
@@ -232,3 +231,29 @@ def test_a_long_lived_project_runs_a_changed_helper_after_reload(root: Path) -> 
     finally:
         project.cache.close()
         project.modules.close()
+
+
+def test_close_takes_the_root_off_sys_path_only_if_it_put_it_there(root: Path) -> None:
+    modules = Modules(root)
+    modules.ensure_importable()
+    assert str(root) in sys.path and modules.finder in sys.meta_path
+    modules.close()
+    assert str(root) not in sys.path and modules.finder not in sys.meta_path
+    sys.path.insert(0, str(root))  # the user's own entry stays
+    other = Modules(root)
+    other.ensure_importable()
+    other.close()
+    assert str(root) in sys.path
+
+
+def test_an_in_process_lp_run_leaves_sys_path_and_finders_as_they_were(root: Path) -> None:
+    from typer.testing import CliRunner
+
+    from little_pipelines.ui.cli import app
+
+    save(root / "helper_lp.py", "def f():\n    return 1\n", 0)
+    save(root / "tasks_a.py", "import helper_lp\n\ndef task_a():\n    return helper_lp.f()\n", 0)
+    path, finders = list(sys.path), list(sys.meta_path)
+    result = CliRunner().invoke(app, ["-C", str(root), "run", "-q"])
+    assert result.exit_code == 0, result.output
+    assert (sys.path, sys.meta_path) == (path, finders)

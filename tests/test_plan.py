@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from little_pipelines.engine.graph import TaskGraph
-from little_pipelines.engine.plan import Planner, decide, session_id
+from little_pipelines.engine.plan import Planner, decide, process_session
 from little_pipelines.engine.spec import TaskSpec
 from little_pipelines.outcomes import Reason
 from little_pipelines.store.cache import ResultCache
@@ -81,7 +81,7 @@ def test_each_reason_to_run(
     planner: Planner, task: TaskSpec, stored: Entry | None, reason: Reason | None
 ) -> None:
     if stored is not None and stored.session == "THIS":
-        stored.session = session_id()  # this process's, asked now
+        stored.session = process_session()  # this process's, asked now
     assert planner.reason(task, stored) is reason
 
 
@@ -110,3 +110,15 @@ def test_a_plan_treats_what_must_run_as_changing_its_dependents(tmp_path: Path) 
         "b": Reason.UPSTREAM,  # a will run: assume its result changes
         "c": None,
     }
+
+
+def test_the_session_is_this_process_and_no_other() -> None:
+    """`after_session` results belong to the process: asked twice, the same; a child, not."""
+    import subprocess
+    import sys
+
+    here = process_session()
+    code = "from little_pipelines.engine.plan import process_session; print(process_session())"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert process_session() == here
+    assert child.stdout.strip() not in ("", here)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +33,8 @@ class RemoteCall:
     function: str
     wants_this: bool
     log_dir: str | None = None
-    # `modules(root)`: the worker's importer of the project's files, with `load(path)`;
-    # a module-level function, so that it pickles by name
+    # `modules(root)` makes a worker's importer of the project's files (with `load(path)`,
+    # `ensure_importable()` and `refresh()`); a module-level function, so it pickles by name
     modules: Callable[[str], Any] | None = None
 
 
@@ -123,10 +123,16 @@ def _upstream_values(
     return values
 
 
-def run_remote(call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]) -> Outcome:
+def run_remote(
+    call: RemoteCall,
+    upstream: Mapping[str, tuple[bytes, str | None]],
+    importers: MutableMapping[str, Any],
+) -> Outcome:
     """Run one task in a worker process; never raises for the task's own errors.
 
     `upstream` maps each dependency to its stored bytes and the tasks file that made it.
+    `importers` is the worker's own: its importer of each project root, made by the first
+    task from that root and kept for the next ones, which import only what changed since.
     """
     from little_pipelines.engine.logs import TaskLogs, task_logger
     from little_pipelines.engine.spec import TaskContext
@@ -139,8 +145,12 @@ def run_remote(call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]
         if logs is not None:  # (a log that cannot be opened fails the task, saying why)
             logs.__enter__()
             entered = True
-        assert call.modules is not None, "a RemoteCall names its importer"
-        modules = call.modules(call.root)
+        modules = importers.get(call.root)
+        if modules is None:
+            assert call.modules is not None, "a RemoteCall names its importer"
+            modules = importers[call.root] = call.modules(call.root)
+        modules.ensure_importable()
+        modules.refresh()  # a helper edited since the worker's last task runs afresh
         func = getattr(modules.load(Path(call.path)), call.function)
         kwargs = _upstream_values(modules, upstream)
         if call.wants_this:

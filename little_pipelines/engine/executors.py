@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import Any
 
-from little_pipelines.engine.execute import Outcome, RemoteCall, run_remote
+from little_pipelines.engine.execute import Outcome, RemoteCall
 from little_pipelines.engine.workers import Slot
 
 __all__ = ["DaskExecutor", "ProcessExecutor"]
@@ -92,13 +92,18 @@ class DaskExecutor:
             from little_pipelines.errors import ConfigError
 
             raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        from little_pipelines.engine.dask_worker import PLUGIN, Importers
+
+        self._client.register_plugin(Importers(), name=PLUGIN)
         self.jobs = max(1, sum(self._client.nthreads().values()))
 
     def submit(
         self, call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]
     ) -> Future[Outcome]:
         future: Future[Outcome] = Future()
-        remote = self._client.submit(run_remote, call, dict(upstream), pure=False)
+        from little_pipelines.engine.dask_worker import run_on_worker
+
+        remote = self._client.submit(run_on_worker, call, dict(upstream), pure=False)
 
         def done(finished: Any) -> None:
             try:

@@ -9,10 +9,11 @@ ask it; nothing else decides.
 
 from __future__ import annotations
 
+import os
+import socket
+import sys
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,24 @@ from little_pipelines.fingerprint.inputs import input_file_digests, inputs_diges
 from little_pipelines.outcomes import PlannedTask, Reason
 from little_pipelines.store.cache import Entry, ResultCache
 
-__all__ = ["Planner", "decide", "policy_kind", "session_id"]
+__all__ = ["Planner", "decide", "policy_kind", "process_session"]
 
 
-@cache
-def session_id() -> str:
-    """This process's identity; results that expire `after_session` are tied to it."""
-    return uuid.uuid4().hex
+def process_session() -> str:
+    """This process's identity: the same on every call, and no other process's, ever.
+
+    Results that expire `after_session` are tied to it (SPEC section 4). Asked of the system,
+    not kept in a variable: the boot, the pid and the process's start time where /proc tells
+    them (Linux); elsewhere the host, the pid and where this interpreter's `sys` module lives.
+    """
+    pid = os.getpid()
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        started = stat.rpartition(")")[2].split()[19]  # field 22: start time, in clock ticks
+    except (OSError, IndexError):
+        return f"{socket.gethostname()}:{pid}:{id(sys):x}"
+    return f"{boot}:{pid}:{started}"
 
 
 def policy_kind(policy: Any) -> ExpiryKind:
@@ -41,10 +53,15 @@ def policy_kind(policy: Any) -> ExpiryKind:
 
 
 def decide(
-    graph: TaskGraph, cache: ResultCache, *, clock: Callable[[], float] = time.time
+    graph: TaskGraph,
+    cache: ResultCache,
+    *,
+    clock: Callable[[], float] = time.time,
+    session: str | None = None,
 ) -> dict[str, Reason | None]:
     """Each task's reason to run now (None when fresh), without running anything."""
-    return {p.name: p.reason for p in Planner(graph, cache, clock=clock).plan(graph.order)}
+    planner = Planner(graph, cache, clock=clock, session=session)
+    return {p.name: p.reason for p in planner.plan(graph.order)}
 
 
 class Planner:
@@ -58,8 +75,11 @@ class Planner:
         clock: Callable[[], float],
         root: Path | None = None,
         results: dict[str, tuple[str, bytes]] | None = None,
+        session: str | None = None,
     ) -> None:
         self.graph = graph
+        # the process that `after_session` results belong to (see process_session)
+        self.session = session if session is not None else process_session()
         self.cache = cache
         self.clock = clock
         self.root = root
@@ -139,7 +159,7 @@ class Planner:
             current = self.digests.get(dep)
             if current is None or entry.upstream.get(dep) != current:
                 return Reason.UPSTREAM
-        if entry.session is not None and entry.session != session_id():
+        if entry.session is not None and entry.session != self.session:
             return Reason.EXPIRED
         if entry.expires_at is not None and self.clock() >= entry.expires_at:
             return Reason.EXPIRED

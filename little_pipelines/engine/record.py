@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from little_pipelines.engine.execute import Outcome
-from little_pipelines.engine.plan import Planner, policy_kind, session_id
+from little_pipelines.engine.plan import Planner, policy_kind
 from little_pipelines.engine.spec import TaskSpec
 from little_pipelines.expire import ExpiryKind
 from little_pipelines.fingerprint.values import pickle_digest
@@ -52,7 +52,7 @@ class Recorder(Planner):
         policy = spec.policy()
         kind = policy_kind(policy)
         if kind is ExpiryKind.SESSION:
-            entry.session = session_id()
+            entry.session = self.session
         elif kind is ExpiryKind.TIME:
             whole = int(now)  # policies count whole seconds: start from a whole second
             try:

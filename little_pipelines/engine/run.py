@@ -49,6 +49,7 @@ def run(
     stop: Callable[[], bool] | None = None,
     executor: Executor | None = None,
     guard: InProcess | None = None,
+    session: str | None = None,
 ) -> RunReport:
     """Run the tasks that `options` select and report each one (see RunOptions).
 
@@ -59,11 +60,12 @@ def run(
     (`report.cancelled`). `executor` (see executors.py) runs tasks that carry a `remote` call
     in worker processes, independent ones side by side; the rest run here, through `guard`
     when given (it notes the running task, so a task that ends the process is known on the
-    next run).
+    next run). `session` names the process that `after_session` results belong to (the
+    one running, by default).
     """
     options = options or RunOptions()
     reporter = reporter or Reporter()
-    state = _Run(graph, cache, clock=clock, root=root, results=results)
+    state = _Run(graph, cache, clock=clock, root=root, results=results, session=session)
     state.guard, state.reporter, state.executor, state.stop = guard, reporter, executor, stop
     selected, plan = state.start_run(options)
     reporter.run_started(plan)

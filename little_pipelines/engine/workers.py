@@ -90,6 +90,7 @@ def _worker_main(conn: Any, parent_pid: int) -> None:
     from loguru import logger
 
     logger.remove()  # task logs go to their files; the worker's own stderr stays quiet
+    importers: dict[str, Any] = {}  # this worker's importer of each project root
     while True:
         try:
             job = conn.recv()
@@ -97,7 +98,8 @@ def _worker_main(conn: Any, parent_pid: int) -> None:
             break
         if job is None:
             break
-        conn.send(run_remote(*job))
+        call, upstream = job
+        conn.send(run_remote(call, upstream, importers))
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()

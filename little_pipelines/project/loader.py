@@ -9,7 +9,7 @@ bytes on disk: tasks files by `Modules.load`, helper modules below the root by a
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import hashlib
 import importlib.machinery
 import importlib.util
@@ -142,7 +142,7 @@ class Modules:
     """Tasks modules imported by path under unique names, each re-imported when its bytes change.
 
     `ensure_importable` puts the root on sys.path and installs a `ProjectFinder`, so helper
-    modules also run from their current source; `close` removes the finder again.
+    modules also run from their current source; `close` takes both away again.
     """
 
     def __init__(self, root: Path) -> None:
@@ -150,6 +150,7 @@ class Modules:
         self._loaded: dict[Path, tuple[tuple[int, ...], str, types.ModuleType]] = {}
         roots = [root, root.resolve()]
         self.finder = ProjectFinder(roots, _excluded_prefixes(roots))
+        self._on_path = False  # whether this importer put the root on sys.path
         self._finalizer = weakref.finalize(self, self.finder.uninstall)
 
     def module_name(self, path: Path) -> str:
@@ -198,6 +199,7 @@ class Modules:
         root = str(self.root)
         if root not in sys.path:
             sys.path.insert(0, root)
+            self._on_path = True
         self.finder.install()
 
     def refresh(self) -> None:
@@ -206,16 +208,30 @@ class Modules:
         For processes that outlive one run (Dask workers): a changed helper means every
         project module and tasks file must run again from its new source.
         """
-        if not self.finder.changed():
-            return
+        if self.finder.changed():
+            self.unimport()
+
+    def unimport(self) -> None:
+        """Drop every module this importer ran (helpers and tasks files) from sys.modules,
+        so that the next import runs each one from its source as it is then."""
         for name in self.finder.seen:
             sys.modules.pop(name, None)
         self.finder.seen.clear()
         self.forget_all()
 
+    def ran_any(self, paths: set[Path]) -> bool:
+        """Whether a helper module this importer ran came from one of `paths`."""
+        wanted = {str(p) for p in paths}
+        return any(file in wanted for file, _ in self.finder.seen.values())
+
     def close(self) -> None:
-        """Remove the finder that `ensure_importable` installed (sys.path keeps the root)."""
+        """Undo `ensure_importable`: remove the finder, and the root from sys.path if this
+        importer put it there (modules already imported stay usable)."""
         self.finder.uninstall()
+        if self._on_path:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(str(self.root))
+            self._on_path = False
 
     def forget(self, path: Path) -> None:
         """Import `path` afresh next time it is needed."""
@@ -244,17 +260,6 @@ class Modules:
         return _error(f"import failed: {type(exc).__name__}: {exc}{hint}", rel, line)
 
 
-@functools.cache
-def _worker_importer(root: str) -> Modules:
-    return Modules(Path(root))
-
-
 def worker_modules(root: str) -> Modules:
-    """A worker process's importer for the project at `root`, made once per process.
-
-    A worker may outlive a run (Dask): modules whose source changed since are imported afresh.
-    """
-    modules = _worker_importer(root)
-    modules.ensure_importable()
-    modules.refresh()
-    return modules
+    """A worker process's importer for the project at `root` (the worker keeps it)."""
+    return Modules(Path(root))

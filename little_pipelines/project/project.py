@@ -20,7 +20,7 @@ from little_pipelines.engine.executors import DaskExecutor, ProcessExecutor
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.guard import InProcess
 from little_pipelines.engine.options import RunOptions
-from little_pipelines.engine.plan import decide
+from little_pipelines.engine.plan import decide, process_session
 from little_pipelines.engine.spec import SpecSource
 from little_pipelines.errors import CacheError, DiscoveryError, TaskNotFoundError, syntax_message
 from little_pipelines.fingerprint.code import SourceIndex
@@ -41,9 +41,13 @@ __all__ = ["Project", "load"]
 class Project:
     """A project root with its configuration, tasks files, task graph and result cache."""
 
-    def __init__(self, root: Path | None = None, *, config: Config | None = None) -> None:
+    def __init__(
+        self, root: Path | None = None, *, config: Config | None = None, session: str | None = None
+    ) -> None:
         self.config = config or load_config(root if root is not None else find_root())
         self.root = self.config.root
+        # the process that `after_session` results belong to: this one, unless told
+        self.session = session if session is not None else process_session()
         self.index = SourceIndex(self.root)
         self.modules = Modules(self.root)
         self.cache = ResultCache(
@@ -163,7 +167,9 @@ class Project:
         if options.targets:
             graph.check(options.targets)
         if options.dry_run:
-            report = engine.run(graph, self.cache, options, reporter=reporter, root=self.root)
+            report = engine.run(
+                graph, self.cache, options, reporter=reporter, root=self.root, session=self.session
+            )
             report.warnings[:0] = self.notices
             return report
         owned = executor is None
@@ -180,7 +186,7 @@ class Project:
                     report = engine.run(
                         graph, self.cache, options, reporter=reporter, log_dir=self.log_dir,
                         root=self.root, results=self.results, stop=stop, executor=executor,
-                        guard=guard,
+                        guard=guard, session=self.session,
                     )  # fmt: skip
                 finally:
                     guard.close()
@@ -223,7 +229,7 @@ class Project:
 
     def reasons(self) -> dict[str, Reason | None]:
         """Each task's reason to run now (None when fresh), deciding without running anything."""
-        return decide(self.graph, self.cache)
+        return decide(self.graph, self.cache, session=self.session)
 
     def result(self, name: str) -> Any:
         """The cached result of task `name` (TaskNotFoundError with a hint when missing)."""
@@ -247,6 +253,11 @@ class Project:
                 f" result; run the task again: lp run {name}"
             ) from None
         return self.cache.loads(name, data)
+
+    def close(self) -> None:
+        """Close the cache and take the project's importer off sys.path and sys.meta_path."""
+        self.cache.close()
+        self.modules.close()
 
     def names(self) -> Iterator[str]:
         return iter(self.graph.order)
@@ -274,6 +285,7 @@ def load(name: str, root: str | Path | None = None) -> Any:
     try:
         return project.result(name)
     finally:
+        # the importer stays: the value's own code may import project modules later
         project.cache.close()
 
 

@@ -9,11 +9,9 @@ parameters, so tests can script changes.
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from little_pipelines.engine.options import RunOptions
 from little_pipelines.errors import LittlePipelinesError
@@ -167,7 +165,7 @@ class Watcher:
 
         Saved tasks files that nothing imported by name are re-imported alone. Any other
         change to code (a helper module, a folder, a tasks file that another module imported
-        as `import tasks_x`) drops every project module from `sys.modules`, so that the next
+        as `import tasks_x`) drops every module the project's importer ran, so that the next
         import runs the saved code.
         """
         project = self.project
@@ -175,11 +173,8 @@ class Watcher:
             project.index.forget(path)
         code = {path for path in batch if path.suffix == ".py" or not path.is_file()}
         root = project.root
-        if any(not _is_tasks_file(root, p) for p in code) or _imported_by_name(
-            code, {project.modules.module_name(p) for p in code}
-        ):
-            _unimport_project_modules(root)
-            project.modules.forget_all()
+        if any(not _is_tasks_file(root, p) for p in code) or project.modules.ran_any(code):
+            project.modules.unimport()
         else:
             for path in code:
                 project.modules.forget(path)
@@ -217,25 +212,3 @@ class Watcher:
 
 def _is_tasks_file(root: Path, path: Path) -> bool:
     return path.name.startswith("tasks_") and path.suffix == ".py" and path.is_relative_to(root)
-
-
-def _imported_by_name(paths: set[Path], own: set[str]) -> bool:
-    """True when a module other than lp's own imports (`own`) was loaded from one of `paths`."""
-    wanted = {str(p) for p in paths}
-    return any(
-        name not in own and getattr(module, "__file__", None) in wanted
-        for name, module in list(sys.modules.items())
-    )
-
-
-def _unimport_project_modules(root: Path) -> None:
-    """Drop the project's own modules from sys.modules so the next import is fresh."""
-    for name, module in list(sys.modules.items()):
-        file: Any = getattr(module, "__file__", None)
-        if (
-            file
-            and name.partition(".")[0] != "little_pipelines"
-            and Path(file).is_relative_to(root)
-            and "site-packages" not in str(file)
-        ):
-            del sys.modules[name]

@@ -77,7 +77,8 @@ def why(
 
     with errors():
         project = open_project(ctx, root)
-        lines = explain(project.graph, project.cache, project.graph[task].name)
+        name = project.graph[task].name
+        lines = explain(project.graph, project.cache, name, session=project.session)
     print_notices(project)
     typer.echo("\n".join(lines))
 

@@ -85,12 +85,12 @@ def task_logs_to_stderr(verbose: bool, quiet: bool = False) -> None:
 
 
 def open_project(ctx: typer.Context, root: Path | None) -> Project:
-    """The project at `--root`; its cache is closed when the command ends (in-process callers
-    such as tests and `main(argv)` must not keep the database open across commands)."""
+    """The project at `--root`, closed when the command ends: in-process callers such as
+    tests and `main(argv)` keep neither the database open nor the project on sys.path."""
     from little_pipelines.project.project import Project
 
-    project = Project(opt(ctx, "root", root))
-    ctx.call_on_close(project.cache.close)
+    project = Project(opt(ctx, "root", root), session=(ctx.obj or {}).get("session"))
+    ctx.call_on_close(project.close)
     return project
 
 

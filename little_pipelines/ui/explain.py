@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from little_pipelines.engine.graph import TaskGraph
-from little_pipelines.engine.plan import decide, session_id
+from little_pipelines.engine.plan import decide, process_session
 from little_pipelines.engine.spec import TaskSpec
 from little_pipelines.fingerprint.inputs import input_file_digests
 from little_pipelines.outcomes import Reason
@@ -24,10 +24,16 @@ def _when(timestamp: float) -> str:
 
 
 def explain(
-    graph: TaskGraph, cache: ResultCache, name: str, *, clock: Callable[[], float] = time.time
+    graph: TaskGraph,
+    cache: ResultCache,
+    name: str,
+    *,
+    clock: Callable[[], float] = time.time,
+    session: str | None = None,
 ) -> list[str]:
     """Lines saying why `name` would run now (or why it is fresh), following upstream causes."""
-    why = _Explainer(graph, cache, decide(graph, cache, clock=clock))
+    session = session if session is not None else process_session()
+    why = _Explainer(graph, cache, decide(graph, cache, clock=clock, session=session), session)
     why.visit(name, "")
     return why.lines
 
@@ -36,9 +42,13 @@ class _Explainer:
     """The lines of one `lp why`: each task's reason, then the upstream tasks behind it."""
 
     def __init__(
-        self, graph: TaskGraph, cache: ResultCache, reasons: dict[str, Reason | None]
+        self,
+        graph: TaskGraph,
+        cache: ResultCache,
+        reasons: dict[str, Reason | None],
+        session: str,
     ) -> None:
-        self.graph, self.cache, self.reasons = graph, cache, reasons
+        self.graph, self.cache, self.reasons, self.session = graph, cache, reasons, session
         self.lines: list[str] = []
         self.seen: set[str] = set()
 
@@ -86,7 +96,7 @@ class _Explainer:
             lines.append(f"{head} — cache=False, so it runs every time")
         elif reason is Reason.EXPIRED:
             assert entry is not None
-            if entry.session is not None and entry.session != session_id():
+            if entry.session is not None and entry.session != self.session:
                 lines.append(f"{head} — its result lasts one session, and that session ended")
             else:
                 lines.append(f"{head} — its result expired at {_when(entry.expires_at or 0)}")
