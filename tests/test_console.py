@@ -27,6 +27,7 @@ from little_pipelines.ui.console import (
 from little_pipelines.ui.live import LiveReporter, estimate_durations
 
 ANSI = re.compile(r"\x1b\[")
+ANSI_ANY = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 TRACEBACK = (
     "Traceback (most recent call last):\n"
     '  File "tasks_sales.py", line 16, in report\n'
@@ -297,3 +298,20 @@ def test_live_eta_counts_tasks_still_to_run() -> None:
         assert eta_in() == pytest.approx(0.51, abs=0.05)
     finally:
         reporter.close()
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_warnings_of_the_run_show_once_after_the_display(terminal: bool) -> None:
+    console, out = make_test_console(terminal=terminal)
+    reporter = make_reporter(console)
+    plan, _, report = sample_run()
+    report.warnings = ["shown during the run", "found by the planner"]
+    reporter.run_started(plan)
+    reporter.warning("shown during the run")
+    reporter.run_finished(report)
+    reporter.close()
+    reporter.close()
+    text = ANSI_ANY.sub("", out.getvalue())
+    assert text.count("warning: shown during the run") == 1
+    assert text.count("warning: found by the planner") == 1
+    assert text.rindex("warning: found by the planner") > text.index("task")

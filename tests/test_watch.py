@@ -481,7 +481,7 @@ def test_an_unexpected_error_in_a_run_is_reported_and_watching_goes_on(tmp_path)
 
     watcher = Watcher(
         Project(tmp_path),
-        reporter=Broken,
+        reporter=lambda trigger: Broken(),
         on_run=lambda report, trigger: runs.append(trigger),
         on_error=on_error,
         changes=changes,

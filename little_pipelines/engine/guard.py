@@ -87,6 +87,14 @@ class InProcess:
             if left:
                 self.threads[name] = left
 
+    def thread_warnings(self) -> list[str]:
+        """A warning for each task that left threads running when it returned."""
+        return [
+            f"task '{name}' left {len(threads)} thread(s) running ({', '.join(threads)});"
+            " lp does not wait for them"
+            for name, threads in self.threads.items()
+        ]
+
     def _mark(self, data: bytes) -> None:
         """Write (or, with no data, clear) the marker; a marker that cannot be written is
         skipped: it only improves the next run's report, and must never fail a task."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ def run(
     executor: Executor | None = None,
     guard: InProcess | None = None,
     session: str | None = None,
+    notices: Sequence[str] = (),
 ) -> RunReport:
     """Run the tasks that `options` select and report each one (see RunOptions).
 
@@ -61,13 +62,15 @@ def run(
     in worker processes, independent ones side by side; the rest run here, through `guard`
     when given (it notes the running task, so a task that ends the process is known on the
     next run). `session` names the process that `after_session` results belong to (the
-    one running, by default).
+    one running, by default). `notices` are the front door's warnings, which the report's
+    warnings start with.
     """
     options = options or RunOptions()
     reporter = reporter or Reporter()
     state = _Run(graph, cache, clock=clock, root=root, results=results, session=session)
     state.guard, state.reporter, state.executor, state.stop = guard, reporter, executor, stop
     selected, plan = state.start_run(options)
+    state.warnings[:0] = notices
     reporter.run_started(plan)
     report = state.report = RunReport(warnings=state.warnings)
     started = time.perf_counter()
@@ -80,6 +83,8 @@ def run(
                 state.execute(selected, exitfirst=options.exitfirst)
         finally:
             state.expire_on_complete(selected)
+        if guard is not None:
+            state.warnings.extend(guard.thread_warnings())
     report.duration_s = time.perf_counter() - started
     reporter.run_finished(report)
     return report

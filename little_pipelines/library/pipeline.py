@@ -185,6 +185,7 @@ class Pipeline:
             self.get_task(name)
         if single_task:
             self.get_task(single_task)
+        own_reporter = reporter is None
         if reporter is None:
             reporter = _default_reporter()
         for task in self._tasks.values():
@@ -203,14 +204,18 @@ class Pipeline:
                 force=force_tasks or (),
                 skip=skip_tasks or (),
             )
-            report = engine.run(
-                graph,
-                self.result_cache,
-                options,
-                reporter=reporter,
-                log_dir=self.log_dir,
-                results=self._results,
-            )
+            try:
+                report = engine.run(
+                    graph,
+                    self.result_cache,
+                    options,
+                    reporter=reporter,
+                    log_dir=self.log_dir,
+                    results=self._results,
+                )
+            finally:
+                if own_reporter:
+                    reporter.close()  # the display ends; warnings not shown yet show now
         from little_pipelines.outcomes import Status
 
         for task_report in report.tasks:

@@ -167,11 +167,10 @@ class Project:
         if options.targets:
             graph.check(options.targets)
         if options.dry_run:
-            report = engine.run(
-                graph, self.cache, options, reporter=reporter, root=self.root, session=self.session
-            )
-            report.warnings[:0] = self.notices
-            return report
+            return engine.run(
+                graph, self.cache, options, reporter=reporter, root=self.root,
+                session=self.session, notices=self.notices,
+            )  # fmt: skip
         owned = executor is None
         if owned:
             executor = self.make_executor(jobs, dask_address)
@@ -179,28 +178,22 @@ class Project:
         try:
             with self.cache.lock(reporter.waiting):
                 self.cache.reopen_if_replaced()  # `lp clean` in another process, since the last run
+                notices = list(self.notices)
                 notice = self._claim_leftover(guard)
                 if notice is not None:
                     reporter.warning(notice)  # now: the same task may end this process too
+                    notices.append(notice)
                 try:
                     report = engine.run(
                         graph, self.cache, options, reporter=reporter, log_dir=self.log_dir,
                         root=self.root, results=self.results, stop=stop, executor=executor,
-                        guard=guard, session=self.session,
+                        guard=guard, session=self.session, notices=notices,
                     )  # fmt: skip
                 finally:
                     guard.close()
         finally:
             if owned and executor is not None:
                 executor.close()
-        if notice is not None:
-            report.warnings.insert(0, notice)
-        report.warnings[:0] = self.notices
-        for name, threads in guard.threads.items():
-            report.warnings.append(
-                f"task '{name}' left {len(threads)} thread(s) running ({', '.join(threads)});"
-                " lp does not wait for them"
-            )
         return report
 
     def make_executor(

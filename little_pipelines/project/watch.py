@@ -41,7 +41,7 @@ class Watcher:
         exitfirst: bool = False,
         jobs: int | None = None,
         dask_address: str | None = None,
-        reporter: Callable[[], Reporter] = Reporter,
+        reporter: Callable[[list[str]], Reporter] = lambda trigger: Reporter(),
         on_run: Callable[[RunReport, list[str]], None] = lambda report, trigger: None,
         on_error: Callable[[Exception, list[str]], None] = lambda error, trigger: None,
         on_change: Callable[[list[str]], None] = lambda trigger: None,
@@ -184,27 +184,28 @@ class Watcher:
     def _run_once(self, trigger: list[str]) -> None:
         """One run; `--force` applies to the first (later saves rerun only what they affect)."""
         self._changed.clear()
-        reporter = self.reporter()
+        reporter = self.reporter(trigger)
         try:
             options = RunOptions.of(
                 self.targets, force=self.force and not trigger, exitfirst=self.exitfirst
             )
-            report = self.project.run(
-                options,
-                # fresh workers for every run: module state from before a save never leaks
-                # into the next run (a helper's memo of an input file, say)
-                jobs=self.jobs,
-                dask_address=self.dask_address,
-                reporter=reporter,
-                stop=self._changed.is_set,
-            )
-        except Exception as error:  # never ends the loop: the next save is another chance
-            self.on_error(error, trigger)
-            return
+            try:
+                report = self.project.run(
+                    options,
+                    # fresh workers for every run: module state from before a save never
+                    # leaks into the next run (a helper's memo of an input file, say)
+                    jobs=self.jobs,
+                    dask_address=self.dask_address,
+                    reporter=reporter,
+                    stop=self._changed.is_set,
+                )
+            except Exception as error:  # never ends the loop: the next save is another chance
+                self.on_error(error, trigger)
+                return
+            self.rules = WatchRules.of(self.project, self.paths)
+            self._await_folders()
         finally:
-            reporter.close()
-        self.rules = WatchRules.of(self.project, self.paths)
-        self._await_folders()
+            reporter.close()  # once the next save is listened for: the run's output is final
         self.on_run(report, trigger)
         if report.interrupted:  # Ctrl-C inside a task ends watching, as it would elsewhere
             raise KeyboardInterrupt

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from little_pipelines._version import __version__
-from little_pipelines.outcomes import ExitCode
+from little_pipelines.outcomes import ExitCode, Reporter
 from little_pipelines.ui.commands import COMMANDS
 from little_pipelines.ui.common import (
     Address,
@@ -34,11 +34,11 @@ from little_pipelines.ui.common import (
     task_logs_to_stderr,
     usage,
 )
-from little_pipelines.ui.output import print_json, print_warning, run_json
+from little_pipelines.ui.output import JsonReporter
 
 if TYPE_CHECKING:
     from little_pipelines.engine.options import RunOptions
-    from little_pipelines.outcomes import Reporter, RunReport
+    from little_pipelines.outcomes import RunReport
     from little_pipelines.project.project import Project
 
 __all__ = ["app", "main"]
@@ -105,15 +105,17 @@ def run(
     console = err_console()
     task_logs_to_stderr(opt(ctx, "verbose", verbose), as_json or opt(ctx, "quiet", quiet))
     holder: list[Any] = []
-    reporter = NoticeReporter(console)
     signals = (ctx.obj or {}).get("signals")
     with errors(as_json=as_json, project=holder):
         project = open_project(ctx, root)
         holder.append(project)
-        if not len(project.graph) and not as_json:
+        reporter: Reporter
+        if as_json:  # the JSON object goes to stdout as it is now, before tasks print to stderr
+            reporter = JsonReporter(project, NoticeReporter(console), sys.stdout)
+        elif not len(project.graph):
             console.print(no_tasks(project), highlight=False, soft_wrap=True)
             raise typer.Exit(ExitCode.NO_TASKS)
-        if not as_json:
+        else:
             reporter = make_reporter(
                 console, verbose=opt(ctx, "verbose", verbose), quiet=opt(ctx, "quiet", quiet)
             )
@@ -121,12 +123,6 @@ def run(
             tasks, force=force, dry_run=dry_run, exitfirst=exitfirst, no_upstream=no_upstream
         )
         report = _run_project(project, options, reporter, jobs, dask_address, signals, as_json)
-    if as_json:
-        print_json(run_json(project, report))
-    else:
-        for warning in report.warnings:
-            if warning not in reporter.warned:
-                print_warning(console, warning)
     if report.cancelled and signals is not None and signals.received:
         raise typer.Exit(ExitCode.INTERRUPTED)
     if not len(project.graph):

@@ -105,6 +105,7 @@ class NoticeReporter(Reporter):
     def __init__(self, console: Console) -> None:
         self.console = console
         self.warned: list[str] = []  # shown already: the summary does not repeat them
+        self.report: RunReport | None = None  # the run's report, once it finished
 
     def waiting(self, message: str) -> None:
         self.console.print(message, highlight=False)
@@ -115,6 +116,16 @@ class NoticeReporter(Reporter):
         self.warned.append(message)
         text = f"[yellow]warning:[/] {escape(message)}"
         self.console.print(text, highlight=False, soft_wrap=True)
+
+    def run_finished(self, report: RunReport) -> None:
+        self.report = report
+
+    def close(self) -> None:
+        """After the display ends: the run's warnings not shown yet, once each."""
+        if self.report is not None:
+            for message in self.report.warnings:
+                if message not in self.warned:
+                    self.warning(message)
 
 
 class ConsoleReporter(NoticeReporter):
@@ -137,6 +148,7 @@ class ConsoleReporter(NoticeReporter):
         self._print(self._task_line(report))
 
     def run_finished(self, report: RunReport) -> None:
+        super().run_finished(report)
         if not self.quiet:
             self._print_summary(report)
         for task in report.tasks:

@@ -143,6 +143,7 @@ class LiveReporter(ConsoleReporter):
         if self._live is not None:
             self._live.stop()
         self._live = self._running_view = self._overall_view = None
+        super().close()
 
     def _update_eta(self) -> None:
         if self._overall_view is None:

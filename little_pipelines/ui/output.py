@@ -17,7 +17,15 @@ from little_pipelines.outcomes import Reporter, RunReport
 if TYPE_CHECKING:
     from little_pipelines.project.project import Project
 
-__all__ = ["WatchView", "json_head", "print_error", "print_json", "print_warning", "run_json"]
+__all__ = [
+    "JsonReporter",
+    "WatchView",
+    "json_head",
+    "print_error",
+    "print_json",
+    "print_warning",
+    "run_json",
+]
 
 
 def print_error(console: Console, message: str) -> None:
@@ -63,6 +71,34 @@ def print_warning(console: Console, message: str) -> None:
     console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
+class JsonReporter(Reporter):
+    """`--json`: one JSON object for the run on `out` when it closes (SPEC section 4).
+
+    `notices` shows waiting for the lock and warnings as they happen (on stderr), since
+    `out` carries nothing but the JSON.
+    """
+
+    def __init__(
+        self, project: Project, notices: Reporter, out: Any, trigger: list[str] | None = None
+    ) -> None:
+        self.project, self.notices, self.out, self.trigger = project, notices, out, trigger
+        self.report: RunReport | None = None
+
+    def waiting(self, message: str) -> None:
+        self.notices.waiting(message)
+
+    def warning(self, message: str) -> None:
+        self.notices.warning(message)
+
+    def run_finished(self, report: RunReport) -> None:
+        self.report = report
+
+    def close(self) -> None:
+        if self.report is not None:
+            print_json(run_json(self.project, self.report, self.trigger), self.out)
+            self.report = None
+
+
 class WatchView:
     """What `lp watch` shows: each run through a fresh reporter, then a line (or one JSON
     object per run with `--json`); a load error between runs, and what changed."""
@@ -81,17 +117,16 @@ class WatchView:
         self.as_json, self.verbose, self.quiet = as_json, verbose, quiet
         self.stdout = sys.stdout  # with --json, stdout carries only the JSON lines
 
-    def reporter(self) -> Reporter:
+    def reporter(self, trigger: list[str]) -> Reporter:
+        """The reporter of one run, which `trigger` (the changed files) started."""
         if self.as_json:
-            return Reporter()
+            return JsonReporter(self.project, Reporter(), self.stdout, trigger)
         from little_pipelines.ui.console import make_reporter
 
         return make_reporter(self.console, verbose=self.verbose, quiet=self.quiet)
 
     def on_run(self, report: RunReport, trigger: list[str]) -> None:
-        if self.as_json:
-            print_json(run_json(self.project, report, trigger), self.stdout)
-        elif not self.quiet:
+        if not self.as_json and not self.quiet:
             root = self.project.root
             self.console.print(f"[dim]watching {root} — Ctrl-C to stop[/]", highlight=False)
 
