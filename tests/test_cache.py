@@ -235,3 +235,16 @@ def test_a_value_folder_replaced_by_a_link_is_never_deleted_through(tmp_path):
     cache.reset()
     assert sorted(p.relative_to(mine) for p in mine.rglob("*")) == kept
     assert not (tmp_path / "c" / top).exists()
+
+
+def test_entries_of_many_tasks_read_together_match_each_read_alone(tmp_path):
+    cache = ResultCache(tmp_path / "c")
+    names = [f"t{i}" for i in range(1000)] + ["a:", "odd name;"]
+    for name in names[::3]:
+        entry = Entry(code="c", inputs="", upstream={}, result="r", stored_at=1.0, duration_s=0.0)
+        cache.store(name, serialize(name), entry)
+    together = cache.entries([*names, "never"])
+    alone = {name: cache.entry(name) for name in [*names, "never"]}
+    assert together == alone
+    assert sum(e is not None for e in together.values()) == len(names[::3])
+    cache.close()

@@ -145,6 +145,7 @@ def run_remote(
         if logs is not None:  # (a log that cannot be opened fails the task, saying why)
             logs.__enter__()
             entered = True
+            logs.listen()
         modules = importers.get(call.root)
         if modules is None:
             assert call.modules is not None, "a RemoteCall names its importer"

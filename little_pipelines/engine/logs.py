@@ -1,7 +1,8 @@
 """Per-task log files: one loguru sink for a whole run, dispatching records by task name.
 
-Nothing is configured at import. `TaskLogs` adds its sink when entered and removes it (closing
-every file it opened) when left, so logs are open exactly around a run.
+Nothing is configured at import. `TaskLogs` adds its sink once a task is about to log (the
+engine's first note, or `listen()`), and when left removes it and closes every file it opened,
+so logs are open exactly around a run, and a run that executes nothing never imports loguru.
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ class TaskLogs:
         self._made_dir: bool | None = False  # None: the folder cannot be made
 
     def __enter__(self) -> TaskLogs:
+        return self
+
+    def listen(self) -> None:
+        """Send the records of task loggers to the task's files from now on (once)."""
+        if self._sink_id is not None:
+            return
         from loguru import logger
 
         self._sink_id = logger.add(
@@ -53,12 +60,11 @@ class TaskLogs:
             colorize=False,
             catch=True,
         )
-        return self
 
     def __exit__(self, *exc_info: object) -> None:
-        from loguru import logger
-
         if self._sink_id is not None:
+            from loguru import logger
+
             logger.remove(self._sink_id)
             self._sink_id = None
         for handle in self._files.values():  # flushes the engine's notes too
@@ -73,6 +79,7 @@ class TaskLogs:
         """Write one line of the engine's own (start, finish, failure) to a task's log."""
         from datetime import datetime
 
+        self.listen()  # the task's own records follow
         stamp = datetime.now().isoformat(sep=" ", timespec="milliseconds")
         self._handle(name).write(f"{stamp} | {level: <8} | {text}\n")
 

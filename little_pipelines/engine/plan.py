@@ -119,10 +119,16 @@ class Planner:
 
     def entry(self, name: str) -> Entry | None:
         if name not in self.entries:
-            found = self.entries[name] = self.cache.entry(name)
-            if found is None and name in self.cache.lost:
-                self._lost_warning(name, self.cache.lost[name])
+            self._read_entries([name])
         return self.entries[name]
+
+    def _read_entries(self, names: list[str]) -> None:
+        """Read the entries of `names` not read yet, together (a query per few hundred)."""
+        found = self.cache.entries(n for n in names if n not in self.entries)
+        for name, entry in found.items():
+            self.entries[name] = entry
+            if entry is None and name in self.cache.lost:
+                self._lost_warning(name, self.cache.lost[name])
 
     def _lost_warning(self, name: str, why: str) -> None:
         self.warnings.append(
@@ -168,6 +174,7 @@ class Planner:
     def plan(self, selected: list[str]) -> list[PlannedTask]:
         """Decide every selected task as if upstream tasks that must run change their result."""
         known = dict(self.digests)
+        self._read_entries(selected)
         plan = []
         for name in selected:
             spec = self.graph[name]

@@ -16,7 +16,7 @@ import contextlib
 import json
 import os
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -67,15 +67,24 @@ class ResultCache(Table):
         An entry whose stored bytes are missing, or whose value file has the wrong size, is
         None too, and `lost[name]` says why: checking costs a stat, not a read.
         """
-        key, result = _ENTRY + name, _RESULT + name
-        rows = self._rows(key, result, values=key)
-        row = rows.get(key)
+        key = _ENTRY + name
+        return self._entry_of(name, self._rows(key, _RESULT + name, values=key))
+
+    def entries(self, names: Iterable[str]) -> dict[str, Entry | None]:
+        """The entries of many tasks (as `entry` gives each), read in a few queries."""
+        names = list(names)
+        keys = [k for name in names for k in (_ENTRY + name, _RESULT + name)]
+        rows = self._rows(*keys, prefix=_ENTRY) if keys else {}
+        return {name: self._entry_of(name, rows) for name in names}
+
+    def _entry_of(self, name: str, rows: dict[str, Row]) -> Entry | None:
+        row = rows.get(_ENTRY + name)
         if row is None:
             return None
         entry = as_entry(self._parse(row))
         if entry is None:
             return None
-        why = self._check(rows.get(result), entry)
+        why = self._check(rows.get(_RESULT + name), entry)
         if why is not None:
             self.lost[name] = why
             return None

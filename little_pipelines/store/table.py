@@ -26,6 +26,7 @@ __all__ = ["MODE_BINARY", "MODE_RAW", "MODE_TEXT", "Row", "Table"]
 # diskcache's value modes (diskcache.core): a value inline in the row, or in a file.
 MODE_RAW, MODE_BINARY, MODE_TEXT = 1, 2, 3
 Row = tuple[int, str | None, Any]  # a row as stored: mode, file name, inline value
+_BATCH = 900  # keys per query: SQLite allows 999 parameters in builds older than 3.32
 
 
 class Table:
@@ -129,18 +130,25 @@ class Table:
             f"cannot read the cache at {folder}: {exc} (to reset it: {reset})", file=str(folder)
         )
 
-    def _rows(self, *keys: str, values: str = "") -> dict[str, Row]:
+    def _rows(self, *keys: str, values: str = "", prefix: str = "") -> dict[str, Row]:
         """diskcache rows as stored (mode, file name, inline value), read without unpickling.
 
-        The inline value is fetched only for the key given as `values`; other rows carry the
-        length of theirs.
+        The inline value is fetched only for the key given as `values`, or for every key
+        that starts with `prefix` (which ends with ":"); other rows carry the length of theirs.
         """
-        marks = ", ".join("?" * len(keys))
-        query = (
-            "SELECT key, mode, filename, CASE WHEN key = ? THEN value ELSE length(value) END"
-            f" FROM Cache WHERE raw = 1 AND key IN ({marks})"
-        )
-        found = self._select(query, (values, *keys))
+        args: tuple[str, ...]
+        if prefix:  # the keys from "entry:" up to "entry;"
+            wanted, args = "key >= ? AND key < ?", (prefix, prefix[:-1] + ";")
+        else:
+            wanted, args = "key = ?", (values,)
+        found: list[Any] = []
+        for at in range(0, len(keys), _BATCH):
+            batch = keys[at : at + _BATCH]
+            query = (
+                f"SELECT key, mode, filename, CASE WHEN {wanted} THEN value ELSE length(value)"
+                f" END FROM Cache WHERE raw = 1 AND key IN ({', '.join('?' * len(batch))})"
+            )
+            found += self._select(query, (*args, *batch))
         return {key: (mode, filename, value) for key, mode, filename, value in found}
 
     def _path(self, filename: str | None) -> str | None:

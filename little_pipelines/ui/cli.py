@@ -21,6 +21,7 @@ from little_pipelines.ui.common import (
     Force,
     Jobs,
     Json,
+    LogsOnFirstRun,
     Quiet,
     Root,
     Tasks,
@@ -103,7 +104,7 @@ def run(
         usage("--no-upstream needs task names: lp run NAME --no-upstream")
     dask_address = scheduler_address(executor, address)
     console = err_console()
-    task_logs_to_stderr(opt(ctx, "verbose", verbose), as_json or opt(ctx, "quiet", quiet))
+    logs = (opt(ctx, "verbose", verbose), as_json or opt(ctx, "quiet", quiet))
     holder: list[Any] = []
     signals = (ctx.obj or {}).get("signals")
     with errors(as_json=as_json, project=holder):
@@ -122,7 +123,8 @@ def run(
         options = RunOptions.of(
             tasks, force=force, dry_run=dry_run, exitfirst=exitfirst, no_upstream=no_upstream
         )
-        report = _run_project(project, options, reporter, jobs, dask_address, signals, as_json)
+        routed = LogsOnFirstRun(reporter, *logs)
+        report = _run_project(project, options, routed, jobs, dask_address, signals, as_json)
     if report.cancelled and signals is not None and signals.received:
         raise typer.Exit(ExitCode.INTERRUPTED)
     if not len(project.graph):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from little_pipelines.errors import LittlePipelinesError
-from little_pipelines.outcomes import ExitCode
+from little_pipelines.outcomes import ExitCode, PlannedTask, Reporter, RunReport, TaskReport
 from little_pipelines.ui.output import json_head, print_error, print_json, print_warning
 
 if TYPE_CHECKING:
@@ -82,6 +82,39 @@ def task_logs_to_stderr(verbose: bool, quiet: bool = False) -> None:
         return ("{extra[lp_task]} | " if task else "") + "{level} | {message}\n{exception}"
 
     logger.add(sys.stderr, level="INFO" if verbose else "WARNING", format=line)
+
+
+class LogsOnFirstRun(Reporter):
+    """`inner`'s events, and task logs on stderr once a run has something to execute.
+
+    loguru costs its import; a run that only finds everything fresh never pays it.
+    """
+
+    def __init__(self, inner: Reporter, verbose: bool, quiet: bool) -> None:
+        self.inner, self.verbose, self.quiet = inner, verbose, quiet
+
+    def run_started(self, plan: list[PlannedTask]) -> None:
+        if any(p.will_run for p in plan):
+            task_logs_to_stderr(self.verbose, self.quiet)
+        self.inner.run_started(plan)
+
+    def task_started(self, name: str) -> None:
+        self.inner.task_started(name)
+
+    def task_finished(self, report: TaskReport) -> None:
+        self.inner.task_finished(report)
+
+    def run_finished(self, report: RunReport) -> None:
+        self.inner.run_finished(report)
+
+    def waiting(self, message: str) -> None:
+        self.inner.waiting(message)
+
+    def warning(self, message: str) -> None:
+        self.inner.warning(message)
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def open_project(ctx: typer.Context, root: Path | None) -> Project:
