@@ -109,9 +109,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         try:
             signals.install()
-            from little_pipelines.ui.cli import main as cli_main
+            from little_pipelines.ui.fast import fast_main
 
-            cli_main(argv, signals=signals)
+            if not fast_main(argv, signals=signals):  # `lp run` without typer, where it can
+                from little_pipelines.ui.cli import main as cli_main
+
+                cli_main(argv, signals=signals)
             code = 0
         except SystemExit as exc:
             code = _code(exc)

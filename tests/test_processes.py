@@ -132,8 +132,9 @@ main(ARGS)
 @pytest.mark.parametrize(
     ("module", "args"),
     [
-        ("typer", ["--version"]),
+        ("typer", ["list"]),  # (`lp run` and `--version` start without typer)
         ("little_pipelines.ui.cli", ["list"]),
+        ("little_pipelines.ui.running", ["run"]),
         ("rich.console", ["list"]),
         ("little_pipelines.project.project", ["list"]),
         ("little_pipelines.project.discovery", ["list"]),

@@ -11,36 +11,36 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from little_pipelines._version import __version__
-from little_pipelines.outcomes import ExitCode, Reporter
+from little_pipelines.outcomes import ExitCode
+from little_pipelines.ui import flags
 from little_pipelines.ui.commands import COMMANDS
 from little_pipelines.ui.common import (
-    Address,
-    Executor,
-    ExecutorName,
-    ExitFirst,
-    Force,
-    Jobs,
-    Json,
-    LogsOnFirstRun,
-    Quiet,
-    Root,
-    Tasks,
-    Verbose,
     err_console,
     errors,
-    no_tasks,
     open_project,
     opt,
     scheduler_address,
     task_logs_to_stderr,
-    usage,
 )
-from little_pipelines.ui.output import JsonReporter
+from little_pipelines.ui.flags import ExecutorName
+from little_pipelines.ui.params import (
+    Address,
+    DryRun,
+    Executor,
+    ExitFirst,
+    Force,
+    Jobs,
+    Json,
+    NoUpstream,
+    Quiet,
+    Root,
+    Tasks,
+    Verbose,
+)
+from little_pipelines.ui.running import run_tasks
 
 if TYPE_CHECKING:
-    from little_pipelines.engine.options import RunOptions
-    from little_pipelines.outcomes import RunReport
-    from little_pipelines.project.project import Project
+    pass
 
 __all__ = ["app", "main"]
 
@@ -65,7 +65,9 @@ def _main(
     ctx: typer.Context,
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+        typer.Option(
+            *flags.VERSION.names, callback=_version, is_eager=True, help=flags.VERSION.help
+        ),
     ] = False,
     root: Root = None,
     verbose: Verbose = False,
@@ -80,81 +82,22 @@ def run(
     ctx: typer.Context,
     tasks: Tasks = None,
     force: Force = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", "-n", help="Print what would run and why; run nothing.")
-    ] = False,
+    dry_run: DryRun = False,
     exitfirst: ExitFirst = False,
     jobs: Jobs = None,
     executor: Executor = ExecutorName.local,
     address: Address = None,
-    no_upstream: Annotated[
-        bool,
-        typer.Option("--no-upstream", help="Run only the named tasks, on cached upstream results."),
-    ] = False,
+    no_upstream: NoUpstream = False,
     as_json: Json = False,
     root: Root = None,
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
     """Run all tasks, or the named tasks plus everything upstream of them."""
-    from little_pipelines.engine.options import RunOptions
-    from little_pipelines.ui.console import NoticeReporter, make_reporter
-
-    if no_upstream and not tasks:
-        usage("--no-upstream needs task names: lp run NAME --no-upstream")
-    dask_address = scheduler_address(executor, address)
-    console = err_console()
-    logs = (opt(ctx, "verbose", verbose), as_json or opt(ctx, "quiet", quiet))
-    holder: list[Any] = []
-    signals = (ctx.obj or {}).get("signals")
-    with errors(as_json=as_json, project=holder):
-        project = open_project(ctx, root)
-        holder.append(project)
-        reporter: Reporter
-        if as_json:  # the JSON object goes to stdout as it is now, before tasks print to stderr
-            reporter = JsonReporter(project, NoticeReporter(console), sys.stdout)
-        elif not len(project.graph):
-            console.print(no_tasks(project), highlight=False, soft_wrap=True)
-            raise typer.Exit(ExitCode.NO_TASKS)
-        else:
-            reporter = make_reporter(
-                console, verbose=opt(ctx, "verbose", verbose), quiet=opt(ctx, "quiet", quiet)
-            )
-        options = RunOptions.of(
-            tasks, force=force, dry_run=dry_run, exitfirst=exitfirst, no_upstream=no_upstream
-        )
-        routed = LogsOnFirstRun(reporter, *logs)
-        report = _run_project(project, options, routed, jobs, dask_address, signals, as_json)
-    if report.cancelled and signals is not None and signals.received:
-        raise typer.Exit(ExitCode.INTERRUPTED)
-    if not len(project.graph):
-        raise typer.Exit(ExitCode.NO_TASKS)
-    raise typer.Exit(report.exit_code)
-
-
-def _run_project(
-    project: Project,
-    options: RunOptions,
-    reporter: Reporter,
-    jobs: int | None,
-    dask_address: str | None,
-    signals: Any,
-    as_json: bool,
-) -> RunReport:
-    """One run of the project; the reporter is closed however it ends."""
-    try:
-        # with --json, stdout carries one JSON object: what tasks print goes to stderr
-        with contextlib.redirect_stdout(sys.stderr) if as_json else nullcontext():
-            return project.run(
-                options,
-                reporter=reporter,
-                jobs=jobs,
-                dask_address=dask_address,
-                # a task that swallows the KeyboardInterrupt still stops the run
-                stop=(lambda: bool(signals.received)) if signals is not None else None,
-            )
-    finally:
-        reporter.close()
+    run_tasks(
+        ctx, tasks, force, dry_run, exitfirst, jobs, executor, address, no_upstream, as_json,
+        root, verbose, quiet,
+    )  # fmt: skip
 
 
 @app.command()
@@ -206,8 +149,8 @@ def watch(
             watcher.stop_event.set()
             signals = (ctx.obj or {}).get("signals")
             if signals is not None and signals.received[:1] != [signal.SIGINT]:
-                raise typer.Exit(ExitCode.INTERRUPTED) from None  # SIGTERM, SIGHUP: 143, 129
-    raise typer.Exit(ExitCode.OK)
+                raise SystemExit(ExitCode.INTERRUPTED) from None  # SIGTERM, SIGHUP: 143, 129
+    raise SystemExit(ExitCode.OK)
 
 
 for _name, _command in COMMANDS.items():

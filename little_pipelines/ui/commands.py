@@ -12,12 +12,6 @@ from typing import Annotated
 import typer
 
 from little_pipelines.ui.common import (
-    GraphFormat,
-    Json,
-    Quiet,
-    Root,
-    Tasks,
-    Verbose,
     err_console,
     errors,
     open_project,
@@ -25,7 +19,9 @@ from little_pipelines.ui.common import (
     print_notices,
     task_logs_to_stderr,
 )
+from little_pipelines.ui.flags import GraphFormat
 from little_pipelines.ui.output import print_json
+from little_pipelines.ui.params import Json, Quiet, Root, Tasks, Verbose
 
 __all__ = ["COMMANDS"]
 

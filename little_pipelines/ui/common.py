@@ -1,4 +1,8 @@
-"""What every `lp` command shares: its options, the project it opens, its error exits."""
+"""What every `lp` command shares: the project it opens and its error exits (no typer here).
+
+A command's context is typer's, or the fast lane's stand-in (fast.py): an `obj` dict, given
+to `main(argv)` and filled by the options before the command, and `call_on_close`.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,12 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
-
-import typer
+from typing import TYPE_CHECKING, Any, Protocol
 
 from little_pipelines.errors import LittlePipelinesError
 from little_pipelines.outcomes import ExitCode, PlannedTask, Reporter, RunReport, TaskReport
+from little_pipelines.ui.flags import ExecutorName
 from little_pipelines.ui.output import json_head, print_error, print_json, print_warning
 
 if TYPE_CHECKING:
@@ -21,44 +23,17 @@ if TYPE_CHECKING:
 
     from little_pipelines.project.project import Project
 
-Root = Annotated[
-    Optional[Path],  # noqa: UP045 (typer reads the annotation at runtime)
-    typer.Option("--root", "-C", help="Project root (default: found upward from here)."),
-]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show more (cached tasks too).")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Show only failures and totals.")]
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-Force = Annotated[bool, typer.Option("--force", "-f", help="Ignore cached results.")]
-Jobs = Annotated[
-    Optional[int],  # noqa: UP045
-    typer.Option("--jobs", "-j", min=1, help="Worker processes (default: the jobs setting, 1)."),
-]
+
+class Context(Protocol):
+    """What a command asks of its context (typer's, or the fast lane's)."""
+
+    @property
+    def obj(self) -> Any: ...
+
+    def call_on_close(self, f: Any) -> Any: ...
 
 
-class ExecutorName(StrEnum):
-    local = "local"
-    dask = "dask"
-
-
-Executor = Annotated[
-    ExecutorName,
-    typer.Option("--executor", help="Where tasks run: local processes, or a Dask cluster."),
-]
-Address = Annotated[
-    Optional[str],  # noqa: UP045
-    typer.Option("--address", help="The Dask scheduler, e.g. tcp://127.0.0.1:8786."),
-]
-ExitFirst = Annotated[bool, typer.Option("--exitfirst", "-x", help="Stop at the first failure.")]
-Tasks = Annotated[Optional[list[str]], typer.Argument(help="Task names (default: all).")]  # noqa: UP045
-
-
-class GraphFormat(StrEnum):
-    text = "text"
-    mermaid = "mermaid"
-    dot = "dot"
-
-
-def opt(ctx: typer.Context, key: str, value: Any) -> Any:
+def opt(ctx: Context, key: str, value: Any) -> Any:
     """A command's own option, else the one given before the command (`lp -C dir run`)."""
     return value or (ctx.obj or {}).get(key)
 
@@ -117,7 +92,7 @@ class LogsOnFirstRun(Reporter):
         self.inner.close()
 
 
-def open_project(ctx: typer.Context, root: Path | None) -> Project:
+def open_project(ctx: Context, root: Path | None) -> Project:
     """The project at `--root`, closed when the command ends: in-process callers such as
     tests and `main(argv)` keep neither the database open nor the project on sys.path."""
     from little_pipelines.project.project import Project
@@ -137,11 +112,9 @@ def errors(*, as_json: bool = False, project: list[Any] | None = None) -> Iterat
             print_json(json_head(project[0] if project else None, ok=False, error=exc.to_json()))
         else:
             print_error(err_console(), exc.message)
-        raise typer.Exit(ExitCode.USAGE) from None
+        raise SystemExit(ExitCode.USAGE) from None
     except KeyboardInterrupt:  # the entry point prints the one line that says so
-        raise typer.Exit(ExitCode.INTERRUPTED) from None
-    except (typer.Exit, typer.Abort):
-        raise
+        raise SystemExit(ExitCode.INTERRUPTED) from None
     except Exception as exc:  # a bug of ours, or the machine (disk full): one clear line
         if os.environ.get("LP_DEBUG"):
             raise
@@ -150,7 +123,7 @@ def errors(*, as_json: bool = False, project: list[Any] | None = None) -> Iterat
             f"internal error: {type(exc).__name__}: {exc} — please report it;"
             " LP_DEBUG=1 shows the traceback",
         )
-        raise typer.Exit(ExitCode.USAGE) from None
+        raise SystemExit(ExitCode.USAGE) from None
 
 
 def print_notices(project: Project) -> None:
@@ -179,4 +152,4 @@ def no_tasks(project: Project) -> str:
 
 def usage(message: str) -> None:
     print_error(err_console(), message)
-    raise typer.Exit(ExitCode.USAGE)
+    raise SystemExit(ExitCode.USAGE)

@@ -7,9 +7,15 @@ are what a person sees. Human output goes to stderr so that `lp run --json` owns
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from rich.console import Console, RenderableType
-from rich.text import Text
+from little_pipelines.ui.output import print_warning
+from little_pipelines.ui.text import Line, PlainConsole
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+    AnyConsole = Console | PlainConsole
 
 from little_pipelines.outcomes import (
     PlannedTask,
@@ -52,6 +58,8 @@ def make_console(*, stderr: bool = True, no_color: bool | None = None) -> Consol
     """A console for human output, on stderr by default; NO_COLOR turns off every style."""
     if no_color is None:
         no_color = os.environ.get("NO_COLOR", "") != ""
+    from rich.console import Console
+
     # rich's no_color only strips colours and still emits bold/dim codes; drop styles entirely.
     return Console(
         stderr=stderr, no_color=no_color, color_system=None if no_color else "auto", highlight=False
@@ -59,10 +67,14 @@ def make_console(*, stderr: bool = True, no_color: bool | None = None) -> Consol
 
 
 def make_reporter(
-    console: Console, *, verbose: bool = False, quiet: bool = False
+    console: AnyConsole, *, verbose: bool = False, quiet: bool = False
 ) -> NoticeReporter:
     """The live reporter on a real terminal, the plain one on pipes, CI and dumb terminals."""
-    if console.is_terminal and not console.is_dumb_terminal:
+    if (
+        not isinstance(console, PlainConsole)
+        and console.is_terminal
+        and not console.is_dumb_terminal
+    ):
         from little_pipelines.ui.live import LiveReporter
 
         return LiveReporter(console, verbose=verbose, quiet=quiet)
@@ -102,20 +114,17 @@ class NoticeReporter(Reporter):
     """Shows only the notices of a run, on the console: waiting for the lock, and warnings
     (the output of `lp run --json` on stderr; the other reporters show them too)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: AnyConsole) -> None:
         self.console = console
         self.warned: list[str] = []  # shown already: the summary does not repeat them
         self.report: RunReport | None = None  # the run's report, once it finished
 
     def waiting(self, message: str) -> None:
-        self.console.print(message, highlight=False)
+        self.console.print(Line(message), highlight=False, soft_wrap=True)
 
     def warning(self, message: str) -> None:
-        from rich.markup import escape
-
         self.warned.append(message)
-        text = f"[yellow]warning:[/] {escape(message)}"
-        self.console.print(text, highlight=False, soft_wrap=True)
+        print_warning(self.console, message)
 
     def run_finished(self, report: RunReport) -> None:
         self.report = report
@@ -133,7 +142,7 @@ class ConsoleReporter(NoticeReporter):
 
     styled = False
 
-    def __init__(self, console: Console, *, verbose: bool = False, quiet: bool = False) -> None:
+    def __init__(self, console: AnyConsole, *, verbose: bool = False, quiet: bool = False) -> None:
         super().__init__(console)
         self.verbose = verbose
         self.quiet = quiet
@@ -159,13 +168,13 @@ class ConsoleReporter(NoticeReporter):
     def _style(self, style: str) -> str:
         return style if self.styled else ""
 
-    def _print(self, renderable: RenderableType) -> None:
+    def _print(self, renderable: RenderableType | Line) -> None:
         # soft_wrap keeps long lines whole (copyable tracebacks, greppable CI logs).
         self.console.print(renderable, soft_wrap=True, markup=False, highlight=False)
 
-    def _task_line(self, report: TaskReport) -> Text:
+    def _task_line(self, report: TaskReport) -> Line:
         symbol, style = MARKS[report.status]
-        line = Text()
+        line = Line()
         line.append(symbol, style=self._style(style))
         line.append(f" {report.name.ljust(self._name_width)}  ")
         line.append(str(report.status), style=self._style(style))
@@ -189,16 +198,16 @@ class ConsoleReporter(NoticeReporter):
         if rows:
             self._print(self._summary_table(rows))
         if hidden:
-            self._print(Text(f"... {hidden} cached tasks not shown", style=self._style("dim")))
+            self._print(Line(f"... {hidden} cached tasks not shown", style=self._style("dim")))
 
-    def _summary_table(self, rows: list[TaskReport]) -> RenderableType:
+    def _summary_table(self, rows: list[TaskReport]) -> RenderableType | Line:
         cells = [SUMMARY_HEADER, *(summary_cells(t) for t in rows)]
         widths = [max(len(c[i]) for c in cells) for i in range(4)]
         lines = []
         for name, status, reason, duration in cells:
             left = [v.ljust(w) for v, w in zip((name, status, reason), widths, strict=False)]
             lines.append("  ".join([*left, duration.rjust(widths[3])]))
-        return Text("\n".join(lines))
+        return Line("\n".join(lines))
 
     def _failure_body(self, task: TaskReport) -> str:
         error = task.error
@@ -207,11 +216,11 @@ class ConsoleReporter(NoticeReporter):
         return error.traceback.rstrip() or f"{error.type}: {error.message}"
 
     def _print_failure(self, task: TaskReport) -> None:
-        self._print(Text(f"✗ {task.name} failed{location(task)}"))
-        self._print(Text(self._failure_body(task)))
-        self._print(Text(""))
+        self._print(Line(f"✗ {task.name} failed{location(task)}"))
+        self._print(Line(self._failure_body(task)))
+        self._print(Line(""))
 
-    def _totals_line(self, report: RunReport) -> Text:
+    def _totals_line(self, report: RunReport) -> Line:
         counts = report.counts()
         dry_run = any(t.status is Status.WOULD_RUN for t in report.tasks)
         parts = [
@@ -223,7 +232,7 @@ class ConsoleReporter(NoticeReporter):
         text = f"{', '.join(parts)} in {format_duration(report.duration_s)}"
         if report.interrupted:
             text += " (interrupted)"
-        return Text(text, style=self._style("bold green" if report.ok else "bold red"))
+        return Line(text, style=self._style("bold green" if report.ok else "bold red"))
 
 
 class PlainReporter(ConsoleReporter):

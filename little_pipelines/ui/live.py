@@ -72,6 +72,7 @@ class LiveReporter(ConsoleReporter):
 
     def __init__(self, console: Console, *, verbose: bool = False, quiet: bool = False) -> None:
         super().__init__(console, verbose=verbose, quiet=quiet)
+        self.console: Console = console  # a rich one: the live display draws on it
         self._live: Live | None = None
         self._running_view: Progress | None = None
         self._overall_view: Progress | None = None

@@ -9,12 +9,13 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
 from little_pipelines.errors import LittlePipelinesError
 from little_pipelines.outcomes import Reporter, RunReport
+from little_pipelines.ui.text import Line, PlainConsole
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from little_pipelines.project.project import Project
 
 __all__ = [
@@ -28,10 +29,9 @@ __all__ = [
 ]
 
 
-def print_error(console: Console, message: str) -> None:
-    from rich.markup import escape
-
-    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+def print_error(console: Console | PlainConsole, message: str) -> None:
+    line = Line("error:", "bold red").append(f" {message}")
+    console.print(line, highlight=False, soft_wrap=True)
 
 
 def print_json(data: dict[str, Any], out: Any = None) -> None:
@@ -65,10 +65,9 @@ def run_json(
     return data
 
 
-def print_warning(console: Console, message: str) -> None:
-    from rich.markup import escape
-
-    console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+def print_warning(console: Console | PlainConsole, message: str) -> None:
+    line = Line("warning:", "yellow").append(f" {message}")
+    console.print(line, highlight=False, soft_wrap=True)
 
 
 class JsonReporter(Reporter):

@@ -1,0 +1,112 @@
+"""`lp run`, as a plain function: typer's command calls it, and so does the fast lane.
+
+It imports neither typer nor rich for a run whose output is plain (off a terminal, or
+`--json`); a run that has something to execute also pays for loguru (LogsOnFirstRun).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from little_pipelines.outcomes import ExitCode, Reporter
+from little_pipelines.ui.common import (
+    Context,
+    LogsOnFirstRun,
+    errors,
+    no_tasks,
+    open_project,
+    opt,
+    scheduler_address,
+    usage,
+)
+from little_pipelines.ui.flags import ExecutorName
+from little_pipelines.ui.output import JsonReporter
+from little_pipelines.ui.text import output_console
+
+if TYPE_CHECKING:
+    from little_pipelines.engine.options import RunOptions
+    from little_pipelines.outcomes import RunReport
+    from little_pipelines.project.project import Project
+
+__all__ = ["run_tasks"]
+
+
+def run_tasks(
+    ctx: Context,
+    tasks: list[str] | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    exitfirst: bool = False,
+    jobs: int | None = None,
+    executor: ExecutorName = ExecutorName.local,
+    address: str | None = None,
+    no_upstream: bool = False,
+    as_json: bool = False,
+    root: Path | None = None,
+    verbose: bool = False,
+    quiet: bool = False,
+) -> None:
+    """Run all tasks, or the named tasks plus everything upstream of them; SystemExit with
+    the exit code (SPEC section 3)."""
+    from little_pipelines.engine.options import RunOptions
+    from little_pipelines.ui.console import NoticeReporter, make_reporter
+
+    if no_upstream and not tasks:
+        usage("--no-upstream needs task names: lp run NAME --no-upstream")
+    dask_address = scheduler_address(executor, address)
+    console = output_console()  # plain lines off a terminal, without importing rich
+    logs = (opt(ctx, "verbose", verbose), as_json or opt(ctx, "quiet", quiet))
+    holder: list[Any] = []
+    signals = (ctx.obj or {}).get("signals")
+    with errors(as_json=as_json, project=holder):
+        project = open_project(ctx, root)
+        holder.append(project)
+        reporter: Reporter
+        if as_json:  # the JSON object goes to stdout as it is now, before tasks print to stderr
+            reporter = JsonReporter(project, NoticeReporter(console), sys.stdout)
+        elif not len(project.graph):
+            console.print(no_tasks(project), highlight=False, soft_wrap=True)
+            raise SystemExit(ExitCode.NO_TASKS)
+        else:
+            reporter = make_reporter(
+                console, verbose=opt(ctx, "verbose", verbose), quiet=opt(ctx, "quiet", quiet)
+            )
+        options = RunOptions.of(
+            tasks, force=force, dry_run=dry_run, exitfirst=exitfirst, no_upstream=no_upstream
+        )
+        routed = LogsOnFirstRun(reporter, *logs)
+        report = _run_project(project, options, routed, jobs, dask_address, signals, as_json)
+    if report.cancelled and signals is not None and signals.received:
+        raise SystemExit(ExitCode.INTERRUPTED)
+    if not len(project.graph):
+        raise SystemExit(ExitCode.NO_TASKS)
+    raise SystemExit(report.exit_code)
+
+
+def _run_project(
+    project: Project,
+    options: RunOptions,
+    reporter: Reporter,
+    jobs: int | None,
+    dask_address: str | None,
+    signals: Any,
+    as_json: bool,
+) -> RunReport:
+    """One run of the project; the reporter is closed however it ends."""
+    try:
+        # with --json, stdout carries one JSON object: what tasks print goes to stderr
+        with contextlib.redirect_stdout(sys.stderr) if as_json else nullcontext():
+            return project.run(
+                options,
+                reporter=reporter,
+                jobs=jobs,
+                dask_address=dask_address,
+                # a task that swallows the KeyboardInterrupt still stops the run
+                stop=(lambda: bool(signals.received)) if signals is not None else None,
+            )
+    finally:
+        reporter.close()

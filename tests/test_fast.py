@@ -1,0 +1,159 @@
+"""The fast lane (ui/fast.py) reads `lp run` exactly as typer does, or leaves it to typer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer.main
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from little_pipelines.ui.cli import app
+from little_pipelines.ui.fast import parse
+from little_pipelines.ui.flags import GLOBAL_FLAGS, RUN_FLAGS, ExecutorName, Flag
+
+GROUP = typer.main.get_command(app)
+RUN = GROUP.commands["run"]  # type: ignore[attr-defined]
+
+
+def typer_parse(argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What typer (click) makes of `lp ARGV`: lp's options and run's parameters."""
+    top = GROUP.make_context("lp", list(argv))
+    rest = [*top._protected_args, *top.args]
+    assert rest[0] == "run"
+    params = dict(RUN.make_context("run", rest[1:], parent=top).params)
+    params["tasks"] = list(params["tasks"]) or None
+    return dict(top.params), params
+
+
+def filled(values: dict[str, Any], command: Any) -> dict[str, Any]:
+    """`values` with every parameter the fast lane left out at typer's default."""
+    defaults = {p.name: p.default for p in command.params}
+    defaults["tasks"] = None
+    return {name: values.get(name, defaults[name]) for name in defaults}
+
+
+def test_the_declarations_are_typers_options() -> None:
+    run = {p.name: tuple(p.opts) for p in RUN.params if p.name != "tasks"}
+    assert run == {dest: flag.names for dest, flag in RUN_FLAGS.items()}
+    assert all(not p.secondary_opts for p in RUN.params)
+    top = {p.name: tuple(p.opts) for p in GROUP.params if "completion" not in p.name}
+    assert top == {dest: flag.names for dest, flag in GLOBAL_FLAGS.items()}
+
+
+def _value(flag: Flag) -> st.SearchStrategy[str]:
+    if flag.takes is int:
+        return st.integers(1, 16).map(str)
+    if flag.takes is ExecutorName:
+        return st.sampled_from([e.value for e in ExecutorName])
+    return st.sampled_from(["tcp://127.0.0.1:8786", "proj", "a b", "ü/x", "-dash"])
+
+
+@st.composite
+def spelled(draw: st.DrawFn, table: dict[str, Flag]) -> list[list[str]]:
+    """Some options of `table`, each written one of the ways typer accepts (its words)."""
+    words: list[list[str]] = []
+    for dest in draw(st.lists(st.sampled_from(sorted(table)), max_size=6)):
+        flag = table[dest]
+        name = draw(st.sampled_from(flag.names))
+        if dest == "version":
+            continue
+        if flag.takes is None:
+            words.append([name])
+            continue
+        value = draw(_value(flag))
+        if name.startswith("--"):
+            words.append(draw(st.sampled_from([[name, value], [f"{name}={value}"]])))
+        else:
+            words.append(draw(st.sampled_from([[name, value], [name + value]])))
+    return words
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    top=spelled(GLOBAL_FLAGS),
+    options=spelled(RUN_FLAGS),
+    tasks=st.lists(st.sampled_from(["clean", "load", "t00012", "a.b"]), max_size=3),
+    data=st.data(),
+)
+def test_the_fast_lane_reads_a_command_line_as_typer_does(top, options, tasks, data) -> None:
+    groups = list(options)
+    for task in tasks:  # arguments may come between options, as click allows
+        groups.insert(data.draw(st.integers(0, len(groups))), [task])
+    argv = [*(w for group in top for w in group), "run", *(w for group in groups for w in group)]
+    try:
+        expected = typer_parse(argv)
+    except Exception:  # click refuses it (e.g. a value that looks like an option)
+        assert parse(argv) is None
+        return
+    got = parse(argv)
+    assert got is not None, argv  # everything typer accepts here, the fast lane reads too
+    fast_top, fast_run = got
+    assert fast_run is not None
+    assert filled(fast_run, RUN) == expected[1]
+    assert fast_top.get("root") == expected[0]["root"]
+    assert bool(fast_top.get("verbose")) == expected[0]["verbose"]
+    assert bool(fast_top.get("quiet")) == expected[0]["quiet"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--help"],
+        ["--help"],
+        ["run", "-h"],
+        ["list"],
+        ["run", "--jobs", "0"],
+        ["run", "--jobs", "two"],
+        ["run", "--executor", "spark"],
+        ["run", "-fq"],
+        ["run", "--force=yes"],
+        ["run", "--forse"],
+        ["run", "--", "task"],
+        ["run", "--jobs"],
+        ["--install-completion"],
+        [],
+    ],
+)
+def test_what_the_fast_lane_leaves_to_typer(argv: list[str]) -> None:
+    assert parse(argv) is None
+
+
+def test_version_is_answered_by_the_fast_lane() -> None:
+    assert parse(["--version"]) == ({"version": True}, None)
+    assert parse(["-q", "--version", "run"]) == ({"quiet": True, "version": True}, None)
+
+
+HEAVY = ["typer", "click", "pydantic", "rich", "loguru"]
+
+PROBE = textwrap.dedent(
+    """
+    import atexit, json, sys
+    def report():
+        heavy = sorted(m for m in {heavy!r} if m in sys.modules)
+        open({out!r}, "w").write(json.dumps(heavy))
+    atexit.register(report)
+    sys.argv = ["lp", "run", "--json"]
+    from little_pipelines.__main__ import main
+    main()
+    """
+)
+
+
+def test_a_no_op_run_imports_neither_typer_nor_rich_nor_loguru(tmp_path: Path) -> None:
+    (tmp_path / "tasks_a.py").write_text("def task_a():\n    return 1\n")
+    out = tmp_path / "heavy.json"
+    code = PROBE.format(heavy=HEAVY, out=str(out))
+    first = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["counts"]["executed"] == 1
+    assert json.loads(out.read_text()) == ["loguru"]  # the task ran: its logs needed loguru
+    again = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True)
+    assert json.loads(again.stdout)["counts"]["cached"] == 1
+    assert json.loads(out.read_text()) == []
