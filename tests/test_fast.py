@@ -15,34 +15,40 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from little_pipelines.ui.cli import app
-from little_pipelines.ui.fast import parse
-from little_pipelines.ui.flags import GLOBAL_FLAGS, RUN_FLAGS, ExecutorName, Flag
+from little_pipelines.ui.fast import COMMANDS, parse
+from little_pipelines.ui.flags import GLOBAL_FLAGS, LIST_FLAGS, RUN_FLAGS, ExecutorName, Flag
 
 GROUP = typer.main.get_command(app)
 RUN = GROUP.commands["run"]  # type: ignore[attr-defined]
 
 
 def typer_parse(argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """What typer (click) makes of `lp ARGV`: lp's options and run's parameters."""
+    """What typer (click) makes of `lp ARGV`: lp's options and the command's parameters."""
     top = GROUP.make_context("lp", list(argv))
     rest = [*top._protected_args, *top.args]
-    assert rest[0] == "run"
-    params = dict(RUN.make_context("run", rest[1:], parent=top).params)
-    params["tasks"] = list(params["tasks"]) or None
+    command = GROUP.commands[rest[0]]  # type: ignore[attr-defined]
+    params = dict(command.make_context(rest[0], rest[1:], parent=top).params)
+    if "tasks" in params:
+        params["tasks"] = list(params["tasks"]) or None
     return dict(top.params), params
 
 
 def filled(values: dict[str, Any], command: Any) -> dict[str, Any]:
     """`values` with every parameter the fast lane left out at typer's default."""
     defaults = {p.name: p.default for p in command.params}
-    defaults["tasks"] = None
+    if "tasks" in defaults:
+        defaults["tasks"] = None
     return {name: values.get(name, defaults[name]) for name in defaults}
 
 
-def test_the_declarations_are_typers_options() -> None:
-    run = {p.name: tuple(p.opts) for p in RUN.params if p.name != "tasks"}
-    assert run == {dest: flag.names for dest, flag in RUN_FLAGS.items()}
-    assert all(not p.secondary_opts for p in RUN.params)
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_the_declarations_are_typers_options(name: str) -> None:
+    command = GROUP.commands[name]  # type: ignore[attr-defined]
+    table, takes_tasks, _ = COMMANDS[name]
+    options = {p.name: tuple(p.opts) for p in command.params if p.name != "tasks"}
+    assert options == {dest: flag.names for dest, flag in table.items()}
+    assert all(not p.secondary_opts for p in command.params)
+    assert takes_tasks == any(p.name == "tasks" for p in command.params)
     top = {p.name: tuple(p.opts) for p in GROUP.params if "completion" not in p.name}
     assert top == {dest: flag.names for dest, flag in GLOBAL_FLAGS.items()}
 
@@ -94,21 +100,33 @@ def test_the_fast_lane_reads_a_command_line_as_typer_does(top, options, tasks, d
         return
     got = parse(argv)
     assert got is not None, argv  # everything typer accepts here, the fast lane reads too
-    fast_top, fast_run = got
-    assert fast_run is not None
+    fast_top, command, fast_run = got
+    assert command == "run" and fast_run is not None
     assert filled(fast_run, RUN) == expected[1]
     assert fast_top.get("root") == expected[0]["root"]
     assert bool(fast_top.get("verbose")) == expected[0]["verbose"]
     assert bool(fast_top.get("quiet")) == expected[0]["quiet"]
 
 
+@settings(max_examples=100, deadline=None)
+@given(top=spelled(GLOBAL_FLAGS), options=spelled(LIST_FLAGS))
+def test_the_fast_lane_reads_lp_list_as_typer_does(top, options) -> None:
+    argv = [*(w for group in top for w in group), "list", *(w for group in options for w in group)]
+    expected = typer_parse(argv)
+    got = parse(argv)
+    assert got is not None and got[1] == "list"
+    assert filled(got[2] or {}, GROUP.commands["list"]) == expected[1]  # type: ignore[attr-defined]
+    assert got[0].get("root") == expected[0]["root"]
+
+
 @pytest.mark.parametrize(
     "argv",
     [
+        ["list", "task"],
+        ["graph"],
         ["run", "--help"],
         ["--help"],
         ["run", "-h"],
-        ["list"],
         ["run", "--jobs", "0"],
         ["run", "--jobs", "two"],
         ["run", "--executor", "spark"],
@@ -126,8 +144,8 @@ def test_what_the_fast_lane_leaves_to_typer(argv: list[str]) -> None:
 
 
 def test_version_is_answered_by_the_fast_lane() -> None:
-    assert parse(["--version"]) == ({"version": True}, None)
-    assert parse(["-q", "--version", "run"]) == ({"quiet": True, "version": True}, None)
+    assert parse(["--version"]) == ({"version": True}, None, None)
+    assert parse(["-q", "--version", "run"]) == ({"quiet": True, "version": True}, None, None)
 
 
 HEAVY = ["typer", "click", "pydantic", "rich", "loguru"]

@@ -132,10 +132,12 @@ main(ARGS)
 @pytest.mark.parametrize(
     ("module", "args"),
     [
-        ("typer", ["list"]),  # (`lp run` and `--version` start without typer)
-        ("little_pipelines.ui.cli", ["list"]),
+        # (`lp run`, `lp list` and `--version` start without typer and rich: graph needs them)
+        ("typer", ["graph"]),
+        ("little_pipelines.ui.cli", ["graph"]),
         ("little_pipelines.ui.running", ["run"]),
-        ("rich.console", ["list"]),
+        ("little_pipelines.ui.fast", ["list"]),
+        ("rich.console", ["graph", "--help"]),
         ("little_pipelines.project.project", ["list"]),
         ("little_pipelines.project.discovery", ["list"]),
         ("diskcache", ["list"]),

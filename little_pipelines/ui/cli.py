@@ -15,7 +15,6 @@ from little_pipelines.outcomes import ExitCode
 from little_pipelines.ui import flags
 from little_pipelines.ui.commands import COMMANDS
 from little_pipelines.ui.common import (
-    err_console,
     errors,
     open_project,
     opt,
@@ -116,9 +115,10 @@ def watch(
 ) -> None:
     """Run, then keep watching and rerun what each save affects (Ctrl-C to stop)."""
     from little_pipelines.project.watch import Watcher
+    from little_pipelines.ui.console import make_console
     from little_pipelines.ui.output import WatchView
 
-    console = err_console()
+    console = make_console()
     dask_address = scheduler_address(executor, address)
     verbose, quiet = opt(ctx, "verbose", verbose), opt(ctx, "quiet", quiet)
     task_logs_to_stderr(verbose, as_json or quiet)

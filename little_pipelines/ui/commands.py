@@ -20,7 +20,6 @@ from little_pipelines.ui.common import (
     task_logs_to_stderr,
 )
 from little_pipelines.ui.flags import GraphFormat
-from little_pipelines.ui.output import print_json
 from little_pipelines.ui.params import Json, Quiet, Root, Tasks, Verbose
 
 __all__ = ["COMMANDS"]
@@ -34,18 +33,9 @@ def list_(
     quiet: Quiet = False,
 ) -> None:
     """A table of tasks: file:line, dependencies, state, expiry, last duration."""
-    from little_pipelines.ui.views import list_rows, render_list
+    from little_pipelines.ui.views import list_command
 
-    with errors(as_json=as_json):
-        project = open_project(ctx, root)
-        rows = list_rows(project)
-    print_notices(project)
-    if as_json:
-        print_json({"version": 1, "pipeline": project.config.name, "tasks": rows})
-    else:
-        from little_pipelines.ui.console import make_console
-
-        render_list(make_console(stderr=False), rows)
+    list_command(ctx, as_json, root, verbose, quiet)
 
 
 def graph(

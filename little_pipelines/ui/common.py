@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from little_pipelines.project.project import Project
+    from little_pipelines.ui.text import PlainConsole
 
 
 class Context(Protocol):
@@ -38,10 +39,11 @@ def opt(ctx: Context, key: str, value: Any) -> Any:
     return value or (ctx.obj or {}).get(key)
 
 
-def err_console() -> Console:
-    from little_pipelines.ui.console import make_console
+def err_console() -> Console | PlainConsole:
+    """Where errors and notices go: stderr, plain off a terminal."""
+    from little_pipelines.ui.text import output_console
 
-    return make_console()
+    return output_console()
 
 
 def task_logs_to_stderr(verbose: bool, quiet: bool = False) -> None:

@@ -1,4 +1,4 @@
-"""The fast lane: `lp run` and `lp --version` started without typer.
+"""The fast lane: `lp run`, `lp list` and `lp --version` started without typer.
 
 typer (with click and pydantic) takes longer to import and to parse a command line than a
 no-op run of a thousand tasks. A command line the fast lane fully understands is parsed with
@@ -13,9 +13,15 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from little_pipelines.ui.flags import GLOBAL_FLAGS, RUN_FLAGS, Flag
+from little_pipelines.ui.flags import GLOBAL_FLAGS, LIST_FLAGS, RUN_FLAGS, Flag
 
-__all__ = ["Invocation", "fast_main", "parse"]
+__all__ = ["COMMANDS", "Invocation", "fast_main", "parse"]
+
+# the commands of the fast lane: their options, whether they take task names, and their body
+COMMANDS: dict[str, tuple[Mapping[str, Flag], bool, str]] = {
+    "run": (RUN_FLAGS, True, "little_pipelines.ui.running:run_tasks"),
+    "list": (LIST_FLAGS, False, "little_pipelines.ui.views:list_command"),
+}
 
 
 class Invocation:
@@ -90,24 +96,29 @@ def _options(
     return values, i
 
 
-def parse(argv: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
-    """`lp [OPTIONS] run [OPTIONS] [TASKS]...` as (lp's options, run's parameters), or
-    `lp --version` as (options, None); None for anything the fast lane leaves to typer."""
+def parse(
+    argv: Sequence[str],
+) -> tuple[dict[str, Any], str | None, dict[str, Any] | None] | None:
+    """`lp [OPTIONS] COMMAND [OPTIONS] [TASKS]...` as (lp's options, the command, its
+    parameters), `lp --version` as (options, None, None); None for what typer must read."""
     parsed = _options(argv, GLOBAL_FLAGS, None)
     if parsed is None:
         return None
     top, at = parsed
     if top.get("version"):
-        return top, None
-    if at == len(argv) or argv[at] != "run":
+        return top, None, None
+    if at == len(argv) or argv[at] not in COMMANDS:
         return None
+    command = argv[at]
+    table, takes_tasks, _ = COMMANDS[command]
     tasks: list[str] = []
-    parsed_run = _options(argv[at + 1 :], RUN_FLAGS, tasks)
-    if parsed_run is None:
+    parsed_command = _options(argv[at + 1 :], table, tasks)
+    if parsed_command is None or (tasks and not takes_tasks):
         return None
-    params, _ = parsed_run
-    params["tasks"] = tasks or None
-    return top, params
+    params, _ = parsed_command
+    if takes_tasks:
+        params["tasks"] = tasks or None
+    return top, command, params
 
 
 def fast_main(argv: Sequence[str] | None = None, *, signals: Any = None) -> bool:
@@ -116,18 +127,20 @@ def fast_main(argv: Sequence[str] | None = None, *, signals: Any = None) -> bool
     parsed = parse(sys.argv[1:] if argv is None else argv)
     if parsed is None:
         return False
-    top, params = parsed
-    if params is None:
+    top, command, params = parsed
+    if command is None or params is None:
         from little_pipelines._version import __version__
 
         print(f"little-pipelines {__version__}")
         raise SystemExit(0)
-    from little_pipelines.ui.running import run_tasks
+    import importlib
 
+    module, _, name = COMMANDS[command][2].partition(":")
+    body = getattr(importlib.import_module(module), name)
     obj = {"signals": signals, **{key: top.get(key) for key in ("root", "verbose", "quiet")}}
     invocation = Invocation(obj)
     try:
-        run_tasks(invocation, **params)
+        body(invocation, **params)
     finally:
         invocation.close()
-    return True  # (run_tasks always exits)
+    return True

@@ -12,6 +12,7 @@ from pathlib import Path
 
 __all__ = [
     "GLOBAL_FLAGS",
+    "LIST_FLAGS",
     "RUN_FLAGS",
     "ExecutorName",
     "Flag",
@@ -72,3 +73,4 @@ RUN_FLAGS = {
     "verbose": VERBOSE,
     "quiet": QUIET,
 }
+LIST_FLAGS = {"as_json": JSON, "root": ROOT, "verbose": VERBOSE, "quiet": QUIET}

@@ -7,19 +7,21 @@ tasks file); the renderers only lay the rows out.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from rich.console import Console
-from rich.text import Text
 
 from little_pipelines.outcomes import Reason, TaskState
 from little_pipelines.store.entries import Loss
 from little_pipelines.ui.console import format_duration
+from little_pipelines.ui.text import Line, PlainConsole
 
 if TYPE_CHECKING:
-    from little_pipelines.project.project import Project
+    from rich.console import Console
 
-__all__ = ["list_rows", "render_graph", "render_list"]
+    from little_pipelines.project.project import Project
+    from little_pipelines.ui.common import Context
+
+__all__ = ["list_command", "list_rows", "render_graph", "render_list"]
 
 
 def list_rows(project: Project) -> list[dict[str, Any]]:
@@ -73,7 +75,7 @@ def _state_text(row: dict[str, Any]) -> str:
     return str(row["state"])
 
 
-def render_list(console: Console, rows: list[dict[str, Any]]) -> None:
+def render_list(console: Console | PlainConsole, rows: list[dict[str, Any]]) -> None:
     """The `lp list` table: aligned columns, the state coloured; fast for thousands of rows."""
     if not rows:
         console.print("no tasks found (tasks are functions named task_<name> in tasks_*.py files)")
@@ -99,7 +101,7 @@ def render_list(console: Console, rows: list[dict[str, Any]]) -> None:
         TaskState.MISSING: "red",
         TaskState.DAMAGED: "red",
     }
-    text = Text(no_wrap=True, overflow="ignore")
+    text = Line()
     text.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(), "bold")
     for row, cell in zip(rows, cells, strict=True):
         text.append("\n" + "  ".join(c.ljust(w) for c, w in zip(cell[:3], widths, strict=False)))
@@ -125,3 +127,26 @@ def render_graph(rows: list[dict[str, Any]], fmt: str) -> str:
         needs = f"  <- {', '.join(row['deps'])}" if row["deps"] else ""
         lines.append(f"{row['name']} [{_state_text(row)}]{needs}")
     return "\n".join(lines)
+
+
+def list_command(
+    ctx: Context,
+    as_json: bool = False,
+    root: Path | None = None,
+    verbose: bool = False,
+    quiet: bool = False,
+) -> None:
+    """`lp list`: the table of tasks (or its JSON) on stdout; typer's command and the fast
+    lane both call it."""
+    from little_pipelines.ui.common import errors, open_project, print_notices
+    from little_pipelines.ui.output import print_json
+    from little_pipelines.ui.text import output_console
+
+    with errors(as_json=as_json):
+        project = open_project(ctx, root)
+        rows = list_rows(project)
+    print_notices(project)
+    if as_json:
+        print_json({"version": 1, "pipeline": project.config.name, "tasks": rows})
+    else:
+        render_list(output_console(stderr=False), rows)
