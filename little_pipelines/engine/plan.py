@@ -10,7 +10,6 @@ ask it; nothing else decides.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +40,8 @@ def process_session() -> str:
         stat = Path(f"/proc/{pid}/stat").read_text()
         started = stat.rpartition(")")[2].split()[19]  # field 22: start time, in clock ticks
     except (OSError, IndexError):
+        import socket
+
         return f"{socket.gethostname()}:{pid}:{id(sys):x}"
     return f"{boot}:{pid}:{started}"
 

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from little_pipelines.engine import run as engine
 from little_pipelines.engine.execute import Executor
-from little_pipelines.engine.executors import DaskExecutor, ProcessExecutor
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.guard import InProcess
 from little_pipelines.engine.options import RunOptions
@@ -201,6 +200,8 @@ class Project:
     ) -> Executor | None:
         """Where tasks run besides this process: a Dask cluster, a pool of `jobs` (default:
         the `jobs` setting) worker processes, or None for this process alone."""
+        from little_pipelines.engine.executors import DaskExecutor, ProcessExecutor
+
         jobs = jobs or self.config.jobs
         if dask_address:
             return DaskExecutor(dask_address)
