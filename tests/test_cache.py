@@ -248,3 +248,14 @@ def test_entries_of_many_tasks_read_together_match_each_read_alone(tmp_path):
     assert together == alone
     assert sum(e is not None for e in together.values()) == len(names[::3])
     cache.close()
+
+
+def test_a_source_is_stored_once_per_code_digest(tmp_path):
+    cache = ResultCache(tmp_path / "c")
+    entry = Entry(code="abc", inputs="", upstream={}, result="r", stored_at=1.0, duration_s=0.0)
+    assert not cache.has_source("abc") and cache.source("abc") is None
+    cache.store("t", serialize(1), entry, "def task_t():\n    return 1\n")
+    assert cache.has_source("abc")
+    assert cache.source("abc") == "def task_t():\n    return 1\n"
+    assert "source" not in cache.entry("t").extra  # the entry itself stays small
+    cache.close()

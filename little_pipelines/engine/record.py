@@ -45,8 +45,11 @@ class Recorder(Planner):
             stored_at=now,
             duration_s=duration,
         )
-        if spec.source is not None:
-            entry.extra["source"] = spec.source()
+        # the code's source, for `lp why`'s diff once it changes; read (and for a tasks file
+        # not parsed in this run, parsed) only the first time a result of this code is stored
+        source = None
+        if spec.source is not None and not self.cache.has_source(spec.code):
+            source = spec.source()
         if spec.inputs:
             entry.extra["inputs"] = self.input_files(spec)[1]
         policy = spec.policy()
@@ -61,7 +64,7 @@ class Recorder(Planner):
                 seconds = policy()
             if seconds is not None:
                 entry.expires_at = whole + seconds
-        self.cache.store(spec.name, data, entry)
+        self.cache.store(spec.name, data, entry, source)
         self.entries[spec.name] = entry
         self.results[spec.name] = (entry.data, data)
         return result

@@ -42,6 +42,7 @@ __all__ = ["DamagedResult", "Entry", "Loss", "ResultCache", "data_digest", "seri
 # lookup. The prefix keeps a task's entry and its payload apart.
 _ENTRY = "entry:"
 _RESULT = "result:"
+_SOURCE = "source:"
 
 
 class ResultCache(Table):
@@ -160,8 +161,9 @@ class ResultCache(Table):
         """The stored result of `name` (KeyError when absent, DamagedResult when damaged)."""
         return self.loads(name, self.load_bytes(name))
 
-    def store(self, name: str, data: bytes, entry: Entry) -> None:
-        """Store a result's bytes with its entry (which gets their digest and size), atomically."""
+    def store(self, name: str, data: bytes, entry: Entry, source: str | None = None) -> None:
+        """Store a result's bytes with its entry (which gets their digest and size), atomically;
+        with `source`, the source of the entry's code too (see `source`)."""
         entry.data = data_digest(data)
         entry.size = len(data)
         text = json.dumps(as_dict(entry), separators=(",", ":"))
@@ -169,7 +171,19 @@ class ResultCache(Table):
         with cache.transact():
             cache.set(_RESULT + name, data)
             cache.set(_ENTRY + name, text)
+            if source is not None:
+                cache.set(_SOURCE + entry.code, json.dumps(source))
         self.lost.pop(name, None)
+
+    def has_source(self, code: str) -> bool:
+        """Whether the source of the code with digest `code` is stored."""
+        return bool(self._rows(_SOURCE + code))
+
+    def source(self, code: str) -> str | None:
+        """The source of the code with digest `code`, as stored when a result of it was; kept
+        by digest, so unchanged code is never stored twice (`lp why` shows what changed)."""
+        found = self.get_data(_SOURCE + code)
+        return found if isinstance(found, str) else None
 
     def update(self, name: str, **changes: Any) -> None:
         """Change fields of a stored entry (used to expire results in place)."""

@@ -84,9 +84,7 @@ class RunLock:
             release()
 
 
-def _acquire(
-    path: Path, on_wait: Callable[[str], None] | None, holder: Path
-) -> Callable[[], None]:
+def _acquire(path: Path, on_wait: Callable[[str], None] | None, holder: Path) -> Callable[[], None]:
     """Take the lock on `path`, waiting (and saying so) while another holds it; the release."""
 
     def waiting() -> None:
