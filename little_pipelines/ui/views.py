@@ -31,9 +31,10 @@ def list_rows(project: Project) -> list[dict[str, Any]]:
     reasons = project.reasons()
     # a task during which the last run's process ended (os._exit, a crash) shows as failed
     ended = InProcess(project.config.state_dir).leftover(unless_alive=True)
+    entries = project.cache.entries(project.graph.order)  # read together
     rows = []
     for spec in project.graph:
-        entry = project.cache.entry(spec.name)
+        entry = entries[spec.name]
         reason = reasons[spec.name]
         state = _state(entry is not None, reason)
         if spec.name == ended or (entry is None and project.cache.failed_at(spec.name) is not None):
