@@ -834,6 +834,9 @@ def test_a_ctrl_c_while_workers_run_reports_each_task_once(tmp_path):
 
         jobs = 2
 
+        def start(self) -> None:
+            pass
+
         def submit(self, call, upstream):
             future: Future = Future()
             if call.name == "b":

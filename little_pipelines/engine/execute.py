@@ -56,6 +56,9 @@ class Executor(Protocol):
 
     jobs: int
 
+    def start(self) -> None:
+        """Get ready for tasks soon to come (workers start while lp still prepares)."""
+
     def submit(
         self, call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]
     ) -> Future[Outcome]: ...

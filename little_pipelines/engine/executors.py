@@ -32,10 +32,8 @@ class ProcessExecutor:
         self._futures: list[Future[Outcome]] = []
         self._abort: Any = None
 
-    def submit(
-        self, call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]
-    ) -> Future[Outcome]:
-        """Queue one task for the next free worker; the future holds its Outcome."""
+    def start(self) -> None:
+        """Start the workers now, so that they are ready when the first tasks come."""
         if self._jobs is None:
             import multiprocessing
             import queue
@@ -45,6 +43,12 @@ class ProcessExecutor:
             self._jobs = queue.SimpleQueue()
             self._abort = threading.Event()
             self._slots = [Slot(self._jobs, context, self._abort) for _ in range(self.jobs)]
+
+    def submit(
+        self, call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]
+    ) -> Future[Outcome]:
+        """Queue one task for the next free worker; the future holds its Outcome."""
+        self.start()
         future: Future[Outcome] = Future()
         self._futures = [f for f in self._futures if not f.done()]
         self._futures.append(future)
@@ -96,6 +100,9 @@ class DaskExecutor:
 
         self._client.register_plugin(Importers(), name=PLUGIN)
         self.jobs = max(1, sum(self._client.nthreads().values()))
+
+    def start(self) -> None:
+        """The cluster's workers are running already."""
 
     def submit(
         self, call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]

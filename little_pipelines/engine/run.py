@@ -106,6 +106,9 @@ class _Run(Inline):
         self.forced = set(selected) if force is True else set(force or ())
         self.skip = set(options.skip) - self.forced
         plan = self.plan(selected)
+        remote = [p for p in plan if p.will_run and self.graph[p.name].remote is not None]
+        if self.executor is not None and remote and not options.dry_run:
+            self.executor.start()  # workers start while the tasks files are imported here
         if not options.dry_run:
             for planned in plan:
                 if planned.will_run:

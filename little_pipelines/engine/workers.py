@@ -128,6 +128,8 @@ class Slot:
     def _serve(self) -> None:
         from concurrent.futures import CancelledError
 
+        with contextlib.suppress(Exception):  # (a start that fails is retried by the first task)
+            self._start()  # the worker starts before its first task arrives
         while True:
             job = self._jobs.get()
             if job is None:
