@@ -253,9 +253,11 @@ def test_entries_of_many_tasks_read_together_match_each_read_alone(tmp_path):
 def test_a_source_is_stored_once_per_code_digest(tmp_path):
     cache = ResultCache(tmp_path / "c")
     entry = Entry(code="abc", inputs="", upstream={}, result="r", stored_at=1.0, duration_s=0.0)
-    assert not cache.has_source("abc") and cache.source("abc") is None
-    cache.store("t", serialize(1), entry, "def task_t():\n    return 1\n")
-    assert cache.has_source("abc")
-    assert cache.source("abc") == "def task_t():\n    return 1\n"
+    key = cache.source_key("abc", "tasks_t.py")
+    assert not cache.has_source(key) and cache.source(key) is None
+    cache.store("t", serialize(1), entry, (key, "def task_t():\n    return 1\n"))
+    assert cache.has_source(key)
+    assert cache.source(key) == "def task_t():\n    return 1\n"
+    assert not cache.has_source(cache.source_key("abc", "tasks_moved.py"))
     assert "source" not in cache.entry("t").extra  # the entry itself stays small
     cache.close()

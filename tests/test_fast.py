@@ -135,6 +135,7 @@ def test_the_fast_lane_reads_lp_list_as_typer_does(top, options) -> None:
         ["run", "--forse"],
         ["run", "--", "task"],
         ["run", "--jobs"],
+        ["run", "-j", "\uff12"],  # a full-width 2: int() reads it, typer does not
         ["--install-completion"],
         [],
     ],
@@ -175,3 +176,24 @@ def test_a_no_op_run_imports_neither_typer_nor_rich_nor_loguru(tmp_path: Path) -
     again = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True)
     assert json.loads(again.stdout)["counts"]["cached"] == 1
     assert json.loads(out.read_text()) == []
+
+
+@pytest.mark.parametrize("args", [["--version"], ["list"], ["list", "--json"]])
+def test_a_reader_that_went_away_ends_lp_quietly(tmp_path: Path, args: list[str]) -> None:
+    """`lp list | head`: a closed pipe ends lp with exit 1 and no traceback, as typer does."""
+    import os
+
+    (tmp_path / "tasks_a.py").write_text("def task_a():\n    return 1\n")
+    read, write = os.pipe()
+    os.close(read)  # nobody reads: every write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "little_pipelines", *args],
+            cwd=tmp_path,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (1, "")

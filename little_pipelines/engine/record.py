@@ -48,8 +48,9 @@ class Recorder(Planner):
         # the code's source, for `lp why`'s diff once it changes; read (and for a tasks file
         # not parsed in this run, parsed) only the first time a result of this code is stored
         source = None
-        if spec.source is not None and not self.cache.has_source(spec.code):
-            source = spec.source()
+        key = self.cache.source_key(spec.code, spec.file)
+        if spec.source is not None and not self.cache.has_source(key):
+            source = (key, spec.source())
         if spec.inputs:
             entry.extra["inputs"] = self.input_files(spec)[1]
         policy = spec.policy()

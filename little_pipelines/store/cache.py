@@ -161,9 +161,11 @@ class ResultCache(Table):
         """The stored result of `name` (KeyError when absent, DamagedResult when damaged)."""
         return self.loads(name, self.load_bytes(name))
 
-    def store(self, name: str, data: bytes, entry: Entry, source: str | None = None) -> None:
+    def store(
+        self, name: str, data: bytes, entry: Entry, source: tuple[str, str] | None = None
+    ) -> None:
         """Store a result's bytes with its entry (which gets their digest and size), atomically;
-        with `source`, the source of the entry's code too (see `source`)."""
+        with `source` (key, text), the source of the entry's code too (see `source`)."""
         entry.data = data_digest(data)
         entry.size = len(data)
         text = json.dumps(as_dict(entry), separators=(",", ":"))
@@ -172,18 +174,23 @@ class ResultCache(Table):
             cache.set(_RESULT + name, data)
             cache.set(_ENTRY + name, text)
             if source is not None:
-                cache.set(_SOURCE + entry.code, json.dumps(source))
+                cache.set(_SOURCE + source[0], json.dumps(source[1]))
         self.lost.pop(name, None)
 
-    def has_source(self, code: str) -> bool:
-        """Whether the source of the code with digest `code` is stored."""
-        return bool(self._rows(_SOURCE + code))
+    def has_source(self, key: str) -> bool:
+        """Whether a source is stored under `key` (see `source_key`)."""
+        return bool(self._rows(_SOURCE + key))
 
-    def source(self, code: str) -> str | None:
-        """The source of the code with digest `code`, as stored when a result of it was; kept
-        by digest, so unchanged code is never stored twice (`lp why` shows what changed)."""
-        found = self.get_data(_SOURCE + code)
+    def source(self, key: str) -> str | None:
+        """The source stored under `key` when a result of that code was stored; kept by code
+        and file, so unchanged code is never stored twice (`lp why` shows what changed)."""
+        found = self.get_data(_SOURCE + key)
         return found if isinstance(found, str) else None
+
+    @staticmethod
+    def source_key(code: str, file: str | None) -> str:
+        """Where the source of code `code` defined in `file` is kept (its text names files)."""
+        return f"{code}@{file or ''}"
 
     def update(self, name: str, **changes: Any) -> None:
         """Change fields of a stored entry (used to expire results in place)."""

@@ -108,7 +108,8 @@ class _Explainer:
             assert entry is not None
             lines.append(f"{head} — its code changed:")
             lines.extend(_fallbacks(spec, indent))
-            old = self.cache.source(entry.code) or entry.extra.get("source")
+            old = self.cache.source(self.cache.source_key(entry.code, spec.file))
+            old = old or entry.extra.get("source")
             lines.extend(_code_diff(old, spec, indent))
         else:  # forced
             lines.append(head)

@@ -44,6 +44,8 @@ def _convert(flag: Flag, value: str) -> Any:
     """A flag's value as typer would give it, or None when typer should judge it."""
     kind = flag.takes
     if kind is int:
+        if not value.isascii():  # int() reads full-width digits; typer does not
+            return None
         try:
             number = int(value)
         except ValueError:
@@ -127,11 +129,23 @@ def fast_main(argv: Sequence[str] | None = None, *, signals: Any = None) -> bool
     parsed = parse(sys.argv[1:] if argv is None else argv)
     if parsed is None:
         return False
-    top, command, params = parsed
+    try:
+        _run(*parsed, signals)
+    except BrokenPipeError:  # the reader went away (`lp list | head`): quiet, as click is
+        import os
+
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (nothing is flushed into the pipe at exit)
+        raise SystemExit(1) from None
+    return True
+
+
+def _run(
+    top: dict[str, Any], command: str | None, params: dict[str, Any] | None, signals: Any
+) -> None:
     if command is None or params is None:
         from little_pipelines._version import __version__
 
-        print(f"little-pipelines {__version__}")
+        print(f"little-pipelines {__version__}", flush=True)
         raise SystemExit(0)
     import importlib
 
@@ -143,4 +157,3 @@ def fast_main(argv: Sequence[str] | None = None, *, signals: Any = None) -> bool
         body(invocation, **params)
     finally:
         invocation.close()
-    return True
