@@ -351,3 +351,22 @@ def test_a_result_that_cannot_be_stored_fails_alone(tmp_path: Path) -> None:
     assert states["fn"][0] == states["gen"][0] == "failed"  # no result to use
     assert states["uses_fn"][0] == "never run"
     assert states["fine"] == ("fresh", None)
+
+
+@pytest.mark.parametrize("process", [False, True])  # typer's lane, and the fast lane
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_a_root_that_is_not_a_folder_exits_2_and_writes_nothing(
+    tmp_path: Path, kind: str, process: bool
+) -> None:
+    place = tmp_path / "place"
+    place.mkdir()
+    root = place / "nowhere"
+    if kind == "file":
+        root.write_text("def task_a():\n    return 1\n")
+    p = Project(tmp_path, process=process)
+    for args in (["run"], ["run", "--json"], ["list"]):
+        result = p.lp("--root", str(root), *args)
+        assert result.rc == 2, (args, result)
+        assert f"the project root {root}" in result.out + result.err
+    assert [q.name for q in place.iterdir()] == (["nowhere"] if kind == "file" else [])
+    assert kind == "missing" or root.is_file()

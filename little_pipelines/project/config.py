@@ -75,6 +75,9 @@ def find_root(start: Path | None = None) -> Path:
 
 def load_config(root: Path) -> Config:
     """Read and validate `[tool.little_pipelines]` under `root` (defaults when absent)."""
+    if not root.is_dir():  # nothing is read from it, and nothing is written there
+        what = "is not a folder" if root.exists() else "does not exist"
+        raise ConfigError(f"the project root {root} {what} (--root names the project's folder)")
     root = root.resolve()
     pyproject = root / "pyproject.toml"
     table = _table(pyproject) if pyproject.is_file() else None
