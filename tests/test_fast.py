@@ -178,7 +178,7 @@ def test_a_no_op_run_imports_neither_typer_nor_rich_nor_loguru(tmp_path: Path) -
     assert json.loads(out.read_text()) == []
 
 
-@pytest.mark.parametrize("args", [["--version"], ["list"], ["list", "--json"]])
+@pytest.mark.parametrize("args", [["--version"], ["list"], ["list", "--json"], ["run", "--json"]])
 def test_a_reader_that_went_away_ends_lp_quietly(tmp_path: Path, args: list[str]) -> None:
     """`lp list | head`: a closed pipe ends lp with exit 1 and no traceback, as typer does."""
     import os

@@ -117,6 +117,8 @@ def errors(*, as_json: bool = False, project: list[Any] | None = None) -> Iterat
         raise SystemExit(ExitCode.USAGE) from None
     except KeyboardInterrupt:  # the entry point prints the one line that says so
         raise SystemExit(ExitCode.INTERRUPTED) from None
+    except BrokenPipeError:  # the reader of our output went away: no bug of ours
+        raise
     except Exception as exc:  # a bug of ours, or the machine (disk full): one clear line
         if os.environ.get("LP_DEBUG"):
             raise
