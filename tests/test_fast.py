@@ -197,3 +197,21 @@ def test_a_reader_that_went_away_ends_lp_quietly(tmp_path: Path, args: list[str]
     finally:
         os.close(write)
     assert (done.returncode, done.stderr) == (1, "")
+
+
+def test_plain_output_on_a_stream_that_cannot_hold_its_characters(tmp_path: Path) -> None:
+    """An ASCII-only stdout (PYTHONIOENCODING=ascii): "—" and "✓" become "?", nothing fails."""
+    import os
+
+    (tmp_path / "tasks_a.py").write_text("def task_a():\n    return 1\n")
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    for args in (["run"], ["list"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "little_pipelines", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+        )
+        assert done.returncode == 0, done.stderr
+        assert b"Traceback" not in done.stderr
+    assert b"a  " in done.stdout and b"?" in done.stdout  # the list, with "—" as "?"

@@ -60,9 +60,14 @@ class PlainConsole:
 
     def print(self, *objects: Any, sep: str = " ", end: str = "\n", **options: Any) -> None:
         """Write the objects' plain text; rich's options (style, soft_wrap...) mean nothing."""
-        text = sep.join(o.plain if isinstance(o, Line) else str(o) for o in objects)
-        self.file.write(text + end)
-        self.file.flush()
+        text = sep.join(o.plain if isinstance(o, Line) else str(o) for o in objects) + end
+        file = self.file
+        try:
+            file.write(text)
+        except UnicodeEncodeError:  # a stream that cannot hold "—" or "✓" (PYTHONIOENCODING=ascii)
+            encoding = getattr(file, "encoding", None) or "ascii"
+            file.write(text.encode(encoding, "replace").decode(encoding))
+        file.flush()
 
 
 def wants_rich(stream: IO[str]) -> bool:
