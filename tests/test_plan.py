@@ -122,3 +122,21 @@ def test_the_session_is_this_process_and_no_other() -> None:
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert process_session() == here
     assert child.stdout.strip() not in ("", here)
+
+
+def test_without_proc_the_session_is_a_token_no_later_process_can_share(monkeypatch) -> None:
+    import little_pipelines.engine.plan as plan
+
+    class NoProc:
+        def __init__(self, *args: object) -> None:
+            pass
+
+        def read_text(self) -> str:
+            raise OSError("no /proc here")
+
+    monkeypatch.setattr(plan, "Path", NoProc)
+    monkeypatch.setattr(plan, "_TOKENS", {})
+    here = process_session()
+    assert process_session() == here
+    plan._TOKENS.clear()  # as a new process with the same pid starts
+    assert process_session() != here

@@ -10,7 +10,6 @@ ask it; nothing else decides.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,9 +29,10 @@ __all__ = ["Planner", "decide", "policy_kind", "process_session"]
 def process_session() -> str:
     """This process's identity: the same on every call, and no other process's, ever.
 
-    Results that expire `after_session` are tied to it (SPEC section 4). Asked of the system,
-    not kept in a variable: the boot, the pid and the process's start time where /proc tells
-    them (Linux); elsewhere the host, the pid and where this interpreter's `sys` module lives.
+    Results that expire `after_session` are tied to it (SPEC section 4). Where /proc tells
+    them (Linux) it is asked of the system: the boot, the pid and the process's start time.
+    Elsewhere a random token is made once per pid (a forked child gets its own): a later
+    process with the same pid must never find an earlier one's results fresh.
     """
     pid = os.getpid()
     try:
@@ -40,10 +40,15 @@ def process_session() -> str:
         stat = Path(f"/proc/{pid}/stat").read_text()
         started = stat.rpartition(")")[2].split()[19]  # field 22: start time, in clock ticks
     except (OSError, IndexError):
-        import socket
+        if pid not in _TOKENS:
+            import uuid
 
-        return f"{socket.gethostname()}:{pid}:{id(sys):x}"
+            _TOKENS[pid] = f"{pid}:{uuid.uuid4().hex}"
+        return _TOKENS[pid]
     return f"{boot}:{pid}:{started}"
+
+
+_TOKENS: dict[int, str] = {}  # process_session where the system cannot tell: pid -> token
 
 
 def policy_kind(policy: Any) -> ExpiryKind:
