@@ -169,6 +169,9 @@ class Reporter:
     def task_started(self, name: str) -> None:
         """A task starts executing (cached tasks never start)."""
 
+    def logs_started(self) -> None:
+        """loguru is about to carry the first task record of this run (set up its sinks now)."""
+
     def task_finished(self, report: TaskReport) -> None:
         """A task has its final status: executed, cached, failed, skipped or upstream_failed."""
 

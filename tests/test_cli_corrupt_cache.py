@@ -32,7 +32,8 @@ def task_big():
 def task_small():
     return {"k": 7}
 
-def task_total(big, small):
+def task_total(big, small, this):
+    this.logger.info("adding up")  # so that it has a log file
     return sum(big) + small["k"]
 """
 TOTAL = str(sum(range(50_000)) + 7)

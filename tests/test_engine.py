@@ -729,6 +729,45 @@ def test_no_log_files_without_log_dir(tmp_path):
     assert not list(tmp_path.rglob("*.log"))
 
 
+def test_with_log_every_task_off_a_quiet_task_gets_a_log_file_only_once_it_fails(tmp_path):
+    logs = tmp_path / "logs"
+    p = Project(tmp_path)
+    fail = {"now": False}
+
+    def moody(up, this):
+        if fail["now"]:
+            raise ValueError("bad day")
+        return 1
+
+    p.specs["moody"] = TaskSpec("moody", moody, "v1")
+    p.run(log_dir=logs, log_every_task=False)
+    assert not (logs / "moody.log").exists()  # quiet and fine: nothing to read
+    fail["now"] = True
+    p.run(log_dir=logs, log_every_task=False, force=True)
+    first = (logs / "moody.log").read_text()
+    assert "started (forced)" in first and "ValueError: bad day" in first
+    fail["now"] = False
+    p.run(log_dir=logs, log_every_task=False)
+    # once it has a file, every run of it is noted there
+    then = (logs / "moody.log").read_text()
+    assert then.startswith(first) and "finished in" in then[len(first) :]
+
+
+def test_with_log_every_task_off_the_notes_come_before_a_tasks_first_record(tmp_path):
+    logs = tmp_path / "logs"
+    p = Project(tmp_path)
+
+    def chatty(up, this):
+        this.logger.info("the record")
+        return 1
+
+    p.specs["chatty"] = TaskSpec("chatty", chatty, "v1")
+    p.run(log_dir=logs, log_every_task=False)
+    lines = (logs / "chatty.log").read_text().splitlines()
+    messages = [line.rpartition(" | ")[2] for line in lines]
+    assert messages[:2] == ["started (new)", "the record"] and messages[2].startswith("finished")
+
+
 def test_the_reporter_receives_every_event_in_order(chain):
     events: list[tuple[str, Any]] = []
 

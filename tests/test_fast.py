@@ -169,12 +169,21 @@ def test_a_no_op_run_imports_neither_typer_nor_rich_nor_loguru(tmp_path: Path) -
     (tmp_path / "tasks_a.py").write_text("def task_a():\n    return 1\n")
     out = tmp_path / "heavy.json"
     code = PROBE.format(heavy=HEAVY, out=str(out))
-    first = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True)
-    assert first.returncode == 0, first.stderr
-    assert json.loads(first.stdout)["counts"]["executed"] == 1
-    assert json.loads(out.read_text()) == ["loguru"]  # the task ran: its logs needed loguru
-    again = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True)
-    assert json.loads(again.stdout)["counts"]["cached"] == 1
+
+    def lp_run() -> dict[str, int]:
+        done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True)
+        assert done.returncode == 0, done.stderr
+        counts: dict[str, int] = json.loads(done.stdout)["counts"]
+        return counts
+
+    assert lp_run()["executed"] == 1
+    assert json.loads(out.read_text()) == []  # a task that never logs needs no loguru
+    (tmp_path / "tasks_b.py").write_text(
+        "def task_b(this):\n    this.logger.info('hello')\n    return 2\n"
+    )
+    assert lp_run()["executed"] == 1
+    assert json.loads(out.read_text()) == ["loguru"]  # this one logged
+    assert lp_run()["cached"] == 2
     assert json.loads(out.read_text()) == []
 
 

@@ -158,7 +158,8 @@ def run_remote(
         func = getattr(modules.load(Path(call.path)), call.function)
         kwargs = _upstream_values(modules, upstream)
         if call.wants_this:
-            kwargs["this"] = TaskContext(call.name, task_logger(call.name), Path(call.root))
+            name = call.name
+            kwargs["this"] = TaskContext(name, lambda: task_logger(name), Path(call.root))
         return call_guarded(lambda: func(**kwargs))
 
     try:

@@ -7,6 +7,7 @@ again here and now (SPEC section 9) and the task about to run never sees garbage
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -70,6 +71,7 @@ class Inline(Recorder):
     guard: InProcess | None = None
     report: RunReport | None = None
     reporter: Reporter | None = None
+    listening = False  # whether the front door has been told that tasks log
 
     def prepare(self, spec: TaskSpec) -> None:
         """Get a task ready to run (the project imports it, and reads its expiry), once."""
@@ -88,7 +90,9 @@ class Inline(Recorder):
 
     def _execute(self, spec: TaskSpec, reason: Reason, previous: Entry | None) -> TaskReport:
         """Call a task in this process, then store its result or record its failure."""
-        context = TaskContext(spec.name, task_logger(spec.name), self.root)
+        context = TaskContext(spec.name, lambda: self._logger(spec.name), self.root)
+        if "loguru" in sys.modules:  # the task's module logs through loguru: route it now
+            self._listen()
         self._note(spec.name, "INFO", f"started ({reason})")
         upstream = _Upstream(self, spec.deps)
 
@@ -119,6 +123,20 @@ class Inline(Recorder):
     def _note(self, name: str, level: str, text: str) -> None:
         if self.logs is not None:
             self.logs.note(name, level, text)
+
+    def _logger(self, name: str) -> Any:
+        """Task `name`'s logger (for `this.logger`), with its records routed from now on."""
+        self._listen()
+        return task_logger(name)
+
+    def _listen(self) -> None:
+        """loguru is about to carry task records: let the front door set up its own sinks
+        (stderr), and send task records to their files."""
+        if self.logs is not None:
+            self.logs.listen()
+        elif not self.listening and self.reporter is not None:
+            self.reporter.logs_started()
+        self.listening = True
 
     def _load_upstream(self, spec: TaskSpec, failed: dict[str, str]) -> TaskReport | None:
         """Before a task executes, verify its upstream results; re-execute any found lost.

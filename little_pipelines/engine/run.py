@@ -44,6 +44,7 @@ def run(
     reporter: Reporter | None = None,
     clock: Callable[[], float] = time.time,
     log_dir: Path | None = None,
+    log_every_task: bool = True,
     root: Path | None = None,
     results: dict[str, Any] | None = None,
     stop: Callable[[], bool] | None = None,
@@ -62,7 +63,8 @@ def run(
     in worker processes, independent ones side by side; the rest run here, through `guard`
     when given (it notes the running task, so a task that ends the process is known on the
     next run). `session` names the process that `after_session` results belong to (the
-    one running, by default). `notices` are the front door's warnings, which the report's
+    one running, by default). With `log_every_task=False` a task's log file is made only once
+    it logs or fails (see logs.py). `notices` are the front door's warnings, which the report's
     warnings start with.
     """
     options = options or RunOptions()
@@ -77,7 +79,13 @@ def run(
     if options.dry_run:
         state.dry_run(plan)
     else:
-        state.logs = TaskLogs(log_dir, warnings=state.warnings) if log_dir is not None else None
+        if log_dir is not None:
+            state.logs = TaskLogs(
+                log_dir,
+                warnings=state.warnings,
+                every_task=log_every_task,
+                on_listen=reporter.logs_started,
+            )
         try:
             with state.logs or contextlib.nullcontext():
                 state.execute(selected, exitfirst=options.exitfirst)

@@ -25,13 +25,29 @@ class OnUpstreamError(enum.StrEnum):
     SKIP = "skip"
 
 
-@dataclass(slots=True)
 class TaskContext:
-    """What a runner task receives as `this`: its name, its logger and the project root."""
+    """What a runner task receives as `this`: its name, its logger and the project root.
 
-    name: str
-    logger: Logger
-    root: Path | None = None
+    The logger is made when the task first asks for it: loguru costs its import, and most
+    tasks never log.
+    """
+
+    __slots__ = ("_logger", "_make_logger", "name", "root")
+
+    def __init__(self, name: str, logger: Callable[[], Logger], root: Path | None = None) -> None:
+        self.name, self.root = name, root
+        self._make_logger = logger
+        self._logger: Logger | None = None
+
+    @property
+    def logger(self) -> Logger:
+        """A loguru logger whose records go to this task's log file."""
+        if self._logger is None:
+            self._logger = self._make_logger()
+        return self._logger
+
+    def __repr__(self) -> str:
+        return f"TaskContext(name={self.name!r}, root={self.root!r})"
 
 
 # `invoke(upstream, this)` runs the task: `upstream` maps dependency names to their results

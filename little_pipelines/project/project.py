@@ -185,8 +185,8 @@ class Project:
                 try:
                     report = engine.run(
                         graph, self.cache, options, reporter=reporter, log_dir=self.log_dir,
-                        root=self.root, results=self.results, stop=stop, executor=executor,
-                        guard=guard, session=self.session, notices=notices,
+                        log_every_task=False, root=self.root, results=self.results, stop=stop,
+                        executor=executor, guard=guard, session=self.session, notices=notices,
                     )  # fmt: skip
                 finally:
                     guard.close()

@@ -62,18 +62,20 @@ def task_logs_to_stderr(verbose: bool, quiet: bool = False) -> None:
 
 
 class LogsOnFirstRun(Reporter):
-    """`inner`'s events, and task logs on stderr once a run has something to execute.
+    """`inner`'s events, and task logs on stderr once a task is about to log.
 
-    loguru costs its import; a run that only finds everything fresh never pays it.
+    loguru costs its import; a run whose tasks never log never pays it.
     """
 
     def __init__(self, inner: Reporter, verbose: bool, quiet: bool) -> None:
         self.inner, self.verbose, self.quiet = inner, verbose, quiet
 
     def run_started(self, plan: list[PlannedTask]) -> None:
-        if any(p.will_run for p in plan):
-            task_logs_to_stderr(self.verbose, self.quiet)
         self.inner.run_started(plan)
+
+    def logs_started(self) -> None:
+        task_logs_to_stderr(self.verbose, self.quiet)
+        self.inner.logs_started()
 
     def task_started(self, name: str) -> None:
         self.inner.task_started(name)
