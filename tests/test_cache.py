@@ -261,3 +261,18 @@ def test_a_source_is_stored_once_per_code_digest(tmp_path):
     assert not cache.has_source(cache.source_key("abc", "tasks_moved.py"))
     assert "source" not in cache.entry("t").extra  # the entry itself stays small
     cache.close()
+
+
+def test_a_result_replaced_by_one_of_another_size_leaves_no_value_file_behind(tmp_path):
+    cache = ResultCache(tmp_path / "c")
+    big, small = list(range(50_000)), {"k": 7}  # over 32 KB: a value file; then in the row
+    value_files = lambda: sorted(p for p in (tmp_path / "c").rglob("*.val"))  # noqa: E731
+    put(cache, "x", big)
+    assert len(value_files()) == 1
+    put(cache, "x", small)
+    assert cache.load("x") == small and value_files() == []
+    put(cache, "x", big)
+    put(cache, "x", big)
+    assert cache.load("x") == big and len(value_files()) == 1
+    assert len(cache.raw) == 2  # diskcache's own count (entry and result) agrees
+    assert cache.raw.check() == []  # and it finds nothing inconsistent

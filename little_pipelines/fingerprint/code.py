@@ -34,7 +34,15 @@ class SourceIndex(ModuleIndex):
 
     def closure(self, roots: Iterable[tuple[Path, ast.AST]]) -> list[tuple[Path, Definition]]:
         """The given statements and every project definition they reach, transitively."""
-        return self.closure_of([(path, Definition.of(node)) for path, node in roots])
+        return self.closure_of([(path, self._definition(path, node)) for path, node in roots])
+
+    def _definition(self, path: Path, node: ast.AST) -> Definition:
+        """A statement of the module at `path` as a definition (its text read from the file)."""
+        try:
+            lines = self.module(path).lines
+        except (OSError, SyntaxError, ValueError):
+            lines = None
+        return Definition.of(node, lines)
 
     def closure_of(self, roots: Iterable[tuple[Path, Definition]]) -> list[tuple[Path, Definition]]:
         """Like `closure`, starting from definitions already parsed.

@@ -8,6 +8,7 @@ the names it refers to, so that `SourceIndex` (code.py) can follow a task's code
 from __future__ import annotations
 
 import ast
+import importlib.util
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -20,17 +21,17 @@ from little_pipelines.fingerprint.scopes import Target, module_bindings, module_
 __all__ = ["NO_IMPORTS", "Definition", "ModuleInfo", "TooDeepError", "parse_module"]
 
 
-def _strip_docstrings(tree: ast.AST) -> None:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            body = node.body
-            if (
-                body
-                and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)
-            ):
-                node.body = body[1:] or [ast.Pass()]
+def _strip_docstrings(nodes: list[ast.AST]) -> None:
+    """Drop the docstring of each module, class and function in `nodes`."""
+    for node in nodes:
+        body = node.body  # type: ignore[attr-defined]
+        if (
+            body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
 
 
 def _normal_form(node: ast.AST) -> str:
@@ -38,6 +39,32 @@ def _normal_form(node: ast.AST) -> str:
 
 
 NO_IMPORTS: Mapping[str, tuple[Target, ...]] = MappingProxyType({})
+
+
+class SourceLines:
+    """A module's source, split into lines the first time a definition's text is asked for."""
+
+    __slots__ = ("_lines", "_raw")
+
+    def __init__(self, raw: str | bytes) -> None:
+        self._raw: str | bytes | None = raw
+        self._lines: list[str] = []
+
+    def text(self, node: ast.AST) -> str | None:
+        """The lines of `node` as written (its decorators too); None if it has no position."""
+        if isinstance(node, ast.Module):
+            parts = [self.text(stmt) for stmt in node.body]
+            return None if None in parts else "\n".join(p for p in parts if p is not None)
+        start, end = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+        if start is None or end is None:
+            return None
+        for deco in getattr(node, "decorator_list", ()):
+            start = min(start, deco.lineno)
+        if self._raw is not None:
+            raw, self._raw = self._raw, None
+            text = raw if isinstance(raw, str) else importlib.util.decode_source(raw)
+            self._lines = text.splitlines()
+        return "\n".join(self._lines[start - 1 : end])
 
 
 @dataclass(slots=True)
@@ -54,17 +81,19 @@ class Definition:
     mutates: frozenset[str] = frozenset()  # module-level names it may change when called
     calls: frozenset[tuple[str, ...]] = frozenset()  # what it calls while the module imports
     fallback: str | None = None  # set when this stands for a whole module (lp why says so)
+    lines: SourceLines | None = None  # the module's source, for `text`
     _text: str | None = None
 
     @property
     def text(self) -> str:
-        """The normalised source (docstrings and formatting gone), made once."""
+        """The source as written (for lp why's diff), made once; unparsed where unknown."""
         if self._text is None:
-            self._text = ast.unparse(self.node)
+            written = self.lines.text(self.node) if self.lines is not None else None
+            self._text = ast.unparse(self.node) if written is None else written
         return self._text
 
     @classmethod
-    def of(cls, node: ast.AST) -> Definition:
+    def of(cls, node: ast.AST, lines: SourceLines | None = None) -> Definition:
         found = scan(node)
         imports = {name: tuple(targets) for name, targets in found.imports.items()}
         return cls(
@@ -76,6 +105,7 @@ class Definition:
             tuple(found.dynamic),
             frozenset(found.mutates),
             frozenset(found.calls),
+            lines=lines,
         )
 
 
@@ -96,6 +126,7 @@ def _merged(first: Definition | None, then: Definition) -> Definition:
         first.dynamic + then.dynamic,
         first.mutates | then.mutates,
         first.calls | then.calls,
+        lines=first.lines,
     )
 
 
@@ -118,6 +149,7 @@ class ModuleInfo:
     # import-time code the reader cannot follow (`sys.path.insert(...)` at module level): it
     # may change what any definition of the module does, so each of them reaches it
     top_dynamic: Definition | None = None
+    lines: SourceLines | None = None  # its source, for the text of its definitions
     _whole: Definition | None = None
     _as_value: Definition | None = None
 
@@ -125,7 +157,7 @@ class ModuleInfo:
     def whole(self) -> Definition:
         """The whole module as one definition, reaching everything it refers to."""
         if self._whole is None:
-            self._whole = Definition.of(self.tree)
+            self._whole = Definition.of(self.tree, self.lines)
         return self._whole
 
     @property
@@ -155,9 +187,11 @@ _DEFINING = (
 )
 
 
-def _import_line(name: str, target: Target, node: ast.AST) -> Definition:
+def _import_line(
+    name: str, target: Target, node: ast.AST, lines: SourceLines | None = None
+) -> Definition:
     text = f"{name}={target[0]}:{target[1]}@{target[2]}"
-    return Definition(node, digest("import", text), frozenset(), frozenset())
+    return Definition(node, digest("import", text), frozenset(), frozenset(), lines=lines)
 
 
 class TooDeepError(SyntaxError):
@@ -186,13 +220,21 @@ def parse_module(path: Path, source: str | bytes) -> ModuleInfo:
 def _parse_module(path: Path, source: str | bytes) -> ModuleInfo:
     with _PARSING:
         tree = ast.parse(source, filename=str(path))
-    info = ModuleInfo(path=path, tree=tree)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+    info = ModuleInfo(path=path, tree=tree, lines=SourceLines(source))
+    lines = info.lines
+    loaded: set[str] = set()
+    documented: list[ast.AST] = []  # what may have a docstring
+    for node in ast.walk(tree):  # once: modules of thousands of tasks are common
+        if isinstance(node, ast.Name):
+            loaded.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            documented.append(node)
             info.functions[node.lineno] = node
             if node.decorator_list:
                 info.functions.setdefault(node.decorator_list[0].lineno, node)
-    _strip_docstrings(tree)
+        elif isinstance(node, ast.ClassDef | ast.Module):
+            documented.append(node)
+    _strip_docstrings(documented)
     own: dict[str, Definition] = {}  # each name's defining statements, before writers join
     for stmt in tree.body:
         around: Definition | None = None
@@ -201,13 +243,14 @@ def _parse_module(path: Path, source: str | bytes) -> ModuleInfo:
                 info.star_imports.append((target[0], target[2]))
                 continue
             info.imports.setdefault(name, []).append(target)
-            info.bindings[name] = _merged(info.bindings.get(name), _import_line(name, target, node))
+            line = _import_line(name, target, node, lines)
+            info.bindings[name] = _merged(info.bindings.get(name), line)
             if node is not stmt:  # `if FLAG: from a import f`: the test decides what binds
-                around = around or Definition.of(stmt)
+                around = around or Definition.of(stmt, lines)
                 info.deciding[name] = _merged(info.deciding.get(name), around)
         if isinstance(stmt, ast.Import | ast.ImportFrom):
             continue
-        definition = Definition.of(stmt)
+        definition = Definition.of(stmt, lines)
         names = module_bindings(stmt)
         for name in names:
             own[name] = _merged(own.get(name), definition)
@@ -222,7 +265,6 @@ def _parse_module(path: Path, source: str | bytes) -> ModuleInfo:
         if definition.dynamic and not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
             info.top_dynamic = _merged(info.top_dynamic, definition)
     info.defs = _with_writers(own, info)
-    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     info.unused_imports = sorted(set(info.imports) - loaded)
     return info
 

@@ -95,8 +95,13 @@ def _same_scope(nodes: list[ast.AST]) -> list[ast.AST]:
 
 def _bound_here(nodes: list[ast.AST]) -> set[str]:
     """Names that `nodes` (one scope's code) bind, imports excepted."""
+    return _bound_by(_same_scope(nodes))
+
+
+def _bound_by(nodes: list[ast.AST]) -> set[str]:
+    """Names that `nodes` (every node of one scope, see `_same_scope`) bind, imports excepted."""
     bound: set[str] = set()
-    for node in _same_scope(nodes):
+    for node in nodes:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             bound.add(node.name)
         elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
@@ -242,8 +247,9 @@ class _Scanner:
         if args is not None:
             every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
             scope.bound |= {a.arg for a in every if a is not None}
-        scope.bound |= _bound_here(body)
-        for node in _same_scope(body):
+        here = _same_scope(body)
+        scope.bound |= _bound_by(here)
+        for node in here:
             if isinstance(node, ast.Global):
                 scope.globals |= set(node.names)
             if isinstance(node, ast.Global | ast.Nonlocal):  # bound elsewhere, not here

@@ -58,9 +58,10 @@ class FileTasks:
 def task_closure(index: SourceIndex, path: Path, node: ast.AST) -> list[tuple[Path, Definition]]:
     """A task function's code: its definition (with every other binding of its name, and
     whatever changes it) and all the project code that reaches."""
-    definition = index.module(path).defs.get(getattr(node, "name", ""))
+    module = index.module(path)
+    definition = module.defs.get(getattr(node, "name", ""))
     if definition is None or node not in _statements(definition.node):
-        definition = Definition.of(node)
+        definition = Definition.of(node, module.lines)
     return index.closure_of([(path, definition)])
 
 

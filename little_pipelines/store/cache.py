@@ -169,12 +169,10 @@ class ResultCache(Table):
         entry.data = data_digest(data)
         entry.size = len(data)
         text = json.dumps(as_dict(entry), separators=(",", ":"))
-        cache = self.raw
-        with cache.transact():
-            cache.set(_RESULT + name, data)
-            cache.set(_ENTRY + name, text)
-            if source is not None:
-                cache.set(_SOURCE + source[0], json.dumps(source[1]))
+        rows: list[tuple[str, bytes | str]] = [(_RESULT + name, data), (_ENTRY + name, text)]
+        if source is not None:
+            rows.append((_SOURCE + source[0], json.dumps(source[1])))
+        self.put_rows(rows)
         self.lost.pop(name, None)
 
     def has_source(self, key: str) -> bool:

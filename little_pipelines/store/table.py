@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,14 @@ __all__ = ["MODE_BINARY", "MODE_RAW", "MODE_TEXT", "Row", "Table"]
 MODE_RAW, MODE_BINARY, MODE_TEXT = 1, 2, 3
 Row = tuple[int, str | None, Any]  # a row as stored: mode, file name, inline value
 _BATCH = 900  # keys per query: SQLite allows 999 parameters in builds older than 3.32
+# A value kept in its row, as diskcache's `set` writes one (no expiry, no tag, size 0).
+_UPSERT = (
+    "INSERT INTO Cache(key, raw, store_time, expire_time, access_time, access_count, tag,"
+    f" size, mode, filename, value) VALUES (?, 1, ?, NULL, ?, 0, NULL, 0, {MODE_RAW}, NULL, ?)"
+    " ON CONFLICT(key, raw) DO UPDATE SET store_time = excluded.store_time, expire_time = NULL,"
+    " access_time = excluded.access_time, access_count = 0, tag = NULL, size = 0,"
+    f" mode = {MODE_RAW}, filename = NULL, value = excluded.value"
+)
 
 
 class Table:
@@ -161,6 +170,32 @@ class Table:
         """Plain data stored with `put_data` (parsed JSON), or None; nothing is unpickled."""
         row = self._rows(key, values=key).get(key)
         return None if row is None else self._parse(row)
+
+    def put_rows(self, items: list[tuple[str, bytes | str]]) -> None:
+        """Store several values in one transaction (a kill leaves all or none of them).
+
+        Values small enough to sit in the row (as diskcache keeps them) are written with one
+        statement each, replacing what was there; larger ones go through diskcache, which
+        writes their value file. A value file a new value replaces is removed after commit.
+        """
+        cache = self.raw
+        small = [(k, v) for k, v in items if len(v) < cache.disk_min_file_size]
+        now = time.time()
+        with cache._transact() as (sql, cleanup):
+            if small:
+                marks = ", ".join("?" * len(small))
+                replaced = sql(
+                    f"SELECT filename FROM Cache WHERE raw = 1 AND key IN ({marks})"
+                    " AND filename IS NOT NULL",
+                    [k for k, _ in small],
+                ).fetchall()
+                for (filename,) in replaced:
+                    cleanup(filename)
+                for key, value in small:
+                    sql(_UPSERT, (key, now, now, value))
+            for key, value in items:
+                if len(value) >= cache.disk_min_file_size:
+                    cache.set(key, value)
 
     def put_data(self, key: str, value: Any) -> None:
         """Store JSON-able `value` under `key` as text."""
