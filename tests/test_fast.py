@@ -14,6 +14,7 @@ import typer.main
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from little_pipelines.ui import flags
 from little_pipelines.ui.cli import app
 from little_pipelines.ui.fast import COMMANDS, parse
 from little_pipelines.ui.flags import GLOBAL_FLAGS, LIST_FLAGS, RUN_FLAGS, ExecutorName, Flag
@@ -51,6 +52,29 @@ def test_the_declarations_are_typers_options(name: str) -> None:
     assert takes_tasks == any(p.name == "tasks" for p in command.params)
     top = {p.name: tuple(p.opts) for p in GROUP.params if "completion" not in p.name}
     assert top == {dest: flag.names for dest, flag in GLOBAL_FLAGS.items()}
+
+
+@pytest.mark.parametrize("name", list(flags.COMMANDS))
+def test_every_command_is_declared_as_typer_has_it(name: str) -> None:
+    assert list(GROUP.commands) == list(flags.COMMANDS)  # type: ignore[attr-defined]
+    command = GROUP.commands[name]  # type: ignore[attr-defined]
+    declared = flags.COMMANDS[name]
+    assert command.help == declared.help
+    arguments = [p for p in command.params if p.param_type_name == "argument"]
+    options = {p.name: tuple(p.opts) for p in command.params if p not in arguments}
+    assert options == {dest: flag.names for dest, flag in declared.flags.items()}
+    assert [(a.nargs, a.required) for a in arguments] == {
+        "[TASK]...": [(-1, False)],
+        "TASK": [(1, True)],
+        None: [],
+    }[declared.tasks]
+    for param in command.params:  # a choice's default is its first value, as help says
+        flag = declared.flags.get(param.name or "")
+        if flag is not None and isinstance(flag.takes, type) and hasattr(flag.takes, "__members__"):
+            assert param.default == next(iter(flag.takes))
+    assert GROUP.help == flags.LP_HELP
+    completion = {p.name: tuple(p.opts) for p in GROUP.params if "completion" in (p.name or "")}
+    assert completion == {dest: flag.names for dest, flag in flags.COMPLETION.items()}
 
 
 def _value(flag: Flag) -> st.SearchStrategy[str]:
@@ -124,9 +148,9 @@ def test_the_fast_lane_reads_lp_list_as_typer_does(top, options) -> None:
     [
         ["list", "task"],
         ["graph"],
-        ["run", "--help"],
-        ["--help"],
-        ["run", "-h"],
+        ["why", "--bogus", "--help"],
+        ["run", "--help=yes"],
+        ["run", "--jobs", "--help"],  # --help is the value of --jobs, as click reads it
         ["run", "--jobs", "0"],
         ["run", "--jobs", "two"],
         ["run", "--executor", "spark"],
@@ -137,11 +161,32 @@ def test_the_fast_lane_reads_lp_list_as_typer_does(top, options) -> None:
         ["run", "--jobs"],
         ["run", "-j", "\uff12"],  # a full-width 2: int() reads it, typer does not
         ["--install-completion"],
-        [],
     ],
 )
 def test_what_the_fast_lane_leaves_to_typer(argv: list[str]) -> None:
     assert parse(argv) is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["--help"], None),
+        (["-h", "run"], None),
+        (["run", "--help"], "run"),
+        (["-C", "x", "run", "a", "-f", "-h"], "run"),
+        (["list", "--json", "--help"], "list"),
+        (["why", "--help"], "why"),  # its TASK is missing: help comes first, as in click
+        (["graph", "--format", "dot", "-h"], "graph"),
+        (["watch", "-j", "2", "--help"], "watch"),
+    ],
+)
+def test_help_is_answered_by_the_fast_lane(argv: list[str], command: str | None) -> None:
+    got = parse(argv)
+    assert got is not None and got[0].get("help") and got[1] == command and got[2] is None
+
+
+def test_lp_alone_is_a_usage_error_that_shows_the_help() -> None:
+    assert parse([]) == ({"help": True, "usage_error": True}, None, None)
 
 
 def test_version_is_answered_by_the_fast_lane() -> None:

@@ -6,9 +6,10 @@ import contextlib
 import signal
 import sys
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
+import typer.core
 
 from little_pipelines._version import __version__
 from little_pipelines.outcomes import ExitCode
@@ -38,14 +39,31 @@ from little_pipelines.ui.params import (
 )
 from little_pipelines.ui.running import run_tasks
 
-if TYPE_CHECKING:
-    pass
-
 __all__ = ["app", "main"]
 
+
+class _Group(typer.core.TyperGroup):
+    """`lp`, with the help the fast lane prints (ui/help.py) instead of typer's."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:  # click's, as typer vendors it
+        from little_pipelines.ui.help import help_text
+
+        formatter.write(help_text(None))
+
+
+class _Command(typer.core.TyperCommand):
+    """A command of `lp`, with the help the fast lane prints (ui/help.py)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:  # click's, as typer vendors it
+        from little_pipelines.ui.help import help_text
+
+        formatter.write(help_text(self.name))
+
+
 app = typer.Typer(
+    cls=_Group,
     name="lp",
-    help="Run tasks_*.py pipelines with cached results: only what changed runs again.",
+    help=flags.LP_HELP,
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
@@ -72,11 +90,11 @@ def _main(
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
-    """Run tasks_*.py pipelines with cached results: only what changed runs again."""
+    """lp's own options, kept for the command (`lp -C dir run`)."""
     ctx.ensure_object(dict).update(root=root, verbose=verbose, quiet=quiet)
 
 
-@app.command()
+@app.command(help=flags.COMMANDS["run"].help, cls=_Command)
 def run(
     ctx: typer.Context,
     tasks: Tasks = None,
@@ -92,14 +110,14 @@ def run(
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
-    """Run all tasks, or the named tasks plus everything upstream of them."""
+    """`lp run`: the fast lane runs the same `run_tasks` (see fast.py)."""
     run_tasks(
         ctx, tasks, force, dry_run, exitfirst, jobs, executor, address, no_upstream, as_json,
         root, verbose, quiet,
     )  # fmt: skip
 
 
-@app.command()
+@app.command(help=flags.COMMANDS["watch"].help, cls=_Command)
 def watch(
     ctx: typer.Context,
     tasks: Tasks = None,
@@ -113,7 +131,7 @@ def watch(
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
-    """Run, then keep watching and rerun what each save affects (Ctrl-C to stop)."""
+    """`lp watch`: a Watcher on the project, shown by a WatchView."""
     from little_pipelines.project.watch import Watcher
     from little_pipelines.ui.console import make_console
     from little_pipelines.ui.output import WatchView
@@ -154,7 +172,7 @@ def watch(
 
 
 for _name, _command in COMMANDS.items():
-    app.command(_name)(_command)
+    app.command(_name, help=flags.COMMANDS[_name].help, cls=_Command)(_command)
 
 
 def main(argv: list[str] | None = None, *, signals: Any = None) -> None:

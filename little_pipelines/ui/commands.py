@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from little_pipelines.ui import flags
 from little_pipelines.ui.common import (
     err_console,
     errors,
@@ -20,7 +21,7 @@ from little_pipelines.ui.common import (
     task_logs_to_stderr,
 )
 from little_pipelines.ui.flags import GraphFormat
-from little_pipelines.ui.params import Json, Quiet, Root, Tasks, Verbose
+from little_pipelines.ui.params import Json, Quiet, Root, Tasks, Verbose, option
 
 __all__ = ["COMMANDS"]
 
@@ -32,7 +33,7 @@ def list_(
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
-    """A table of tasks: file:line, dependencies, state, expiry, last duration."""
+    """`lp list` (the fast lane runs the same `list_command`)."""
     from little_pipelines.ui.views import list_command
 
     list_command(ctx, as_json, root, verbose, quiet)
@@ -40,12 +41,12 @@ def list_(
 
 def graph(
     ctx: typer.Context,
-    fmt: Annotated[GraphFormat, typer.Option("--format", help="Output format.")] = GraphFormat.text,
+    fmt: Annotated[GraphFormat, option(flags.FORMAT)] = GraphFormat.text,
     root: Root = None,
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
-    """The task graph, with each task's state."""
+    """`lp graph`: the rows of `lp list`, drawn as text, Mermaid or DOT."""
     from little_pipelines.ui.views import list_rows, render_graph
 
     with errors():
@@ -58,7 +59,7 @@ def graph(
 def why(
     ctx: typer.Context, task: str, root: Root = None, verbose: Verbose = False, quiet: Quiet = False
 ) -> None:
-    """Why TASK would run now (the chain back to its cause), or why it is fresh."""
+    """`lp why`: the planner's decision for one task, explained (explain.py)."""
     from little_pipelines.ui.explain import explain
 
     with errors():
@@ -72,7 +73,7 @@ def why(
 def show(
     ctx: typer.Context, task: str, root: Root = None, verbose: Verbose = False, quiet: Quiet = False
 ) -> None:
-    """The cached result of TASK, pretty-printed."""
+    """`lp show`: one cached result, loaded and printed."""
     from rich.console import Console
     from rich.pretty import Pretty
 
@@ -88,7 +89,7 @@ def clean(
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
-    """Drop cached results (all of them when no task is named)."""
+    """`lp clean`: drop results under the run lock, so no run is writing meanwhile."""
     with errors():
         project = open_project(ctx, root)
         console = err_console()
@@ -107,7 +108,7 @@ def clean(
 def shell(
     ctx: typer.Context, root: Root = None, verbose: Verbose = False, quiet: Quiet = False
 ) -> None:
-    """An interactive shell on the project (list_tasks, execute, peek, ...)."""
+    """`lp shell`: the library's cmd shell, on the project's pipeline."""
     from little_pipelines.ui.shell import Shell
 
     task_logs_to_stderr(False, quiet=True)

@@ -1,10 +1,11 @@
-"""The fast lane: `lp run`, `lp list` and `lp --version` started without typer.
+"""The fast lane: `lp run`, `lp list`, `lp --version` and every `--help` without typer.
 
 typer (with click and pydantic) takes longer to import and to parse a command line than a
 no-op run of a thousand tasks. A command line the fast lane fully understands is parsed with
-the declarations of flags.py and goes to the same `run_tasks` as typer's `run`. Anything else
-(help, completion, another command, an unknown option, a value that does not convert, short
-flags run together) is left to typer, which says what is wrong.
+the declarations of flags.py and goes to the same `run_tasks` as typer's `run`; help is
+printed from the same declarations (help.py). Anything else (completion, another command, an
+unknown option, a value that does not convert, short flags run together) is left to typer,
+which says what is wrong.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from little_pipelines.ui import flags
 from little_pipelines.ui.flags import GLOBAL_FLAGS, LIST_FLAGS, RUN_FLAGS, Flag
 
 __all__ = ["COMMANDS", "Invocation", "fast_main", "parse"]
@@ -69,6 +71,10 @@ def _options(
     i = 0
     while i < len(args):
         arg = args[i]
+        if arg in _HELP_NAMES:
+            values["help"] = True
+            i += 1
+            continue
         if not arg.startswith("-") or arg == "-":
             if rest is None:
                 return values, i  # the command word
@@ -98,26 +104,41 @@ def _options(
     return values, i
 
 
+_HELP_NAMES = ("-h", "--help")
+
+
 def parse(
     argv: Sequence[str],
 ) -> tuple[dict[str, Any], str | None, dict[str, Any] | None] | None:
     """`lp [OPTIONS] COMMAND [OPTIONS] [TASKS]...` as (lp's options, the command, its
-    parameters), `lp --version` as (options, None, None); None for what typer must read."""
+    parameters); `lp --version` as (options, None, None); a help request as (options with
+    `help`, the command or None for `lp`'s own, None); None for what typer must read."""
     parsed = _options(argv, GLOBAL_FLAGS, None)
     if parsed is None:
         return None
     top, at = parsed
     if top.get("version"):
         return top, None, None
-    if at == len(argv) or argv[at] not in COMMANDS:
+    if not argv:  # `lp` alone shows its help, as a usage error (exit 2), as click does
+        return {"help": True, "usage_error": True}, None, None
+    if top.get("help"):
+        return top, None, None
+    if at == len(argv) or argv[at] not in flags.COMMANDS:
         return None
     command = argv[at]
-    table, takes_tasks, _ = COMMANDS[command]
     tasks: list[str] = []
+    if command not in COMMANDS:  # read here only to print its help
+        asked = _options(argv[at + 1 :], flags.COMMANDS[command].flags, tasks)
+        return ({**top, "help": True}, command, None) if asked and asked[0].get("help") else None
+    table, takes_tasks, _ = COMMANDS[command]
     parsed_command = _options(argv[at + 1 :], table, tasks)
-    if parsed_command is None or (tasks and not takes_tasks):
+    if parsed_command is None:
         return None
     params, _ = parsed_command
+    if params.pop("help", False):
+        return {**top, "help": True}, command, None
+    if tasks and not takes_tasks:
+        return None
     if takes_tasks:
         params["tasks"] = tasks or None
     return top, command, params
@@ -142,6 +163,11 @@ def fast_main(argv: Sequence[str] | None = None, *, signals: Any = None) -> bool
 def _run(
     top: dict[str, Any], command: str | None, params: dict[str, Any] | None, signals: Any
 ) -> None:
+    if top.get("help"):
+        from little_pipelines.ui.help import print_help
+
+        print_help(command)
+        raise SystemExit(2 if top.get("usage_error") else 0)
     if command is None or params is None:
         from little_pipelines._version import __version__
 

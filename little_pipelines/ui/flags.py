@@ -1,19 +1,24 @@
-"""The command line's options, declared once, without typer.
+"""The command line's commands and options, declared once, without typer.
 
-typer builds the commands' options from these (params.py), and the fast lane (fast.py) parses
-`lp run` with the same declarations, so the two cannot drift apart (tests/test_fast.py).
+typer builds the commands' options from these (params.py), the fast lane (fast.py) parses
+`lp run` and `lp list` with the same declarations, and help.py prints every `--help` from
+them, so none of the three can drift from the others (tests/test_fast.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 __all__ = [
+    "COMMANDS",
     "GLOBAL_FLAGS",
     "LIST_FLAGS",
+    "LP_HELP",
     "RUN_FLAGS",
+    "Command",
     "ExecutorName",
     "Flag",
     "GraphFormat",
@@ -40,6 +45,17 @@ class Flag:
     help: str
     takes: type | None = None
     least: int | None = None
+    metavar: str | None = None  # what help shows for its value (default: from `takes`)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One command: its help, its options by parameter name, and the task names it takes
+    (`TASK` one, `[TASK]...` any number, None none)."""
+
+    help: str
+    flags: Mapping[str, Flag]
+    tasks: str | None = None
 
 
 ROOT = Flag(("--root", "-C"), "Project root (default: found upward from here).", Path)
@@ -51,12 +67,25 @@ JOBS = Flag(("--jobs", "-j"), "Worker processes (default: the jobs setting, 1)."
 EXECUTOR = Flag(
     ("--executor",), "Where tasks run: local processes, or a Dask cluster.", ExecutorName
 )
-ADDRESS = Flag(("--address",), "The Dask scheduler, e.g. tcp://127.0.0.1:8786.", str)
+ADDRESS = Flag(("--address",), "The Dask scheduler, e.g. tcp://127.0.0.1:8786.", str, metavar="URL")
 EXITFIRST = Flag(("--exitfirst", "-x"), "Stop at the first failure.")
 DRY_RUN = Flag(("--dry-run", "-n"), "Print what would run and why; run nothing.")
 NO_UPSTREAM = Flag(("--no-upstream",), "Run only the named tasks, on cached upstream results.")
 VERSION = Flag(("--version",), "Show the version.")
+FORMAT = Flag(("--format",), "Output format.", GraphFormat)
 TASKS_HELP = "Task names (default: all)."
+TASK_HELP = "A task name."
+LP_HELP = "Run tasks_*.py pipelines with cached results: only what changed runs again."
+# typer's own options of `lp` (it handles them; help shows them)
+COMPLETION = {
+    "install_completion": Flag(
+        ("--install-completion",), "Install completion for the current shell."
+    ),
+    "show_completion": Flag(
+        ("--show-completion",),
+        "Show completion for the current shell, to copy it or customize the installation.",
+    ),
+}
 
 # the parameters of `lp` itself (before the command) and of `lp run`, by parameter name
 GLOBAL_FLAGS = {"version": VERSION, "root": ROOT, "verbose": VERBOSE, "quiet": QUIET}
@@ -74,3 +103,34 @@ RUN_FLAGS = {
     "quiet": QUIET,
 }
 LIST_FLAGS = {"as_json": JSON, "root": ROOT, "verbose": VERBOSE, "quiet": QUIET}
+WATCH_FLAGS = {k: f for k, f in RUN_FLAGS.items() if k not in ("dry_run", "no_upstream")}
+PLAIN_FLAGS = {"root": ROOT, "verbose": VERBOSE, "quiet": QUIET}
+
+COMMANDS = {
+    "run": Command(
+        "Run all tasks, or the named tasks plus everything upstream of them.",
+        RUN_FLAGS,
+        "[TASK]...",
+    ),
+    "watch": Command(
+        "Run, then keep watching and rerun what each save affects (Ctrl-C to stop).",
+        WATCH_FLAGS,
+        "[TASK]...",
+    ),
+    "list": Command(
+        "A table of tasks: file:line, dependencies, state, expiry, last duration.", LIST_FLAGS
+    ),
+    "graph": Command("The task graph, with each task's state.", {"fmt": FORMAT, **PLAIN_FLAGS}),
+    "why": Command(
+        "Why TASK would run now (the chain back to its cause), or why it is fresh.",
+        PLAIN_FLAGS,
+        "TASK",
+    ),
+    "show": Command("The cached result of TASK, pretty-printed.", PLAIN_FLAGS, "TASK"),
+    "clean": Command(
+        "Drop cached results (all of them when no task is named).", PLAIN_FLAGS, "[TASK]..."
+    ),
+    "shell": Command(
+        "An interactive shell on the project (list_tasks, execute, peek, ...).", PLAIN_FLAGS
+    ),
+}
