@@ -230,9 +230,10 @@ CASES: dict[str, Callable[[Lp], object]] = {
     "memo is not JSON": lambda lp: lp.sql(
         "UPDATE Cache SET value = '[' WHERE key LIKE 'discovery:%'"
     ),
-    "memo stamps are a list": lambda lp: memo(lp, lambda m: m.update(stamps=[1])),
-    "memo stamp is text": lambda lp: memo(
-        lp, lambda m: m.update(stamps={p: "x" for p in m["stamps"]})
+    "memo stamps are a list": lambda lp: memo(lp, lambda m: m.update(seen=[1])),
+    "memo stamp is text": lambda lp: memo(lp, lambda m: m.update(seen={p: "x" for p in m["seen"]})),
+    "memo digest changed": lambda lp: memo(
+        lp, lambda m: m.update(seen={p: [*s[:3], "0" * 32, False] for p, s in m["seen"].items()})
     ),
     "memo tasks are a dict": lambda lp: memo(lp, lambda m: m.update(tasks={})),
     "memo task lost a field": lambda lp: memo(lp, lambda m: [t.clear() for t in m["tasks"]]),

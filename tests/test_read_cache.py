@@ -1,7 +1,8 @@
 """What static reading found is remembered across processes, and forgotten when files change.
 
-Files younger than two seconds are never remembered (coarse file clocks), so these tests age
-the project's files with os.utime instead of waiting.
+A file whose stamp had settled (two seconds old) is compared by its stamp, a younger one by
+its content (coarse file clocks); most tests age the project's files with os.utime so that
+their stamps decide.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from little_pipelines.engine.plan import decide
-from little_pipelines.project.discovery import find_task_files, read_file
+from little_pipelines.project.discovery import read_file
 from little_pipelines.project.memo import ReadCache
 from little_pipelines.project.project import Project
 
@@ -102,14 +103,36 @@ def test_a_new_helper_module_in_the_root_invalidates(tmp_path):
     project.cache.close()
 
 
-def test_recent_files_are_not_remembered(tmp_path):
+def test_a_file_just_written_is_remembered_by_its_content(tmp_path):
     make_project(tmp_path)
-    (tmp_path / "tasks_main.py").write_text("def task_raw():\n    return 1\n")
+    tasks = tmp_path / "tasks_main.py"
+    tasks.write_text("def task_raw():\n    return 1\n")  # now: its stamp proves nothing yet
     age(tmp_path)
     project = Project(tmp_path)
     project.run()
-    assert project.cache.raw.get("discovery:tasks_main.py") is None
-    assert find_task_files(project.config) == [tmp_path / "tasks_main.py"]
+    memo = ReadCache(project.cache, tmp_path)
+    remembered = memo.get(tasks)  # the same bytes: no need to parse them again
+    assert remembered is not None and [t.name for t in remembered.tasks] == ["raw"]
+    tasks.write_text("def task_raw():\n    return 2\n")  # same size, maybe the same mtime
+    assert memo.get(tasks) is None
+    project.cache.close()
+
+
+def test_a_save_that_replaces_a_file_rereads_that_file_only(tmp_path):
+    """Editors and `sed -i` write a new file and rename it over the old one: the folder
+    changes too, but its importable names do not, so the other files' readings stand."""
+    make_project(tmp_path)
+    write(tmp_path / "tasks_other.py", "def task_other():\n    return 0\n")
+    Project(tmp_path).run()
+    fresh = tmp_path / "tasks_main.py.new"
+    more = "\n\ndef task_more():\n    return 3\n"
+    fresh.write_text((tmp_path / "tasks_main.py").read_text() + more)
+    fresh.replace(tmp_path / "tasks_main.py")
+    project = Project(tmp_path)
+    memo = ReadCache(project.cache, tmp_path)
+    assert memo.get(tmp_path / "tasks_other.py") is not None
+    assert memo.get(tmp_path / "tasks_main.py") is None
+    assert reasons(tmp_path) == {"raw": None, "scaled": None, "other": None, "more": "new"}
     project.cache.close()
 
 

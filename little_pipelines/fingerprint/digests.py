@@ -6,7 +6,7 @@ import hashlib
 import marshal
 from pathlib import Path
 
-__all__ = ["SCHEME", "digest", "file_digest", "object_code_digest"]
+__all__ = ["SCHEME", "content_digest", "digest", "file_digest", "object_code_digest"]
 
 # Bump when the way fingerprints are computed changes: every stored key then stops matching.
 SCHEME = 4
@@ -20,6 +20,11 @@ def digest(*parts: bytes | str) -> str:
         h.update(len(data).to_bytes(8, "little"))
         h.update(data)
     return h.hexdigest()
+
+
+def content_digest(raw: bytes) -> str:
+    """Digest of a file's bytes as read (the reading memo compares files by it)."""
+    return digest("file", raw)
 
 
 def file_digest(path: Path) -> str:

@@ -11,10 +11,18 @@ from __future__ import annotations
 import ast
 import contextlib
 import os
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from little_pipelines.fingerprint.modules import NO_IMPORTS, Definition, ModuleInfo, parse_module
+from little_pipelines.fingerprint.digests import content_digest
+from little_pipelines.fingerprint.modules import (
+    NO_IMPORTS,
+    Definition,
+    ModuleInfo,
+    Seen,
+    parse_module,
+)
 from little_pipelines.fingerprint.scopes import Target
 
 __all__ = ["ModuleIndex"]
@@ -60,12 +68,16 @@ class ModuleIndex:
     def module(self, path: Path) -> ModuleInfo:
         """The parsed module at `path` (SyntaxError and OSError propagate)."""
         self._touch(path)
+        taken = time.time_ns()
         st = os.stat(path)
         stamp = (st.st_mtime_ns, st.st_ctime_ns, st.st_size)  # ctime: see discovery._stamp
         known = self._modules.get(path)
         if known and known[0] == stamp:
             return known[1]
-        info = parse_module(path, Path(path).read_bytes())
+        raw = Path(path).read_bytes()
+        info = parse_module(path, raw)
+        # what was read, with the stamp taken before reading it (see project/memo.py)
+        info.read = Seen(stamp, content_digest(raw), taken)
         self._modules[path] = (stamp, info)
         feeds = self._feeds_of(info)
         if feeds or path in self._feeds:
@@ -73,6 +85,11 @@ class ModuleIndex:
             self._feeds[path] = feeds
             self._feeds_version += 1
         return info
+
+    def seen(self, path: Path) -> Seen | None:
+        """The file at `path` as this index last read it (None if it has not)."""
+        known = self._modules.get(path)
+        return known[1].read if known else None
 
     def forget(self, path: Path) -> None:
         """Drop a remembered module (its file changed or vanished)."""

@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
+from typing import NamedTuple
 
 from little_pipelines.fingerprint.digests import digest
 from little_pipelines.fingerprint.scopes import Target, module_bindings, module_imports, scan
 
-__all__ = ["NO_IMPORTS", "Definition", "ModuleInfo", "TooDeepError", "parse_module"]
+__all__ = ["NO_IMPORTS", "Definition", "ModuleInfo", "Seen", "TooDeepError", "parse_module"]
 
 
 def _strip_docstrings(nodes: list[ast.AST]) -> None:
@@ -39,6 +40,15 @@ def _normal_form(node: ast.AST) -> str:
 
 
 NO_IMPORTS: Mapping[str, tuple[Target, ...]] = MappingProxyType({})
+
+
+class Seen(NamedTuple):
+    """What a file or folder was when it was read: its stamp (modification and change times,
+    size), the digest of its content, and when the stamp was taken (time.time_ns)."""
+
+    stamp: tuple[int, int, int]
+    digest: str
+    taken_ns: int
 
 
 class SourceLines:
@@ -150,6 +160,7 @@ class ModuleInfo:
     # may change what any definition of the module does, so each of them reaches it
     top_dynamic: Definition | None = None
     lines: SourceLines | None = None  # its source, for the text of its definitions
+    read: Seen | None = None  # the file as it was read (set by the index that read it)
     _whole: Definition | None = None
     _as_value: Definition | None = None
 

@@ -216,6 +216,8 @@ def read_project(
     for path in files if files is not None else find_task_files(config, unreadable):
         found = read_cache.get(path) if read_cache is not None else None
         if found is None:
+            if read_cache is not None:
+                read_cache.before_reading(path)
             found = read_file(index, path, config.root)
             if read_cache is not None and not found.dynamic:
                 read_cache.put(found)

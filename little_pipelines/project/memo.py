@@ -1,18 +1,26 @@
 """What reading each tasks file found, remembered across `lp` processes (the reading memo).
 
-A reading is kept as JSON in the cache, with the stamps of every file and folder it looked
-at; it is used only while they all keep them. So a run with nothing to do reads no file at
-all, and any edit, new helper module or rename is seen.
+A reading is kept as JSON in the cache, with what every file and folder it looked at held:
+the digest of each file's bytes as they were parsed, and of each folder's importable names
+(a new helper module can change what an import finds). The memo is used only while they all
+still hold that. A file is compared by its stamp (modification and change times, size) when
+the stamp had settled when taken, two seconds old, since any later change shows in it; else
+by its content, which is read again (far cheaper than parsing it). So a run with nothing to
+do reads no file at all, a file just written is not parsed twice, and a save that replaces
+one file (and touches its folder) makes only that file be read again.
 """
 
 from __future__ import annotations
 
+import importlib.machinery
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-from little_pipelines.fingerprint.code import SCHEME
+from little_pipelines.fingerprint.code import SCHEME, SourceIndex
+from little_pipelines.fingerprint.digests import content_digest, digest
+from little_pipelines.fingerprint.modules import Seen
 from little_pipelines.project.specs import FileTasks, TaskDef
 from little_pipelines.store.cache import ResultCache
 
@@ -38,7 +46,7 @@ def _memo_task_ok(t: dict[str, Any]) -> bool:
     return all(isinstance(t[k], list) and all(isinstance(x, str) for x in t[k]) for k in _STRINGS)
 
 
-_SETTLE_S = 2.0  # files changed more recently than this are not remembered (coarse clocks)
+_SETTLE_S = 2.0  # a stamp this old when taken proves a file unchanged (coarse file clocks)
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:
@@ -51,20 +59,78 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
     return st.st_mtime_ns, st.st_ctime_ns, st.st_size
 
 
+def _content(path: Path) -> str | None:
+    """What a file holds, or what a folder holds that imports can find (the names of its
+    modules and packages), as a digest; None when it cannot be read."""
+    try:
+        if not os.path.isdir(path):
+            return content_digest(Path(path).read_bytes())
+        names = sorted(n for n in os.listdir(path) if _importable(n))
+    except OSError:
+        return None
+    return digest("folder", *names)
+
+
+def _importable(name: str) -> bool:
+    """Whether an entry of a folder can be found by an import (a module, a package)."""
+    stem, dot, suffix = name.partition(".")
+    if not stem.isidentifier() or stem == "__pycache__":
+        return False
+    return not dot or "." + suffix in _SUFFIXES
+
+
+_SUFFIXES = frozenset(importlib.machinery.all_suffixes())
+
+
+def _seen(path: Path) -> Seen | None:
+    """A file or folder as it is now: the stamp is taken before the content is read."""
+    taken = time.time_ns()
+    stamp = _stamp(path)
+    content = _content(path) if stamp is not None else None
+    return None if stamp is None or content is None else Seen(stamp, content, taken)
+
+
+def _kept(seen: Seen) -> list[Any]:
+    """A memo's record of a path: its stamp and content digest, and whether the stamp alone
+    proves the content unchanged (it had settled when taken: any later change shows)."""
+    settled = seen.taken_ns - int(_SETTLE_S * 1e9)
+    trusted = max(seen.stamp[0], seen.stamp[1]) < settled
+    return [*seen.stamp, seen.digest, trusted]
+
+
+def _unchanged(path: Path, kept: Any) -> Seen | bool:
+    """Whether a path still holds what a memo recorded: True when its settled stamp says so,
+    its current Seen when its content had to be read to say so, False otherwise."""
+    if not isinstance(kept, list) or len(kept) != 5:
+        return False
+    *stamp, content, trusted = kept
+    if trusted is True and _stamp(path) == tuple(stamp):
+        return True
+    now = _seen(path)
+    return now if now is not None and now.digest == content else False
+
+
 class ReadCache:
     """What static reading found in each tasks file, remembered across `lp` processes.
 
     An entry is used only while the file, every project file its tasks' code reaches, their
-    folders and the root folder keep their modification times and sizes; a new helper module
-    anywhere in those folders therefore invalidates it.
+    folders and the root folder hold what they held when it was read (see the module's doc).
     """
 
-    def __init__(self, cache: ResultCache, root: Path) -> None:
+    def __init__(self, cache: ResultCache, root: Path, index: SourceIndex | None = None) -> None:
         self.cache = cache  # a ResultCache, opened only when there is a file to look up
         self.root = root
+        self.index = index  # the index that reads the files (it knows what it parsed)
+        self._folders: dict[Path, Seen | None] = {}  # folders as they were before reading
 
     def _key(self, path: Path) -> str:
         return "discovery:" + path.relative_to(self.root).as_posix()
+
+    def before_reading(self, path: Path) -> None:
+        """Note the root and the folder of `path` as they are before `path` is read."""
+        for folder in (self.root, path.parent):
+            if folder not in self._folders:
+                self._folders[folder] = _seen(folder)
 
     def get(self, path: Path) -> FileTasks | None:
         """What reading `path` found last time, if nothing it depends on changed since.
@@ -74,16 +140,20 @@ class ReadCache:
         data = self.cache.get_data(self._key(path))
         if not isinstance(data, dict) or data.get("scheme") != SCHEME:
             return None
-        stamps, tasks = data.get("stamps"), data.get("tasks")
-        if not isinstance(stamps, dict) or not isinstance(tasks, list):
+        seen, tasks = data.get("seen"), data.get("tasks")
+        if not isinstance(seen, dict) or not isinstance(tasks, list):
             return None
         if not all(isinstance(t, dict) and _memo_task_ok(t) for t in tasks):
             return None  # not what put() writes: damaged, or another version's
-        try:
-            if any(_stamp(Path(p)) != tuple(stamp) for p, stamp in stamps.items()):
+        refreshed = dict(seen)
+        for p, kept in seen.items():
+            now = _unchanged(Path(p), kept)
+            if now is False:
                 return None
-        except TypeError:
-            return None
+            if now is not True:
+                refreshed[p] = _kept(now)
+        if refreshed != seen and self.cache.writable:  # next time, the stamps may do
+            self.cache.put_data(self._key(path), {**data, "seen": refreshed})
         rel = path.relative_to(self.root).as_posix()
         found = [
             TaskDef(
@@ -101,15 +171,32 @@ class ReadCache:
         return FileTasks(path, found)
 
     def put(self, found: FileTasks) -> None:
-        if not self.cache.writable:
+        """Remember a reading, with what each file and folder it looked at held meanwhile.
+
+        Files are recorded as the index parsed them. A folder is recorded only if it held
+        the same names before the reading as after it (noted by `before_reading`), or, when
+        it was not noted before, if it had settled: else an import may have been resolved
+        against names that are no longer there, and nothing is remembered.
+        """
+        if self.index is None or not self.cache.writable:
             return  # a memo only saves time; a read-only cache reads every file again
-        watched = {found.path, self.root, *found.uses, *(p.parent for p in found.uses)}
-        stamps = {str(p): _stamp(p) for p in watched}
-        settled = time.time_ns() - int(_SETTLE_S * 1e9)
-        if any(s is None or s[0] > settled for s in stamps.values()):
-            return
+        seen: dict[str, list[Any]] = {}
+        for file in {found.path, *found.uses}:
+            read = self.index.seen(file)
+            if read is None:
+                return
+            seen[str(file)] = _kept(read)
+        for folder in {self.root, *(p.parent for p in found.uses)}:
+            now = _seen(folder)
+            before = self._folders.get(folder)
+            if now is None:
+                return
+            kept = _kept(now if before is None else before)
+            if (before is None and not kept[-1]) or (before and before.digest != now.digest):
+                return
+            seen[str(folder)] = kept
         tasks = [{k: getattr(t, k) for k in _KEPT} for t in found.tasks]
         for t in tasks:
             t["defaults"], t["inputs"] = sorted(t["defaults"]), list(t["inputs"])
-        memo = {"scheme": SCHEME, "stamps": stamps, "tasks": tasks}
+        memo = {"scheme": SCHEME, "seen": seen, "tasks": tasks}
         self.cache.put_data(self._key(found.path), memo)

@@ -84,7 +84,7 @@ class Project:
     def reload(self, files: list[Path] | None = None) -> TaskGraph:
         """Read the tasks files again (parsing only those that changed) and rebuild the graph."""
         self.modules.refresh()  # a helper changed since it was imported: run it anew
-        read_cache = ReadCache(self.cache, self.root)
+        read_cache = ReadCache(self.cache, self.root, self.index)
         unreadable: list[Path] = []
         try:
             defs, objects = read_project(
