@@ -10,6 +10,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from e2e_helpers import users_module
@@ -257,3 +258,32 @@ def test_an_in_process_lp_run_leaves_sys_path_and_finders_as_they_were(root: Pat
     result = CliRunner().invoke(app, ["-C", str(root), "run", "-q"])
     assert result.exit_code == 0, result.output
     assert (sys.path, sys.meta_path) == (path, finders)
+
+
+def test_a_worker_keeps_one_log_sink_for_its_tasks(root: Path) -> None:
+    """Adding a loguru sink costs milliseconds: a worker adds one for all its tasks, and
+    each task's records still reach only its own file."""
+    tasks = save(
+        root / "tasks_log.py",
+        "def task_a(this):\n    this.logger.info('from a')\n    return 1\n\n"
+        "def task_b(this):\n    this.logger.info('from b')\n    return 2\n",
+        0,
+    )
+    logs_dir = root / "logs"
+    calls = [
+        RemoteCall(n, str(root), str(tasks), f"task_{n}", True, str(logs_dir), worker_modules)
+        for n in ("a", "b")
+    ]
+    importers: dict[str, Modules] = {}
+    kept: dict[str, Any] = {}
+    try:
+        outcomes = [run_remote(call, {}, importers, kept) for call in calls]
+    finally:
+        importers[str(root)].close()
+        for logs in kept.values():
+            logs.__exit__(None, None, None)
+    assert [o.error for o in outcomes] == [None, None]
+    assert list(kept) == [str(logs_dir)]  # one TaskLogs (one sink) for both tasks
+    a, b = ((logs_dir / f"{n}.log").read_text() for n in "ab")
+    assert "from a" in a and "from b" not in a
+    assert "from b" in b and "from a" not in b

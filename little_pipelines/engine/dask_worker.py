@@ -24,6 +24,7 @@ class Importers(WorkerPlugin):
 
     def __init__(self) -> None:
         self.importers: dict[str, Any] = {}
+        self.logs: dict[str, Any] = {}  # the task logs of each log folder (see run_remote)
 
     def teardown(self, worker: Any) -> None:
         """Replaced by the next run's: what these importers ran must not serve it."""
@@ -31,10 +32,13 @@ class Importers(WorkerPlugin):
             modules.unimport()
             modules.close()
         self.importers.clear()
+        for logs in self.logs.values():
+            logs.__exit__(None, None, None)
+        self.logs.clear()
 
 
 def run_on_worker(call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]) -> Outcome:
     """Run one task on this Dask worker with the worker's own importers."""
     plugin = get_worker().plugins[PLUGIN]
     assert isinstance(plugin, Importers)
-    return run_remote(call, upstream, plugin.importers)
+    return run_remote(call, upstream, plugin.importers, plugin.logs)

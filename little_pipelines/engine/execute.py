@@ -130,25 +130,36 @@ def run_remote(
     call: RemoteCall,
     upstream: Mapping[str, tuple[bytes, str | None]],
     importers: MutableMapping[str, Any],
+    logs: MutableMapping[str, Any] | None = None,
 ) -> Outcome:
     """Run one task in a worker process; never raises for the task's own errors.
 
     `upstream` maps each dependency to its stored bytes and the tasks file that made it.
     `importers` is the worker's own: its importer of each project root, made by the first
     task from that root and kept for the next ones, which import only what changed since.
+    `logs`, when given, is the worker's too: its TaskLogs of each log folder, whose loguru
+    sink is added once (adding one costs milliseconds) and kept for the next tasks.
     """
     from little_pipelines.engine.logs import TaskLogs, task_logger
     from little_pipelines.engine.spec import TaskContext
 
-    logs = TaskLogs(Path(call.log_dir)) if call.log_dir else None
-    entered = False
+    task_logs: TaskLogs | None = None
+    kept = logs is not None
+    if call.log_dir:
+        task_logs = logs.get(call.log_dir) if logs is not None else None
+        if task_logs is None:
+            task_logs = TaskLogs(Path(call.log_dir))
+            if logs is not None:
+                logs[call.log_dir] = task_logs.__enter__()
+    entered = kept
 
     def invoke() -> Any:
         nonlocal entered
-        if logs is not None:  # (a log that cannot be opened fails the task, saying why)
-            logs.__enter__()
-            entered = True
-            logs.listen()
+        if task_logs is not None:  # (a log that cannot be opened fails the task, saying why)
+            if not entered:
+                task_logs.__enter__()
+                entered = True
+            task_logs.listen()
         modules = importers.get(call.root)
         if modules is None:
             assert call.modules is not None, "a RemoteCall names its importer"
@@ -165,5 +176,8 @@ def run_remote(
     try:
         return perform(call.name, invoke, in_worker=True)
     finally:
-        if logs is not None and entered:
-            logs.__exit__(None, None, None)
+        if task_logs is not None and entered:
+            if kept:
+                task_logs.done(call.name)  # its file closes; the sink stays for the next
+            else:
+                task_logs.__exit__(None, None, None)

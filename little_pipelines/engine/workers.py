@@ -91,6 +91,7 @@ def _worker_main(conn: Any, parent_pid: int) -> None:
 
     logger.remove()  # task logs go to their files; the worker's own stderr stays quiet
     importers: dict[str, Any] = {}  # this worker's importer of each project root
+    logs: dict[str, Any] = {}  # and its task logs of each log folder
     while True:
         try:
             job = conn.recv()
@@ -99,7 +100,7 @@ def _worker_main(conn: Any, parent_pid: int) -> None:
         if job is None:
             break
         call, upstream = job
-        conn.send(run_remote(call, upstream, importers))
+        conn.send(run_remote(call, upstream, importers, logs))
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
