@@ -11,14 +11,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, MutableMapping
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from little_pipelines.fingerprint.values import value_digest
 from little_pipelines.outcomes import TaskError
 from little_pipelines.store.entries import serialize
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["Executor", "Outcome", "RemoteCall", "call_guarded", "perform", "run_remote"]
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from little_pipelines.engine.execute import Executor
 from little_pipelines.engine.graph import TaskGraph
@@ -32,6 +31,9 @@ from little_pipelines.outcomes import (
     TaskReport,
 )
 from little_pipelines.store.cache import ResultCache
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["run"]
 
@@ -157,7 +159,7 @@ class _Run(Inline):
             _, reason = self.decide_now(spec)
             if reason is not None:
                 sent = self._submit(spec, reason, self.executor)
-                if isinstance(sent, Future):
+                if not isinstance(sent, TaskReport):
                     self.current.clear()  # it is out: a Ctrl-C now reports it as running
                     self.remote[name] = reason
                     return sent

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["Schedule"]
 
@@ -78,6 +80,8 @@ class Schedule:
                 continue
             if not self.running:
                 break  # halted, with nothing out
+            from concurrent.futures import FIRST_COMPLETED, wait  # (only once work is out)
+
             finished, _ = wait(self.running, return_when=FIRST_COMPLETED)
             for future in finished:
                 name = self.running.pop(future)
