@@ -276,3 +276,19 @@ def test_a_result_replaced_by_one_of_another_size_leaves_no_value_file_behind(tm
     assert cache.load("x") == big and len(value_files()) == 1
     assert len(cache.raw) == 2  # diskcache's own count (entry and result) agrees
     assert cache.raw.check() == []  # and it finds nothing inconsistent
+
+
+def test_entries_held_by_one_process_follow_what_another_writes(tmp_path):
+    """A watch holds the entries it read; a write by another connection (another `lp`
+    process: a run, `lp clean x`) or by itself is seen on the next read all the same."""
+    mine, theirs = ResultCache(tmp_path / "c"), ResultCache(tmp_path / "c")
+    put(mine, "x", 1)
+    assert mine.entry("x").result == digest(serialize(1))
+    put(theirs, "x", 2)
+    assert mine.entry("x").result == digest(serialize(2))
+    theirs.drop("x")
+    assert mine.entry("x") is None and mine.entries(["x"]) == {"x": None}
+    put(mine, "x", 3)
+    assert mine.entry("x").result == digest(serialize(3))
+    mine.mark_failed("x", 2000.0)
+    assert mine.entry("x") is None and theirs.entry("x") is None

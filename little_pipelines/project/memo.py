@@ -98,6 +98,19 @@ def _kept(seen: Seen) -> list[Any]:
     return [*seen.stamp, seen.digest, trusted]
 
 
+def _still(seen: dict[str, Any]) -> dict[str, Any] | None:
+    """A memo's record of paths, with those that had to be read brought up to date; None
+    when one of them no longer holds what it held."""
+    refreshed = dict(seen)
+    for path, kept in seen.items():
+        now = _unchanged(Path(path), kept)
+        if now is False:
+            return None
+        if now is not True:
+            refreshed[path] = _kept(now)
+    return refreshed
+
+
 def _unchanged(path: Path, kept: Any) -> Seen | bool:
     """Whether a path still holds what a memo recorded: True when its settled stamp says so,
     its current Seen when its content had to be read to say so, False otherwise."""
@@ -117,10 +130,19 @@ class ReadCache:
     folders and the root folder hold what they held when it was read (see the module's doc).
     """
 
-    def __init__(self, cache: ResultCache, root: Path, index: SourceIndex | None = None) -> None:
+    def __init__(
+        self,
+        cache: ResultCache,
+        root: Path,
+        index: SourceIndex | None = None,
+        kept: dict[Path, tuple[dict[str, Any], FileTasks]] | None = None,
+    ) -> None:
         self.cache = cache  # a ResultCache, opened only when there is a file to look up
         self.root = root
         self.index = index  # the index that reads the files (it knows what it parsed)
+        # this process's readings from earlier reloads (a watch): checked the same way, and
+        # handed back as the same objects, so what was built from them can be kept too
+        self.kept = {} if kept is None else kept
         self._folders: dict[Path, Seen | None] = {}  # folders as they were before reading
 
     def _key(self, path: Path) -> str:
@@ -137,6 +159,13 @@ class ReadCache:
 
         The memo is plain data (JSON, see ResultCache.get_data): nothing is unpickled.
         """
+        held = self.kept.get(path)
+        if held is not None:
+            seen = _still(held[0])
+            if seen is not None:
+                self.kept[path] = (seen, held[1])
+                return held[1]
+            del self.kept[path]
         data = self.cache.get_data(self._key(path))
         if not isinstance(data, dict) or data.get("scheme") != SCHEME:
             return None
@@ -145,13 +174,9 @@ class ReadCache:
             return None
         if not all(isinstance(t, dict) and _memo_task_ok(t) for t in tasks):
             return None  # not what put() writes: damaged, or another version's
-        refreshed = dict(seen)
-        for p, kept in seen.items():
-            now = _unchanged(Path(p), kept)
-            if now is False:
-                return None
-            if now is not True:
-                refreshed[p] = _kept(now)
+        refreshed = _still(seen)
+        if refreshed is None:
+            return None
         if refreshed != seen and self.cache.writable:  # next time, the stamps may do
             self.cache.put_data(self._key(path), {**data, "seen": refreshed})
         rel = path.relative_to(self.root).as_posix()
@@ -168,7 +193,8 @@ class ReadCache:
             )
             for t in tasks
         ]
-        return FileTasks(path, found)
+        self.kept[path] = (refreshed, FileTasks(path, found))
+        return self.kept[path][1]
 
     def put(self, found: FileTasks) -> None:
         """Remember a reading, with what each file and folder it looked at held meanwhile.
@@ -200,3 +226,4 @@ class ReadCache:
             t["defaults"], t["inputs"] = sorted(t["defaults"]), list(t["inputs"])
         memo = {"scheme": SCHEME, "seen": seen, "tasks": tasks}
         self.cache.put_data(self._key(found.path), memo)
+        self.kept[found.path] = (seen, found)

@@ -20,7 +20,7 @@ from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.guard import InProcess
 from little_pipelines.engine.options import RunOptions
 from little_pipelines.engine.plan import decide, process_session
-from little_pipelines.engine.spec import SpecSource
+from little_pipelines.engine.spec import SpecSource, TaskSpec
 from little_pipelines.errors import CacheError, DiscoveryError, TaskNotFoundError, syntax_message
 from little_pipelines.fingerprint.code import SourceIndex
 from little_pipelines.outcomes import Reason, Reporter, RunReport
@@ -54,6 +54,9 @@ class Project:
         )
         self.results: dict[str, Any] = {}
         self._graph: TaskGraph | None = None
+        # what the last reload read and built, reused while unchanged (watch rereads often)
+        self._readings: dict[Path, Any] = {}
+        self._specs: dict[str, tuple[TaskDef, tuple[str, ...], TaskSpec]] = {}
         self._pipeline: ProjectPipeline | None = None
         self.defs: dict[str, TaskDef] = {}
         self.objects: dict[str, SpecSource] = {}  # the `lp.Task` objects of its tasks files
@@ -84,7 +87,7 @@ class Project:
     def reload(self, files: list[Path] | None = None) -> TaskGraph:
         """Read the tasks files again (parsing only those that changed) and rebuild the graph."""
         self.modules.refresh()  # a helper changed since it was imported: run it anew
-        read_cache = ReadCache(self.cache, self.root, self.index)
+        read_cache = ReadCache(self.cache, self.root, self.index, self._readings)
         unreadable: list[Path] = []
         try:
             defs, objects = read_project(
@@ -94,12 +97,19 @@ class Project:
             raise _unreadable(exc, self.root) from None
         known = {d.name for d in defs} | {t.name for t in objects}
         paths = self.config.path_filter
-        specs = [
-            function_spec(
-                d, dependencies(d, known), self._function, self.index, str(self.log_dir), paths
-            )
-            for d in defs
-        ]
+        log_dir = str(self.log_dir)
+        specs = []
+        built: dict[str, tuple[TaskDef, tuple[str, ...], TaskSpec]] = {}
+        for d in defs:
+            deps = dependencies(d, known)
+            kept = self._specs.get(d.name)
+            if kept is not None and kept[0] is d and kept[1] == deps:
+                spec = kept[2]  # the same reading of the same file: the same spec
+            else:
+                spec = function_spec(d, deps, self._function, self.index, log_dir, paths)
+            built[d.name] = (d, deps, spec)
+            specs.append(spec)
+        self._specs = built
         indexes = {self.root: self.index}
         for obj in objects:
             obj.join(self.pipeline)

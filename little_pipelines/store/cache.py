@@ -61,6 +61,11 @@ class ResultCache(Table):
         # Tasks whose entry was found but whose stored bytes are not there: name -> why.
         self.lost: dict[str, Loss] = {}
         self._lock: RunLock | None = None
+        # Entries as parsed, with their result's row, kept while no other connection has
+        # written to the database (SQLite's data_version says so) and dropped on our own
+        # writes: a watch replans thousands of tasks on every save.
+        self._held: dict[str, tuple[Entry | None, Row | None]] = {}
+        self._held_as_of: tuple[int, int, Any] | None = None
 
     def entry(self, name: str) -> Entry | None:
         """The entry of `name`'s stored result, or None if there is none (or an old scheme).
@@ -68,24 +73,42 @@ class ResultCache(Table):
         An entry whose stored bytes are missing, or whose value file has the wrong size, is
         None too, and `lost[name]` says why: checking costs a stat, not a read.
         """
-        key = _ENTRY + name
-        return self._entry_of(name, self._rows(key, _RESULT + name, values=key))
+        return self.entries([name])[name]
 
     def entries(self, names: Iterable[str]) -> dict[str, Entry | None]:
         """The entries of many tasks (as `entry` gives each), read in a few queries."""
         names = list(names)
-        keys = [k for name in names for k in (_ENTRY + name, _RESULT + name)]
+        self._check_held()
+        missing = [name for name in names if name not in self._held]
+        keys = [k for name in missing for k in (_ENTRY + name, _RESULT + name)]
         rows = self._rows(*keys, prefix=_ENTRY) if keys else {}
-        return {name: self._entry_of(name, rows) for name in names}
+        for name in missing:
+            self._held[name] = (self._parsed(rows.get(_ENTRY + name)), rows.get(_RESULT + name))
+        return {name: self._entry_of(name, *self._held[name]) for name in names}
 
-    def _entry_of(self, name: str, rows: dict[str, Row]) -> Entry | None:
-        row = rows.get(_ENTRY + name)
-        if row is None:
-            return None
-        entry = as_entry(self._parse(row))
+    def _check_held(self) -> None:
+        """Forget the held entries if another connection (process) wrote meanwhile."""
+        import threading
+
+        ((version,),) = self._select("PRAGMA data_version", ())
+        connection = self._readonly if self._readonly is not None else self._cache
+        as_of = (threading.get_ident(), id(connection), version)  # per connection, per thread
+        if as_of != self._held_as_of:
+            self._held.clear()
+            self._held_as_of = as_of
+
+    def _changed(self, *names: str) -> None:
+        """Our own write of these tasks' rows: what was held for them is out of date."""
+        for name in names:
+            self._held.pop(name, None)
+
+    def _parsed(self, row: Row | None) -> Entry | None:
+        return None if row is None else as_entry(self._parse(row))
+
+    def _entry_of(self, name: str, entry: Entry | None, result: Row | None) -> Entry | None:
         if entry is None:
             return None
-        why = self._check(rows.get(_RESULT + name), entry)
+        why = self._check(result, entry)
         if why is not None:
             self.lost[name] = why
             return None
@@ -173,6 +196,7 @@ class ResultCache(Table):
         if source is not None:
             rows.append((_SOURCE + source[0], json.dumps(source[1])))
         self.put_rows(rows)
+        self._changed(name)
         self.lost.pop(name, None)
 
     def has_source(self, key: str) -> bool:
@@ -197,6 +221,7 @@ class ResultCache(Table):
             for key, value in changes.items():
                 setattr(entry, key, value)
             self.put_data(_ENTRY + name, as_dict(entry))
+            self._changed(name)
 
     def mark_failed(self, name: str, when: float) -> None:
         """Forget `name`'s result because its last run failed, remembering that it did."""
@@ -204,6 +229,7 @@ class ResultCache(Table):
         with cache.transact():
             cache.delete(_RESULT + name)
             self.put_data(_ENTRY + name, {"scheme": SCHEME, "format": FORMAT, "failed_at": when})
+        self._changed(name)
 
     def failed_at(self, name: str) -> float | None:
         """When `name` last failed, if its last run failed (its entry is then absent)."""
@@ -222,6 +248,7 @@ class ResultCache(Table):
             if current is not None and current.data == entry.data:
                 cache.delete(_ENTRY + name)
                 cache.delete(_RESULT + name)
+        self._changed(name)
 
     def drop(self, name: str) -> bool:
         """Forget `name`'s result; True if there was one."""
@@ -229,6 +256,7 @@ class ResultCache(Table):
         with cache.transact():
             had = cache.delete(_ENTRY + name)
             cache.delete(_RESULT + name)
+        self._changed(name)
         self.lost.pop(name, None)
         return bool(had)
 
@@ -240,7 +268,14 @@ class ResultCache(Table):
     def clear(self) -> None:
         """Forget every result."""
         self.raw.clear()
+        self._held.clear()
         self.lost.clear()
+
+    def close(self) -> None:
+        """Close the database; what was held from it is forgotten (it may be replaced)."""
+        self._held.clear()
+        self._held_as_of = None
+        super().close()
 
     def names(self) -> list[str]:
         """Names of the tasks that have a stored entry (keys read without unpickling)."""
