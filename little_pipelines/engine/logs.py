@@ -30,6 +30,14 @@ _KEY = "lp_task"
 _FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {message}"  # loguru adds the traceback
 
 
+def _line(when: float, level: str, text: str) -> str:
+    """A note as a log line, stamped as loguru stamps the task's own records."""
+    from datetime import datetime
+
+    stamp = datetime.fromtimestamp(when).isoformat(sep=" ", timespec="milliseconds")
+    return f"{stamp} | {level: <8} | {text}\n"
+
+
 def task_logger(name: str) -> Logger:
     """A loguru logger bound to task `name`; its records reach that task's log file."""
     from loguru import logger
@@ -56,7 +64,9 @@ class TaskLogs:
         self.every_task = every_task
         self.on_listen = on_listen  # called once, before loguru first carries a record
         self._files: dict[str, IO[str]] = {}
-        self._waiting: dict[str, list[str]] = {}  # notes of tasks that have no log file yet
+        # the notes of tasks that have no log file yet: (time, level, text)
+        self._waiting: dict[str, list[tuple[float, str, str]]] = {}
+        self._present: set[str] | None = None  # the log files there were, once looked at
         self._sink_id: int | None = None
         self._made_dir: bool | None = False  # None: the folder cannot be made
 
@@ -97,19 +107,18 @@ class TaskLogs:
 
     def note(self, name: str, level: str, text: str) -> None:
         """Write one line of the engine's own (start, finish, failure) to a task's log."""
-        from datetime import datetime
+        import time
 
-        stamp = datetime.now().isoformat(sep=" ", timespec="milliseconds")
-        line = f"{stamp} | {level: <8} | {text}\n"
+        note = (time.time(), level, text)
         handle = self._files.get(name)
         if handle is None and name not in self._waiting:
             handle = self._existing(name)
         if handle is None and (self.every_task or level == "ERROR"):
             handle = self._handle(name)
         if handle is None:
-            self._waiting.setdefault(name, []).append(line)
+            self._waiting.setdefault(name, []).append(note)  # written if the task logs
         else:
-            handle.write(line)
+            handle.write(_line(*note))
 
     def done(self, name: str) -> None:
         """Close a task's log file when it finishes (a large run must not hold thousands open)."""
@@ -122,12 +131,19 @@ class TaskLogs:
         handle = self._files.get(name)
         if handle is None:
             handle = self._files[name] = self._open(name)
-            handle.writelines(self._waiting.pop(name, ()))
+            handle.writelines(_line(*note) for note in self._waiting.pop(name, ()))
         return handle
 
     def _existing(self, name: str) -> IO[str] | None:
         """The task's log file if it exists already (appending to one is cheap), else None."""
         if self.every_task or self._made_dir is None:
+            return None
+        if self._present is None:  # one listing, not one failed open per quiet task
+            try:
+                self._present = set(os.listdir(self.log_dir))
+            except OSError:
+                self._present = set()
+        if f"{name}.log" not in self._present:
             return None
         try:
             fd = os.open(self.path(name), os.O_WRONLY | os.O_APPEND | NOFOLLOW)

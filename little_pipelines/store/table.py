@@ -28,10 +28,11 @@ __all__ = ["MODE_BINARY", "MODE_RAW", "MODE_TEXT", "Row", "Table"]
 MODE_RAW, MODE_BINARY, MODE_TEXT = 1, 2, 3
 Row = tuple[int, str | None, Any]  # a row as stored: mode, file name, inline value
 _BATCH = 900  # keys per query: SQLite allows 999 parameters in builds older than 3.32
-# A value kept in its row, as diskcache's `set` writes one (no expiry, no tag, size 0).
+# Values kept in their rows, as diskcache's `set` writes one (no expiry, no tag, size 0).
+_ROW = f"(?, 1, ?, NULL, ?, 0, NULL, 0, {MODE_RAW}, NULL, ?)"
 _UPSERT = (
     "INSERT INTO Cache(key, raw, store_time, expire_time, access_time, access_count, tag,"
-    f" size, mode, filename, value) VALUES (?, 1, ?, NULL, ?, 0, NULL, 0, {MODE_RAW}, NULL, ?)"
+    " size, mode, filename, value) VALUES {rows}"
     " ON CONFLICT(key, raw) DO UPDATE SET store_time = excluded.store_time, expire_time = NULL,"
     " access_time = excluded.access_time, access_count = 0, tag = NULL, size = 0,"
     f" mode = {MODE_RAW}, filename = NULL, value = excluded.value"
@@ -172,30 +173,49 @@ class Table:
         return None if row is None else self._parse(row)
 
     def put_rows(self, items: list[tuple[str, bytes | str]]) -> None:
-        """Store several values in one transaction (a kill leaves all or none of them).
+        """Store several values at once (a kill leaves all of them or none).
 
-        Values small enough to sit in the row (as diskcache keeps them) are written with one
-        statement each, replacing what was there; larger ones go through diskcache, which
-        writes their value file. A value file a new value replaces is removed after commit.
+        Values small enough to sit in their row (as diskcache keeps them) are written by one
+        statement, which SQLite makes atomic by itself: the cost of storing a result is
+        mostly its transaction. With a larger value among them, diskcache writes its value
+        file, in one transaction with the rest. A value file that a new value replaces is
+        removed once the new rows are in.
         """
         cache = self.raw
-        small = [(k, v) for k, v in items if len(v) < cache.disk_min_file_size]
-        now = time.time()
-        with cache._transact() as (sql, cleanup):
+        limit = cache.disk_min_file_size
+        small = [(k, v) for k, v in items if len(v) < limit]
+        if len(small) == len(items):
+            replaced = self._value_files([k for k, _ in small])
+            self._upsert(small)
+            for filename in replaced:
+                cache._disk.remove(filename)
+            return
+        with cache._transact() as (_, cleanup):
+            for filename in self._value_files([k for k, _ in small]):
+                cleanup(filename)
             if small:
-                marks = ", ".join("?" * len(small))
-                replaced = sql(
-                    f"SELECT filename FROM Cache WHERE raw = 1 AND key IN ({marks})"
-                    " AND filename IS NOT NULL",
-                    [k for k, _ in small],
-                ).fetchall()
-                for (filename,) in replaced:
-                    cleanup(filename)
-                for key, value in small:
-                    sql(_UPSERT, (key, now, now, value))
+                self._upsert(small)
             for key, value in items:
-                if len(value) >= cache.disk_min_file_size:
+                if len(value) >= limit:
                     cache.set(key, value)
+
+    def _value_files(self, keys: list[str]) -> list[str]:
+        """The value files of the rows of `keys` that have one."""
+        if not keys:
+            return []
+        marks = ", ".join("?" * len(keys))
+        query = (
+            f"SELECT filename FROM Cache WHERE raw = 1 AND key IN ({marks})"
+            " AND filename IS NOT NULL"
+        )
+        return [filename for (filename,) in self.raw._sql(query, keys).fetchall()]
+
+    def _upsert(self, items: list[tuple[str, bytes | str]]) -> None:
+        """Write values into their rows, replacing what was there, in one statement."""
+        now = time.time()
+        rows = ", ".join([_ROW] * len(items))
+        args = [x for key, value in items for x in (key, now, now, value)]
+        self.raw._sql(_UPSERT.format(rows=rows), args)
 
     def put_data(self, key: str, value: Any) -> None:
         """Store JSON-able `value` under `key` as text."""
