@@ -872,6 +872,7 @@ def test_a_ctrl_c_while_workers_run_reports_each_task_once(tmp_path):
         """Two workers: `a` never answers, `b` answers at once."""
 
         jobs = 2
+        inline_below_s = None
 
         def start(self) -> None:
             pass

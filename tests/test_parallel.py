@@ -127,3 +127,40 @@ def test_a_worker_that_dies_fails_its_task_and_the_run_reports(tmp_path: Path) -
     assert die["error"]["type"] == "WorkerDied"
     assert die["error"]["message"].startswith("task 'die' ended its worker process (exit code 3)")
     assert got["other"] == ("executed", "new")
+
+
+QUICK = """
+    import os
+    import little_pipelines as lp
+
+    @lp.task(inputs=["n.txt"])
+    def task_count(this):
+        return int((this.root / "n.txt").read_text())
+
+    def task_where(count):
+        return count, os.getpid()
+"""
+
+
+def test_a_task_known_to_be_quick_runs_in_lps_own_process(tmp_path: Path) -> None:
+    """With -j, a task whose unchanged code ran in under 2 ms last time is not worth a round
+    trip to a worker; a new task, or one whose code changed, still goes to one."""
+    import os
+
+    p = Project(tmp_path)  # `lp` runs in this process: its pid is ours
+    p.write("n.txt", "1")
+    p.write("tasks_quick.py", QUICK)
+    first = p.run("-j", "2")
+    assert statuses(first) == {"count": ("executed", "new"), "where": ("executed", "new")}
+    assert p.lp("show", "where").out.strip() != f"(1, {os.getpid()})"  # new: in a worker
+    p.write("n.txt", "2")
+    second = p.run("-j", "2")
+    assert statuses(second) == {
+        "count": ("executed", "inputs"),
+        "where": ("executed", "upstream"),
+    }
+    assert p.lp("show", "where").out.strip() == f"(2, {os.getpid()})"  # quick: here
+    p.replace("tasks_quick.py", "return count, os.getpid()", "return count + 0, os.getpid()")
+    third = p.run("-j", "2")
+    assert statuses(third)["where"] == ("executed", "code")
+    assert p.lp("show", "where").out.strip() != f"(2, {os.getpid()})"  # changed: a worker

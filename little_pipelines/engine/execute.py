@@ -54,9 +54,12 @@ class Executor(Protocol):
     """Where tasks that carry a RemoteCall run besides lp's process (a pool, a cluster).
 
     Built once by a front door and passed to the run; `jobs` tasks may be out at once.
+    A task whose unchanged code last ran in under `inline_below_s` seconds runs in lp's
+    own process instead: sending it out would cost more than running it (None: never).
     """
 
     jobs: int
+    inline_below_s: float | None
 
     def start(self) -> None:
         """Get ready for tasks soon to come (workers start while lp still prepares)."""
@@ -79,14 +82,25 @@ def call_guarded(invoke: Callable[[], Any]) -> Any:
             os._exit(0)
 
 
-def perform(name: str, invoke: Callable[[], Any], *, in_worker: bool = False) -> Outcome:
+def perform(
+    name: str,
+    invoke: Callable[[], Any],
+    *,
+    in_worker: bool = False,
+    prepare: Callable[[], Callable[[], Any]] | None = None,
+) -> Outcome:
     """Call a task and serialize what it returned; its own errors become the outcome's.
 
+    `prepare`, if given, makes the call to time (importing the task's module, loading its
+    upstream results): its errors are the task's too, but its time is not the task's.
     Ctrl-C (KeyboardInterrupt) stops the run; in a worker, which has no Ctrl-C of its own,
     it fails the task like any other exception.
     """
     started = time.perf_counter()
     try:
+        if prepare is not None:
+            invoke = prepare()
+            started = time.perf_counter()
         value = invoke()
     except KeyboardInterrupt:
         if not in_worker:
@@ -155,7 +169,7 @@ def run_remote(
                 logs[call.log_dir] = task_logs.__enter__()
     entered = kept
 
-    def invoke() -> Any:
+    def ready() -> Callable[[], Any]:
         nonlocal entered
         if task_logs is not None:  # (a log that cannot be opened fails the task, saying why)
             if not entered:
@@ -173,10 +187,10 @@ def run_remote(
         if call.wants_this:
             name = call.name
             kwargs["this"] = TaskContext(name, lambda: task_logger(name), Path(call.root))
-        return call_guarded(lambda: func(**kwargs))
+        return lambda: call_guarded(lambda: func(**kwargs))
 
     try:
-        return perform(call.name, invoke, in_worker=True)
+        return perform(call.name, lambda: None, in_worker=True, prepare=ready)
     finally:
         if task_logs is not None and entered:
             if kept:

@@ -30,7 +30,7 @@ from little_pipelines.outcomes import (
     TaskError,
     TaskReport,
 )
-from little_pipelines.store.cache import ResultCache
+from little_pipelines.store.cache import Entry, ResultCache
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -156,8 +156,8 @@ class _Run(Inline):
         self.current[:] = [name]
         task = self._blocked(spec)
         if task is None and self.executor is not None and spec.remote is not None:
-            _, reason = self.decide_now(spec)
-            if reason is not None:
+            entry, reason = self.decide_now(spec)
+            if reason is not None and not self._quick(reason, entry):
                 sent = self._submit(spec, reason, self.executor)
                 if not isinstance(sent, TaskReport):
                     self.current.clear()  # it is out: a Ctrl-C now reports it as running
@@ -169,6 +169,14 @@ class _Run(Inline):
         self.current.clear()  # (before the report: a Ctrl-C in the reporter adds no second line)
         self._record(task)
         return None
+
+    def _quick(self, reason: Reason, entry: Entry | None) -> bool:
+        """Whether a task is better run here than sent out: its code ran, unchanged, faster
+        last time than a round trip to a worker takes (see Executor.inline_below_s)."""
+        limit = self.executor.inline_below_s if self.executor is not None else None
+        if limit is None or entry is None or reason in (Reason.NEW, Reason.CODE):
+            return False
+        return entry.duration_s < limit
 
     def _submit(
         self, spec: TaskSpec, reason: Reason, executor: Executor
