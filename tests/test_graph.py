@@ -135,3 +135,16 @@ def test_unknown_name_in_selection_is_task_not_found_with_suggestion():
         graph.dependents(["nope"])
     with pytest.raises(TaskNotFoundError):
         graph["nope"]
+
+
+def test_a_graph_of_the_same_tasks_keeps_its_order_and_checks_the_rest_anew():
+    first = TaskGraph([spec("c", "b"), spec("a"), spec("b", "a")])
+    again = [spec("c", "b"), spec("a"), spec("b", "a")]  # new specs, same shape
+    same = first.with_specs(again)
+    assert same.order == first.order == ["a", "b", "c"]
+    assert [s for s in same] == [again[1], again[2], again[0]]  # the new specs are used
+    assert first.with_specs([spec("c"), spec("a"), spec("b", "a")]).order != first.order
+    with pytest.raises(CycleError):
+        first.with_specs([spec("c", "b"), spec("a", "c"), spec("b", "a")])
+    with pytest.raises(DuplicateTaskError):
+        first.with_specs([spec("a"), spec("a"), spec("b", "a")])

@@ -50,6 +50,19 @@ class TaskGraph:
             for dep in spec.deps:
                 self.downstream[dep].append(spec.name)
 
+    def with_specs(self, specs: list[TaskSpec]) -> TaskGraph:
+        """A graph of `specs`: this one's order, when they are the same tasks with the same
+        dependencies, listed alike (a watch rebuilds the graph on every save); else built
+        and checked anew."""
+        if [s.name for s in specs] != list(self.specs) or any(
+            s.deps != self.specs[s.name].deps for s in specs
+        ):
+            return TaskGraph(specs)
+        graph = object.__new__(TaskGraph)
+        graph.specs = {spec.name: spec for spec in specs}
+        graph.order, graph._position, graph.downstream = self.order, self._position, self.downstream
+        return graph
+
     def _sort(self) -> list[str]:
         sorter = graphlib.TopologicalSorter({n: s.deps for n, s in self.specs.items()})
         try:

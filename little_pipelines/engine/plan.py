@@ -101,6 +101,8 @@ class Planner:
         self.rehashed: set[str] = set()  # tasks whose inputs were hashed again after upstream ran
         self.selected: set[str] = set(graph.order)
         self.prepared: set[str] = set()  # tasks made ready to run (imported) in this run
+        # tasks the plan found fresh, with the entry it found them fresh by (see decide_now)
+        self.fresh: dict[str, Entry] = {}
 
     def select(self, targets: Sequence[str] | None, *, no_upstream: bool) -> list[str]:
         if not targets:
@@ -188,6 +190,8 @@ class Planner:
             reason = None if name in self.skip else self.reason(spec, entry)
             if reason is None and entry is not None:
                 self.digests[name] = entry.result
+                if name not in self.skip:
+                    self.fresh[name] = entry
             last = entry.duration_s if entry is not None else None
             plan.append(PlannedTask(name, reason is not None, reason, last))
         self.digests = known
@@ -210,8 +214,12 @@ class Planner:
 
     def decide_now(self, spec: TaskSpec) -> tuple[Entry | None, Reason | None]:
         """The reason to run, decided when the task's turn comes (upstream tasks are done)."""
-        if spec.inputs and spec.name not in self.rehashed and any(d in self.ran for d in spec.deps):
+        upstream_ran = any(d in self.ran for d in spec.deps)
+        if spec.inputs and spec.name not in self.rehashed and upstream_ran:
             self.inputs.pop(spec.name, None)  # an upstream task may have written the inputs
             self.rehashed.add(spec.name)
         entry = self.entry(spec.name)
+        planned = self.fresh.get(spec.name)
+        if planned is entry and entry is not None and entry.expires_at is None and not upstream_ran:
+            return entry, None  # found fresh by the plan, and nothing it was decided by changed
         return entry, self.reason(spec, entry)

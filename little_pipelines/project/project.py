@@ -57,6 +57,7 @@ class Project:
         # what the last reload read and built, reused while unchanged (watch rereads often)
         self._readings: dict[Path, Any] = {}
         self._specs: dict[str, tuple[TaskDef, tuple[str, ...], TaskSpec]] = {}
+        self._built: TaskGraph | None = None  # the last graph, kept after `invalidate`
         self._pipeline: ProjectPipeline | None = None
         self.defs: dict[str, TaskDef] = {}
         self.objects: dict[str, SpecSource] = {}  # the `lp.Task` objects of its tasks files
@@ -118,8 +119,8 @@ class Project:
         self.defs = {d.name: d for d in defs}
         if files is None:  # a reload of some files keeps what the last full walk found
             self.notices = [_unreadable_notice(folder, self.root) for folder in unreadable]
-        graph = TaskGraph(specs)
-        self._graph = graph
+        graph = self._built.with_specs(specs) if self._built is not None else TaskGraph(specs)
+        self._graph = self._built = graph
         return graph
 
     def invalidate(self) -> None:
