@@ -18,12 +18,11 @@ from typing import Any
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.spec import TaskSpec
 from little_pipelines.errors import LittlePipelinesError
-from little_pipelines.expire import ExpiryKind
 from little_pipelines.fingerprint.inputs import input_file_digests, inputs_digest
 from little_pipelines.outcomes import PlannedTask, Reason
 from little_pipelines.store.cache import Entry, ResultCache
 
-__all__ = ["Planner", "decide", "policy_kind", "process_session"]
+__all__ = ["Planner", "decide", "process_session"]
 
 
 def process_session() -> str:
@@ -49,13 +48,6 @@ def process_session() -> str:
 
 
 _TOKENS: dict[int, str] = {}  # process_session where the system cannot tell: pid -> token
-
-
-def policy_kind(policy: Any) -> ExpiryKind:
-    """How an expiry policy counts; a plain callable (the original's API) gives seconds."""
-    if policy is None:
-        return ExpiryKind.NEVER
-    return ExpiryKind(getattr(policy, "kind", ExpiryKind.TIME))
 
 
 def decide(

@@ -8,16 +8,31 @@ the one its dependents are decided by.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from little_pipelines.engine.execute import Outcome
-from little_pipelines.engine.plan import Planner, policy_kind
+from little_pipelines.engine.plan import Planner
 from little_pipelines.engine.spec import TaskSpec
-from little_pipelines.expire import ExpiryKind
 from little_pipelines.fingerprint.values import pickle_digest
 from little_pipelines.outcomes import Reason, Status, TaskError, TaskReport
 from little_pipelines.store.cache import Entry
 
-__all__ = ["Recorder"]
+if TYPE_CHECKING:
+    from little_pipelines.expire import ExpiryKind
+
+__all__ = ["Recorder", "policy_kind"]
+
+
+def policy_kind(policy: Any) -> ExpiryKind:
+    """How an expiry policy counts; a plain callable (the original's API) gives seconds.
+
+    (expire.py is imported here, not at the top: a task without a policy never needs it.)
+    """
+    from little_pipelines.expire import ExpiryKind
+
+    if policy is None:
+        return ExpiryKind.NEVER
+    return ExpiryKind(getattr(policy, "kind", ExpiryKind.TIME))
 
 
 class Recorder(Planner):
@@ -54,6 +69,17 @@ class Recorder(Planner):
         if spec.inputs:
             entry.extra["inputs"] = self.input_files(spec)[1]
         policy = spec.policy()
+        if policy is not None:
+            self._expiry(entry, policy, now)
+        self.cache.store(spec.name, data, entry, source)
+        self.entries[spec.name] = entry
+        self.results[spec.name] = (entry.data, data)
+        return result
+
+    def _expiry(self, entry: Entry, policy: Any, now: float) -> None:
+        """Note in a new entry when its result expires, by its task's policy."""
+        from little_pipelines.expire import ExpiryKind
+
         kind = policy_kind(policy)
         if kind is ExpiryKind.SESSION:
             entry.session = self.session
@@ -65,10 +91,6 @@ class Recorder(Planner):
                 seconds = policy()
             if seconds is not None:
                 entry.expires_at = whole + seconds
-        self.cache.store(spec.name, data, entry, source)
-        self.entries[spec.name] = entry
-        self.results[spec.name] = (entry.data, data)
-        return result
 
     def _forget(self, name: str) -> None:
         """A failed task's previous result must not be used until it succeeds again."""
@@ -80,6 +102,10 @@ class Recorder(Planner):
     def expire_on_complete(self, selected: list[str]) -> None:
         """Results that expire `on_complete` stop being fresh once the run is over."""
         for name in selected:
-            kind = policy_kind(self.graph[name].policy())
-            if kind is ExpiryKind.RUN and self.entries.get(name):
+            policy = self.graph[name].policy()
+            if policy is None:
+                continue
+            from little_pipelines.expire import ExpiryKind
+
+            if policy_kind(policy) is ExpiryKind.RUN and self.entries.get(name):
                 self.cache.update(name, expires_at=self.clock())

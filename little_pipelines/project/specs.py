@@ -16,7 +16,6 @@ from typing import Any
 from little_pipelines.engine.execute import RemoteCall
 from little_pipelines.engine.spec import TaskContext, TaskSpec
 from little_pipelines.errors import UnknownDependencyError
-from little_pipelines.expire import never
 from little_pipelines.fingerprint.code import Definition, SourceIndex
 from little_pipelines.paths import PathFilter
 from little_pipelines.project.loader import worker_modules
@@ -124,7 +123,7 @@ class _FunctionCall:
 
     Its expiry is read off the imported function (`@lp.task(expire=...)` may be any
     expression): `prepare`, which the engine calls before a task runs, imports it and notes
-    the policy; until then the policy is `never()`, which no freshness decision reads.
+    the policy; until then it is None (never), which no freshness decision reads.
     """
 
     def __init__(
@@ -143,7 +142,7 @@ class _FunctionCall:
         self.policy = options.expire if options is not None else None
 
     def expire(self) -> Any:
-        return self.policy if self.policy is not None else never()
+        return self.policy  # None (never) until prepared
 
     def source(self) -> str:
         task, index = self.task, self.index
