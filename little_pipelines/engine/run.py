@@ -153,6 +153,11 @@ class _Run(Inline):
     def _start(self, name: str) -> Future[Any] | None:
         """Start a task: here (None, once it is done), or in a worker (its Future)."""
         spec = self.graph[name]
+        entry = self.fresh.get(name)
+        if entry is not None and self._still_fresh(spec, entry):
+            self.digests[name] = entry.result
+            self._record(TaskReport(name, Status.CACHED))
+            return None
         self.current[:] = [name]
         task = self._blocked(spec)
         if task is None and self.executor is not None and spec.remote is not None:
@@ -169,6 +174,14 @@ class _Run(Inline):
         self.current.clear()  # (before the report: a Ctrl-C in the reporter adds no second line)
         self._record(task)
         return None
+
+    def _still_fresh(self, spec: TaskSpec, entry: Entry) -> bool:
+        """Whether a task the plan found fresh still is, at its turn, without deciding again:
+        no upstream task ran or failed or left nothing since, and no clock can expire it."""
+        if entry.expires_at is not None or self.entries.get(spec.name) is not entry:
+            return False
+        done = self.ran, self.failed, self.missing
+        return not any(dep in seen for dep in spec.deps for seen in done)
 
     def _quick(self, reason: Reason, entry: Entry | None) -> bool:
         """Whether a task is better run here than sent out: its code ran, unchanged, faster
