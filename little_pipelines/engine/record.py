@@ -38,6 +38,8 @@ def policy_kind(policy: Any) -> ExpiryKind:
 class Recorder(Planner):
     """The planner, plus storing results and recording failures as a run makes them."""
 
+    sources: set[str] | None = None  # see _sources
+
     def _settle(self, spec: TaskSpec, reason: Reason, outcome: Outcome) -> TaskReport:
         """Store what a task returned, or record that it failed: wherever it ran."""
         if outcome.error is not None or outcome.data is None:
@@ -64,8 +66,9 @@ class Recorder(Planner):
         # not parsed in this run, parsed) only the first time a result of this code is stored
         source = None
         key = self.cache.source_key(spec.code, spec.file)
-        if spec.source is not None and not self.cache.has_source(key):
+        if spec.source is not None and key not in self._sources():
             source = (key, spec.source())
+            self._sources().add(key)
         if spec.inputs:
             entry.extra["inputs"] = self.input_files(spec)[1]
         policy = spec.policy()
@@ -75,6 +78,14 @@ class Recorder(Planner):
         self.entries[spec.name] = entry
         self.results[spec.name] = (entry.data, data)
         return result
+
+    def _sources(self) -> set[str]:
+        """The source keys stored already, of the selected tasks (asked once per run)."""
+        if self.sources is None:
+            graph = self.graph
+            keys = {self.cache.source_key(graph[n].code, graph[n].file) for n in self.selected}
+            self.sources = self.cache.sources_among(keys)
+        return self.sources
 
     def _expiry(self, entry: Entry, policy: Any, now: float) -> None:
         """Note in a new entry when its result expires, by its task's policy."""

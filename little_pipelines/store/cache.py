@@ -203,6 +203,11 @@ class ResultCache(Table):
         """Whether a source is stored under `key` (see `source_key`)."""
         return bool(self._rows(_SOURCE + key))
 
+    def sources_among(self, keys: Iterable[str]) -> set[str]:
+        """Which of `keys` have a source stored, in a few queries (see `source_key`)."""
+        found = self._rows(*(_SOURCE + key for key in keys))
+        return {key[len(_SOURCE) :] for key in found}
+
     def source(self, key: str) -> str | None:
         """The source stored under `key` when a result of that code was stored; kept by code
         and file, so unchanged code is never stored twice (`lp why` shows what changed)."""
