@@ -47,6 +47,7 @@ class ModuleIndex:
         self._feeds: dict[Path, list[tuple[Path, str, Definition]]] = {}
         self._feeds_version = 0
         self._recorders: list[set[Path]] = []
+        self._rels: dict[Path, str] = {}  # see _rel
 
     @contextlib.contextmanager
     def recording(self) -> Iterator[set[Path]]:
@@ -151,10 +152,15 @@ class ModuleIndex:
         return found
 
     def _rel(self, path: Path) -> str:
-        try:
-            return path.relative_to(self.root).as_posix()
-        except ValueError:
-            return path.as_posix()
+        """`path` as the project names it (relative to the root where it is below it)."""
+        rel = self._rels.get(path)
+        if rel is None:
+            try:
+                rel = path.relative_to(self.root).as_posix()
+            except ValueError:
+                rel = path.as_posix()
+            self._rels[path] = rel
+        return rel
 
     def _feeds_of(self, info: ModuleInfo) -> list[tuple[Path, str, Definition]]:
         """The import-time calls of `info` into functions of other project modules."""
