@@ -80,11 +80,11 @@ class Recorder(Planner):
         return result
 
     def _sources(self) -> set[str]:
-        """The source keys stored already, of the selected tasks (asked once per run)."""
+        """The source keys stored already, of the tasks that may run (asked once per run)."""
         if self.sources is None:
-            graph = self.graph
-            keys = {self.cache.source_key(graph[n].code, graph[n].file) for n in self.selected}
-            self.sources = self.cache.sources_among(keys)
+            graph, key = self.graph, self.cache.source_key
+            may_run = [graph[n] for n in self.selected if n not in self.fresh]
+            self.sources = self.cache.sources_among({key(s.code, s.file) for s in may_run})
         return self.sources
 
     def _expiry(self, entry: Entry, policy: Any, now: float) -> None:

@@ -98,28 +98,35 @@ def _kept(seen: Seen) -> list[Any]:
     return [*seen.stamp, seen.digest, trusted]
 
 
-def _still(seen: dict[str, Any]) -> dict[str, Any] | None:
-    """A memo's record of paths, with those that had to be read brought up to date; None
-    when one of them no longer holds what it held."""
+def _still(seen: dict[str, Any], looked: dict[str, Seen | None]) -> dict[str, Any] | None:
+    """A memo's record of paths, with the files that had to be read brought up to date; None
+    when one of them no longer holds what it held. `looked` keeps the folders listed, so
+    that a folder every reading depends on is listed once per reload, not once per reading.
+
+    A folder whose stamp moved but whose importable names did not (a save that replaced a
+    file in it) is left as recorded: listing it again costs less than rewriting every memo.
+    """
     refreshed = dict(seen)
     for path, kept in seen.items():
-        now = _unchanged(Path(path), kept)
+        now = _unchanged(path, kept, looked)
         if now is False:
             return None
-        if now is not True:
+        if now is not True and not os.path.isdir(path):
             refreshed[path] = _kept(now)
     return refreshed
 
 
-def _unchanged(path: Path, kept: Any) -> Seen | bool:
+def _unchanged(path: str, kept: Any, looked: dict[str, Seen | None]) -> Seen | bool:
     """Whether a path still holds what a memo recorded: True when its settled stamp says so,
     its current Seen when its content had to be read to say so, False otherwise."""
     if not isinstance(kept, list) or len(kept) != 5:
         return False
     *stamp, content, trusted = kept
-    if trusted is True and _stamp(path) == tuple(stamp):
+    if trusted is True and _stamp(Path(path)) == tuple(stamp):
         return True
-    now = _seen(path)
+    now = looked[path] if path in looked else _seen(Path(path))
+    if now is not None and os.path.isdir(path):
+        looked[path] = now
     return now if now is not None and now.digest == content else False
 
 
@@ -144,6 +151,7 @@ class ReadCache:
         # handed back as the same objects, so what was built from them can be kept too
         self.kept = {} if kept is None else kept
         self._folders: dict[Path, Seen | None] = {}  # folders as they were before reading
+        self._looked: dict[str, Seen | None] = {}  # the folders checking the memos listed
 
     def _key(self, path: Path) -> str:
         return "discovery:" + path.relative_to(self.root).as_posix()
@@ -161,7 +169,7 @@ class ReadCache:
         """
         held = self.kept.get(path)
         if held is not None:
-            seen = _still(held[0])
+            seen = _still(held[0], self._looked)
             if seen is not None:
                 self.kept[path] = (seen, held[1])
                 return held[1]
@@ -174,7 +182,7 @@ class ReadCache:
             return None
         if not all(isinstance(t, dict) and _memo_task_ok(t) for t in tasks):
             return None  # not what put() writes: damaged, or another version's
-        refreshed = _still(seen)
+        refreshed = _still(seen, self._looked)
         if refreshed is None:
             return None
         if refreshed != seen and self.cache.writable:  # next time, the stamps may do
