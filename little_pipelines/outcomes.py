@@ -111,6 +111,7 @@ class RunReport:
     interrupted: bool = False
     cancelled: bool = False
     warnings: list[str] = field(default_factory=list)
+    dry_run: bool = False  # nothing ran: the tasks say what would have
 
     @property
     def ok(self) -> bool:

@@ -60,6 +60,7 @@ def test_list_json_states(tmp_path: Path) -> None:
     assert rows["clean_orders"]["deps"] == ["orders"]
     assert rows["report"]["deps"] == ["clean_orders"]
     assert rows["lonely"]["last_duration_s"] is None
+    assert rows["lonely"]["expiry"] == "—"  # no result: nothing to expire ("never" misleads)
 
     p.run()
     p.replace("tasks_sales.py", 'o != "0"', 'o not in ("0", "")')
@@ -387,3 +388,30 @@ def test_load_with_an_explicit_root(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "42"
     assert statuses(p.run())["lonely"] == ("cached", None)
+
+
+def test_lp_show_prints_text_as_text_and_other_values_pretty_unwrapped(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    long_line = "east 81.25 " * 20  # 220 characters: off a terminal nothing wraps it
+    p.write(
+        "tasks_show.py",
+        f"""
+        def task_text():
+            return "east 81.25\\nnorth 133.8\\n"
+
+        def task_line():
+            return {long_line!r}
+
+        def task_rows():
+            return [{{"region": "east", "total": 81.25}}] * 3
+        """,
+    )
+    p.run()
+    text, line, rows = p.lp_many(("show", "text"), ("show", "line"), ("show", "rows"))
+    assert text.out == "east 81.25\nnorth 133.8\n"  # the text itself, not its repr
+    assert line.out == long_line + "\n"
+    assert rows.out.splitlines() == [
+        "[{'region': 'east', 'total': 81.25},",
+        " {'region': 'east', 'total': 81.25},",
+        " {'region': 'east', 'total': 81.25}]",
+    ]

@@ -135,7 +135,7 @@ def test_an_input_written_by_an_upstream_task_is_read_after_it_runs(tmp_path: Pa
     p.replace("tasks_a.py", '"v1"', '"v2"')
     data = p.run()
     assert statuses(data) == {"make": ("executed", "code"), "use": ("executed", "inputs")}
-    assert p.lp("show", "use").out.strip() == "'v2'"
+    assert p.lp("show", "use").out.strip() == "v2"
 
 
 def test_lp_list_says_when_the_last_run_failed(tmp_path: Path) -> None:

@@ -247,8 +247,11 @@ def test_dry_run_human_output_names_tasks_and_reasons(tmp_path: Path) -> None:
     result = p.lp("run", "--dry-run")
     assert result.rc == 0, str(result)
     assert re.search(r"\ba\b.*would_run.*\(new\)", result.err), result.err
-    assert "would run" in result.err
+    assert "would run" in result.err and "failed" not in result.err  # nothing ran
     assert ran(p) == set()
+    p.run()
+    fresh = p.lp("run", "--dry-run")
+    assert re.search(r"^0 would run, \d+ cached in ", fresh.err, re.M), fresh.err
 
 
 def test_failure_finishes_independent_tasks_by_default(tmp_path: Path) -> None:

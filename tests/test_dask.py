@@ -33,7 +33,7 @@ def test_tasks_run_on_the_cluster_and_cache_here(tmp_path: Path, scheduler: str)
         "right": ("executed", "new"),
         "both": ("executed", "new"),
     }
-    assert p.lp("show", "both").out.strip() == "'left+right'"
+    assert p.lp("show", "both").out.strip() == "left+right"
     again = p.run()  # the cache is the lp process's: a local run finds everything fresh
     assert {s for s, _ in statuses(again).values()} == {"cached"}
 
@@ -85,4 +85,4 @@ def test_a_worker_runs_a_helper_edited_between_runs(tmp_path: Path, scheduler: s
     p.write(f"{helper}.py", "def f():\n    return 'h2'\n")
     data = p.run("--executor", "dask", "--address", scheduler)
     assert statuses(data) == {"y": ("executed", "code")}
-    assert p.lp("show", "y").out.strip() == "'h2'"
+    assert p.lp("show", "y").out.strip() == "h2"

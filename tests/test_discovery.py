@@ -198,7 +198,7 @@ def test_parameters_name_upstream_tasks_and_defaults_are_kept(tmp_path: Path) ->
     assert rows["total"]["deps"] == ["orders"]
     assert sorted(rows["label"]["deps"]) == ["orders", "total"]  # a default naming a task
     assert total.out.strip() == "70"
-    assert label.out.strip() == "'70 from [3, 4]'"
+    assert label.out.strip() == "70 from [3, 4]"
 
 
 def test_this_gives_name_logger_and_root(tmp_path: Path) -> None:
@@ -225,7 +225,7 @@ def test_this_gives_name_logger_and_root(tmp_path: Path) -> None:
     assert "hello from me" in log and "careful" in log
     assert not (p.state / "logs" / "you.log").exists()  # a task that never logs has no file
     shown, listed = p.lp_many(("show", "you"), ("list", "--json"))
-    assert shown.out.strip() == "'you'"
+    assert shown.out.strip() == "you"
     assert listed.json["tasks"][1]["deps"] == ["me"]
 
 
@@ -300,7 +300,7 @@ def test_tasks_files_import_project_modules(tmp_path: Path) -> None:
     data = p.run()
     # an imported task_ function is not a task of the importing file
     assert statuses(data) == {"greet": ("executed", "new")}
-    assert p.lp("show", "greet").out.strip() == "'HI'"
+    assert p.lp("show", "greet").out.strip() == "HI"
     p.replace("mylib/util.py", "s.upper()", "s.upper() + '!'")
     assert statuses(p.run()) == {"greet": ("executed", "code")}
 
@@ -342,7 +342,7 @@ def test_task_objects_join_the_graph(tmp_path: Path) -> None:
     assert executed(p.run()) == set()
     total, summary, listed = p.lp_many(("show", "total"), ("show", "summary"), ("list", "--json"))
     assert total.out.strip() == "6"
-    assert summary.out.strip() == "'total=6'"
+    assert summary.out.strip() == "total=6"
     rows = {row["name"]: row for row in listed.json["tasks"]}
     assert rows["total"]["deps"] == ["raw"]
     assert rows["summary"]["deps"] == ["total"]

@@ -41,7 +41,7 @@ def test_independent_tasks_run_at_the_same_time(tmp_path: Path) -> None:
         "right": ("executed", "new"),
         "both": ("executed", "new"),
     }
-    assert p.lp("show", "both").out.strip() == "'left+right'"
+    assert p.lp("show", "both").out.strip() == "left+right"
     assert "left is waiting" in p.read(".little_pipelines/logs/left.log")
     again = p.run("-j", "2")
     assert {s for s, _ in statuses(again).values()} == {"cached"}

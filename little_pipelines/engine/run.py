@@ -76,7 +76,7 @@ def run(
     selected, plan = state.start_run(options)
     state.warnings[:0] = notices
     reporter.run_started(plan)
-    report = state.report = RunReport(warnings=state.warnings)
+    report = state.report = RunReport(warnings=state.warnings, dry_run=options.dry_run)
     started = time.perf_counter()
     if options.dry_run:
         state.dry_run(plan)

@@ -74,12 +74,31 @@ def show(
     ctx: typer.Context, task: str, root: Root = None, verbose: Verbose = False, quiet: Quiet = False
 ) -> None:
     """`lp show`: one cached result, loaded and printed."""
-    from rich.console import Console
-    from rich.pretty import Pretty
-
     with errors():
         value = open_project(ctx, root).result(task)
-    Console(highlight=False).print(Pretty(value))
+    print_value(value)
+
+
+def print_value(value: object) -> None:
+    """A result as a person reads it: text as text, a table as its table, anything else
+    pretty-printed (on a terminal in colour and to its width; off one, never hard-wrapped)."""
+    import sys
+
+    if isinstance(value, str):
+        text = value
+    elif type(value).__module__.partition(".")[0] in ("pandas", "polars", "numpy"):
+        text = str(value)  # their own tables
+    elif sys.stdout.isatty():
+        from rich.console import Console
+        from rich.pretty import Pretty
+
+        Console(highlight=False).print(Pretty(value))
+        return
+    else:
+        import pprint
+
+        text = pprint.pformat(value, width=100, sort_dicts=False)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def clean(

@@ -222,12 +222,11 @@ class ConsoleReporter(NoticeReporter):
 
     def _totals_line(self, report: RunReport) -> Line:
         counts = report.counts()
-        dry_run = any(t.status is Status.WOULD_RUN for t in report.tasks)
-        parts = [
-            f"{counts['executed']} {'would run' if dry_run else 'executed'}",
-            f"{counts['cached']} cached",
-            f"{counts['failed']} failed",
-        ]
+        if report.dry_run:  # nothing ran, so nothing failed
+            parts = [f"{counts['executed']} would run", f"{counts['cached']} cached"]
+        else:
+            parts = [f"{counts['executed']} executed", f"{counts['cached']} cached"]
+            parts.append(f"{counts['failed']} failed")
         parts += [f"{counts[k]} {k}" for k in ("skipped", "upstream_failed") if counts[k]]
         text = f"{', '.join(parts)} in {format_duration(report.duration_s)}"
         if report.interrupted:

@@ -47,8 +47,8 @@ def list_rows(project: Project) -> list[dict[str, Any]]:
         elif entry is not None and entry.expires_at is not None:
             when = datetime.fromtimestamp(entry.expires_at).strftime("%Y-%m-%d %H:%M")
             expiry = f"expired {when}" if reason is Reason.EXPIRED else when
-        else:
-            expiry = spec.meta.get("expire_text") or "never"
+        else:  # its declared policy; "never" only for a result that never expires
+            expiry = spec.meta.get("expire_text") or ("never" if entry is not None else "—")
         rows.append(
             {
                 "name": spec.name,
