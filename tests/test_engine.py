@@ -688,15 +688,21 @@ def test_failure_traceback_is_trimmed_to_user_frames(tmp_path):
     assert "little_pipelines/" not in error.traceback
 
 
+def chatty(p: Project, *messages: str) -> None:
+    """Add the task `chatty`, which logs each of `messages` through `this.logger`."""
+
+    def invoke(up, this):
+        for message in messages:
+            this.logger.info(message)
+        return 1
+
+    p.specs["chatty"] = TaskSpec("chatty", invoke, "v1")
+
+
 def test_task_log_files_are_written_when_log_dir_is_given(tmp_path):
     logs = tmp_path / "logs"
     p = Project(tmp_path)
-
-    def chatty(up, this):
-        this.logger.info("hello from the task")
-        return 1
-
-    p.specs["chatty"] = TaskSpec("chatty", chatty, "v1")
+    chatty(p, "hello from the task")
     p.task("bad", value=lambda up: user_code_that_fails([]))
     p.run(log_dir=logs)
     chatty_log = (logs / "chatty.log").read_text()
@@ -709,13 +715,7 @@ def test_task_log_files_are_written_when_log_dir_is_given(tmp_path):
 def test_task_log_has_one_line_per_record(tmp_path):
     logs = tmp_path / "logs"
     p = Project(tmp_path)
-
-    def chatty(up, this):
-        this.logger.info("first")
-        this.logger.info("second")
-        return 1
-
-    p.specs["chatty"] = TaskSpec("chatty", chatty, "v1")
+    chatty(p, "first", "second")
     p.run(log_dir=logs)
     lines = (logs / "chatty.log").read_text().splitlines()
     assert [line.rpartition(" | ")[2] for line in lines][1:3] == ["first", "second"]
@@ -756,12 +756,7 @@ def test_with_log_every_task_off_a_quiet_task_gets_a_log_file_only_once_it_fails
 def test_with_log_every_task_off_the_notes_come_before_a_tasks_first_record(tmp_path):
     logs = tmp_path / "logs"
     p = Project(tmp_path)
-
-    def chatty(up, this):
-        this.logger.info("the record")
-        return 1
-
-    p.specs["chatty"] = TaskSpec("chatty", chatty, "v1")
+    chatty(p, "the record")
     p.run(log_dir=logs, log_every_task=False)
     lines = (logs / "chatty.log").read_text().splitlines()
     messages = [line.rpartition(" | ")[2] for line in lines]
