@@ -370,3 +370,15 @@ def test_a_root_that_is_not_a_folder_exits_2_and_writes_nothing(
         assert f"the project root {root}" in result.out + result.err
     assert [q.name for q in place.iterdir()] == (["nowhere"] if kind == "file" else [])
     assert kind == "missing" or root.is_file()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc (no folder can be made)")
+def test_a_cache_folder_that_cannot_be_made_says_so_not_how_to_reset_it(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write("pyproject.toml", '[tool.little_pipelines]\ncache_dir = "/proc/lp-no-such-cache"\n')
+    p.write("tasks_a.py", "def task_a():\n    return 1\n")
+    for result in p.lp_many(("run",), ("list",)):
+        assert result.rc == 2, str(result)
+        assert "cannot create the cache folder /proc/lp-no-such-cache" in result.flat_err
+        assert "cache_dir in pyproject.toml" in result.flat_err
+        assert "rm -r" not in result.err  # deleting what is not there resets nothing

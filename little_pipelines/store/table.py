@@ -62,8 +62,8 @@ class Table:
                 raise self._read_only()
             import diskcache
 
+            self._make_folder()
             try:
-                make_dirs(self.directory)
                 create_private_file(self.directory / "cache.db")  # SQLite keeps its mode
                 # No eviction: a result may only disappear when the user cleans it.
                 self._cache = diskcache.Cache(
@@ -75,6 +75,21 @@ class Table:
                     raise self._read_only() from exc
                 raise self._corrupt(exc) from exc
         return self._cache
+
+    def _make_folder(self) -> None:
+        """Create the cache folder; one that cannot be made is named, with what to do instead
+        (deleting it, the usual reset, cannot help: it is not there)."""
+        try:
+            make_dirs(self.directory)
+        except (FileExistsError, NotADirectoryError) as exc:  # a file in its place: reset it
+            raise self._corrupt(exc) from exc
+        except OSError as exc:
+            raise CacheError(
+                f"cannot create the cache folder {self.directory}: {exc.strerror or exc}"
+                " (choose a folder lp can create: cache_dir in pyproject.toml, or"
+                " LITTLE_PIPELINES_HOME for library pipelines)",
+                file=str(self.directory),
+            ) from exc
 
     @property
     def writable(self) -> bool:
