@@ -315,3 +315,22 @@ def test_warnings_of_the_run_show_once_after_the_display(terminal: bool) -> None
     assert text.count("warning: shown during the run") == 1
     assert text.count("warning: found by the planner") == 1
     assert text.rindex("warning: found by the planner") > text.index("task")
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_a_watch_run_that_executes_nothing_is_one_line(terminal: bool) -> None:
+    """A comment-only save under `lp watch`: no table of every cached task again."""
+    console, out = make_test_console(terminal=terminal)
+    reporter = make_reporter(console)
+    reporter.brief_when_idle = True
+    idle = RunReport([TaskReport("a", Status.CACHED), TaskReport("b", Status.CACHED)], 0.002)
+    drive(reporter, [], idle)
+    shown = out.getvalue()
+    assert "nothing to run: 2 cached, in 2ms" in shown
+    assert "duration" not in shown and "0 failed" not in shown  # no table, no totals line
+    console, out = make_test_console(terminal=terminal)
+    reporter = make_reporter(console)
+    reporter.brief_when_idle = True
+    busy = RunReport([TaskReport("a", Status.EXECUTED, Reason.CODE, 0.01)], 0.02)
+    drive(reporter, [PlannedTask("a", will_run=True, reason=Reason.CODE)], busy)
+    assert "1 executed" in out.getvalue() and "nothing to run" not in out.getvalue()

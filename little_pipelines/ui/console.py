@@ -68,7 +68,7 @@ def make_console(*, stderr: bool = True, no_color: bool | None = None) -> Consol
 
 def make_reporter(
     console: AnyConsole, *, verbose: bool = False, quiet: bool = False
-) -> NoticeReporter:
+) -> ConsoleReporter:
     """The live reporter on a real terminal, the plain one on pipes, CI and dumb terminals."""
     if (
         not isinstance(console, PlainConsole)
@@ -141,6 +141,7 @@ class ConsoleReporter(NoticeReporter):
     """What both reporters share: which lines to show, and the end-of-run summary."""
 
     styled = False
+    brief_when_idle = False  # a run that executed nothing says so in one line (watch)
 
     def __init__(self, console: AnyConsole, *, verbose: bool = False, quiet: bool = False) -> None:
         super().__init__(console)
@@ -158,6 +159,10 @@ class ConsoleReporter(NoticeReporter):
 
     def run_finished(self, report: RunReport) -> None:
         super().run_finished(report)
+        if self.brief_when_idle and all(t.status is Status.CACHED for t in report.tasks):
+            took = format_duration(report.duration_s)
+            self._print(Line(f"nothing to run: {len(report.tasks)} cached, in {took}"))
+            return
         if not self.quiet:
             self._print_summary(report)
         for task in report.tasks:

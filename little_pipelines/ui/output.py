@@ -122,7 +122,9 @@ class WatchView:
             return JsonReporter(self.project, Reporter(), self.stdout, trigger)
         from little_pipelines.ui.console import make_reporter
 
-        return make_reporter(self.console, verbose=self.verbose, quiet=self.quiet)
+        reporter = make_reporter(self.console, verbose=self.verbose, quiet=self.quiet)
+        reporter.brief_when_idle = bool(trigger)  # a save that changed nothing: one line
+        return reporter
 
     def on_run(self, report: RunReport, trigger: list[str]) -> None:
         if not self.as_json and not self.quiet:
