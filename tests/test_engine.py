@@ -262,7 +262,19 @@ def test_after_session_result_from_another_process_is_expired(tmp_path):
     entry = p.cache.entry("session")
     assert entry.session == process_session()
     p.cache.update("session", session="another-process")
-    assert outcome(p.run())["session"] == (EXECUTED, "expired")
+    report = p.run()
+    assert outcome(report)["session"] == (EXECUTED, "expired")
+    # "expired" alone puzzles when every new run of a script finds this: say which kind
+    assert report.by_name()["session"].detail.startswith("after_session:")
+
+
+def test_a_result_expired_by_the_clock_says_when(tmp_path):
+    p = Project(tmp_path)
+    p.task("hourly", expire=from_now(hours=1))
+    p.run()
+    report = p.run(clock=lambda: T0 + 2 * 3600)
+    assert outcome(report)["hourly"] == (EXECUTED, "expired")
+    assert report.by_name()["hourly"].detail.startswith("its result expired at ")
 
 
 def test_on_complete_is_visible_downstream_then_expires_after_the_run(tmp_path):

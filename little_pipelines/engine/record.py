@@ -35,6 +35,18 @@ def policy_kind(policy: Any) -> ExpiryKind:
     return ExpiryKind(getattr(policy, "kind", ExpiryKind.TIME))
 
 
+def _expired_how(entry: Entry | None) -> str:
+    """How an expired result expired, for the task's line ("expired" alone puzzles when a
+    library script's after_session results expire at every new run of the script)."""
+    if entry is None:
+        return ""
+    if entry.session is not None:
+        return "after_session: its result was made by an earlier process"
+    if entry.expires_at is not None:
+        return f"its result expired at {datetime.fromtimestamp(entry.expires_at):%Y-%m-%d %H:%M}"
+    return ""
+
+
 class Recorder(Planner):
     """The planner, plus storing results and recording failures as a run makes them."""
 
@@ -47,8 +59,10 @@ class Recorder(Planner):
             error = TaskError(*outcome.error) if outcome.error else None
             return TaskReport(spec.name, Status.FAILED, reason, outcome.duration_s, error=error)
         result = outcome.digest or pickle_digest(outcome.data)
+        previous = self.entries.get(spec.name)
         self.digests[spec.name] = self._store(spec, outcome.data, outcome.duration_s, result)
-        return TaskReport(spec.name, Status.EXECUTED, reason, outcome.duration_s)
+        detail = _expired_how(previous) if reason is Reason.EXPIRED else ""
+        return TaskReport(spec.name, Status.EXECUTED, reason, outcome.duration_s, detail=detail)
 
     def _store(self, spec: TaskSpec, data: bytes, duration: float, result: str) -> str:
         """Store a result's bytes under its canonical digest `result` (which it returns)."""
