@@ -415,3 +415,14 @@ def test_lp_show_prints_text_as_text_and_other_values_pretty_unwrapped(tmp_path:
         " {'region': 'east', 'total': 81.25},",
         " {'region': 'east', 'total': 81.25}]",
     ]
+
+
+def test_lp_why_names_each_file_of_the_diff_once(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write("helpers.py", "RATE = 2\n\n\ndef scale(x):\n    return x * RATE\n")
+    p.write("tasks_a.py", "from helpers import scale\n\n\ndef task_a():\n    return scale(1)\n")
+    p.run()
+    p.replace("helpers.py", "RATE = 2", "RATE = 3")
+    why = p.lp("why", "a").out
+    assert why.count("# helpers.py") == 1, why  # both definitions, under one header
+    assert "-RATE = 2" in why and "+RATE = 3" in why

@@ -92,9 +92,17 @@ class SourceIndex(ModuleIndex):
         return digest("\n".join(sorted({d.digest for _, d in closure})))
 
     def closure_source(self, closure: list[tuple[Path, Definition]]) -> str:
-        """The normalised source of a closure, for showing what changed."""
+        """The source of a closure, for showing what changed: each file's definitions in
+        the file's order, under one `# file` line per file."""
         blocks = {(self._rel(p), getattr(d.node, "lineno", 0), d.text) for p, d in closure}
-        return "\n\n".join(f"# {rel}\n{text}" for rel, _, text in sorted(blocks))
+        parts: list[str] = []
+        current = None
+        for rel, _, text in sorted(blocks):
+            if rel != current:
+                parts.append(f"# {rel}")
+                current = rel
+            parts.append(text)
+        return "\n\n".join(parts)
 
     def closure_notes(self, closure: list[tuple[Path, Definition]]) -> list[str]:
         """Where the reader fell back to something coarser, in words (for lp why)."""
