@@ -95,7 +95,10 @@ def test_no_upstream_warns_about_the_results_it_feeds(tmp_path: Path) -> None:
     p.replace("tasks_a.py", "RATE = 2", "RATE = 3")
     result = p.lp("run", "report", "--no-upstream")
     assert result.rc == 0
-    assert "warning: using the stale cached result of 'total' (--no-upstream)" in result.err
+    warning = "warning: using the stale cached result of 'total' (--no-upstream)"
+    assert warning in result.err
+    assert result.err.index(warning) < result.err.index("cached, 0 failed")  # before the totals
+    assert result.err.count(warning) == 1
     assert "'clean'" not in result.err
     assert "[yellow]" not in result.err
     data = p.run("report", "--no-upstream", "--force")

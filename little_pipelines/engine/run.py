@@ -74,8 +74,11 @@ def run(
     state = _Run(graph, cache, clock=clock, root=root, results=results, session=session)
     state.guard, state.reporter, state.executor, state.stop = guard, reporter, executor, stop
     selected, plan = state.start_run(options)
+    planned = list(state.warnings)  # what planning found (a stale upstream of --no-upstream)
     state.warnings[:0] = notices
     reporter.run_started(plan)
+    for message in planned:  # now, before any task's line, not after the summary
+        reporter.warning(message)
     report = state.report = RunReport(warnings=state.warnings, dry_run=options.dry_run)
     started = time.perf_counter()
     if options.dry_run:
