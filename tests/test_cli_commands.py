@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from e2e_helpers import Project, executed, make_env, statuses
 
 import little_pipelines
@@ -426,3 +427,21 @@ def test_lp_why_names_each_file_of_the_diff_once(tmp_path: Path) -> None:
     why = p.lp("why", "a").out
     assert why.count("# helpers.py") == 1, why  # both definitions, under one header
     assert "-RATE = 2" in why and "+RATE = 3" in why
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("run", "--jobs", "0"), "Invalid value for '--jobs' / '-j': must be 1 or more"),
+        (("graph", "--format", "svg"), "'svg' is not one of 'text', 'mermaid', 'dot'"),
+        (("why",), "Missing argument 'task'."),
+    ],
+)
+def test_usage_errors_are_plain_lines_in_plain_words(
+    tmp_path: Path, args: tuple[str, ...], says: str
+) -> None:
+    result = Project(tmp_path, process=True).lp(*args)  # a pipe, as in CI logs
+    assert result.rc == 2
+    assert says in result.err and "Usage: lp " in result.err
+    assert "╭" not in result.err and "Input should" not in result.err
+    assert "Value error" not in result.err and "[tasks]" not in result.err

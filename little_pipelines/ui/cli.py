@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 import typer.core
+from typer._click.exceptions import UsageError  # typer vendors click: its own classes
 
 from little_pipelines._version import __version__
 from little_pipelines.outcomes import ExitCode
@@ -52,12 +53,34 @@ class _Group(typer.core.TyperGroup):
 
 
 class _Command(typer.core.TyperCommand):
-    """A command of `lp`, with the help the fast lane prints (ui/help.py)."""
+    """A command of `lp`, with the help the fast lane prints (ui/help.py), its usage line
+    as declared (`[TASK]...`, not `[tasks]...`), and parse errors in plain words."""
 
     def format_help(self, ctx: Any, formatter: Any) -> None:  # click's, as typer vendors it
         from little_pipelines.ui.help import help_text
 
         formatter.write(help_text(self.name))
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        tasks = flags.COMMANDS[self.name or ""].tasks
+        return ["[OPTIONS]", tasks] if tasks else ["[OPTIONS]"]
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as exc:
+            exc.message = _plain(exc.message)
+            raise
+
+
+def _plain(message: str) -> str:
+    """A parse error without the wording of the validation library under typer."""
+    import re
+
+    message = re.sub(
+        r"Input should be greater than or equal to (\d+)", r"must be \1 or more", message
+    )
+    return re.sub(r"Value error, (.*?)\.?$", r"\1", message)
 
 
 app = typer.Typer(
@@ -67,6 +90,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # usage errors as plain lines, like lp's own (help is ui/help.py)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
