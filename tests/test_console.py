@@ -334,3 +334,10 @@ def test_a_watch_run_that_executes_nothing_is_one_line(terminal: bool) -> None:
     busy = RunReport([TaskReport("a", Status.EXECUTED, Reason.CODE, 0.01)], 0.02)
     drive(reporter, [PlannedTask("a", will_run=True, reason=Reason.CODE)], busy)
     assert "1 executed" in out.getvalue() and "nothing to run" not in out.getvalue()
+
+
+def test_a_plan_dropped_for_a_newer_save_says_so() -> None:
+    console, out = make_test_console(terminal=False)
+    report = RunReport([TaskReport("a", Status.EXECUTED, Reason.CODE, 0.01)], 0.02, cancelled=True)
+    drive(PlainReporter(console), [PlannedTask("a", will_run=True, reason=Reason.CODE)], report)
+    assert "(a file changed: the rest of this plan was dropped)" in out.getvalue()

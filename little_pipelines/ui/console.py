@@ -236,6 +236,8 @@ class ConsoleReporter(NoticeReporter):
         text = f"{', '.join(parts)} in {format_duration(report.duration_s)}"
         if report.interrupted:
             text += " (interrupted)"
+        elif report.cancelled:  # watch: a save came in while this plan ran
+            text += " (a file changed: the rest of this plan was dropped)"
         return Line(text, style=self._style("bold green" if report.ok else "bold red"))
 
 
