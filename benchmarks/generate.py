@@ -17,7 +17,7 @@ import argparse
 import os
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +28,9 @@ __all__ = [
     "generate",
     "middle_task",
     "plan_tasks",
+    "reached",
     "task_name",
+    "users_of",
 ]
 
 HELPERS = '''"""Helpers shared by some benchmark tasks (editing them re-executes their users)."""
@@ -173,17 +175,27 @@ def middle_task(layout: Layout) -> str:
 
 def affected_by(layout: Layout, name: str) -> set[str]:
     """The task and everything downstream of it: what an edit of `name` re-executes."""
-    downstream: dict[str, list[str]] = {task: [] for task in layout.deps}
-    for task, deps in layout.deps.items():
-        for dep in deps:
-            downstream[dep].append(task)
+    return reached(users_of(layout.deps), name)
+
+
+def users_of(deps: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
+    """Each task's direct dependents."""
+    users: dict[str, list[str]] = {task: [] for task in deps}
+    for task, needs in deps.items():
+        for dep in needs:
+            users[dep].append(task)
+    return users
+
+
+def reached(users: Mapping[str, list[str]], name: str) -> set[str]:
+    """`name` and every task downstream of it, given each task's dependents."""
     found: set[str] = set()
     stack = [name]
     while stack:
         task = stack.pop()
         if task not in found:
             found.add(task)
-            stack.extend(downstream[task])
+            stack.extend(users[task])
     return found
 
 

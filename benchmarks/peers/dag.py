@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from generate import reached, users_of
+
 __all__ = ["CONSTANT", "EDIT_CLOSURE", "Dag", "edit_constant", "plan"]
 
 LAYERS = 20
@@ -55,22 +57,11 @@ class Dag:
 
     def closure(self, name: str) -> set[str]:
         """The task and everything downstream of it: what an edit of it must re-execute."""
-        found: set[str] = set()
-        stack = [name]
-        while stack:
-            task = stack.pop()
-            if task not in found:
-                found.add(task)
-                stack.extend(self._downstream[task])
-        return found
+        return reached(self._downstream, name)
 
     @cached_property
     def _downstream(self) -> dict[str, list[str]]:
-        users: dict[str, list[str]] = {name: [] for name in self.deps}
-        for name, deps in self.deps.items():
-            for dep in deps:
-                users[dep].append(name)
-        return users
+        return users_of(self.deps)
 
     @cached_property
     def edit_target(self) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -107,8 +108,6 @@ class TaskLogs:
 
     def note(self, name: str, level: str, text: str) -> None:
         """Write one line of the engine's own (start, finish, failure) to a task's log."""
-        import time
-
         note = (time.time(), level, text)
         handle = self._files.get(name)
         if handle is None and name not in self._waiting:

@@ -93,7 +93,8 @@ class Planner:
         self.rehashed: set[str] = set()  # tasks whose inputs were hashed again after upstream ran
         self.selected: set[str] = set(graph.order)
         self.prepared: set[str] = set()  # tasks made ready to run (imported) in this run
-        # tasks the plan found fresh, with the entry it found them fresh by (see decide_now)
+        # tasks the plan found fresh, with the entry it found them fresh by (run.py books
+        # them as cached at their turn while nothing they were decided by changed)
         self.fresh: dict[str, Entry] = {}
 
     def select(self, targets: Sequence[str] | None, *, no_upstream: bool) -> list[str]:
@@ -206,12 +207,8 @@ class Planner:
 
     def decide_now(self, spec: TaskSpec) -> tuple[Entry | None, Reason | None]:
         """The reason to run, decided when the task's turn comes (upstream tasks are done)."""
-        upstream_ran = any(d in self.ran for d in spec.deps)
-        if spec.inputs and spec.name not in self.rehashed and upstream_ran:
+        if spec.inputs and spec.name not in self.rehashed and any(d in self.ran for d in spec.deps):
             self.inputs.pop(spec.name, None)  # an upstream task may have written the inputs
             self.rehashed.add(spec.name)
         entry = self.entry(spec.name)
-        planned = self.fresh.get(spec.name)
-        if planned is entry and entry is not None and entry.expires_at is None and not upstream_ran:
-            return entry, None  # found fresh by the plan, and nothing it was decided by changed
         return entry, self.reason(spec, entry)
