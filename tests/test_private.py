@@ -17,6 +17,7 @@ from little_pipelines.engine.spec import TaskSpec
 from little_pipelines.errors import CacheError
 from little_pipelines.outcomes import Reporter
 from little_pipelines.store.cache import ResultCache
+from little_pipelines.store.private import private_disk
 
 
 @contextmanager
@@ -109,3 +110,17 @@ def test_a_symlinked_run_lock_is_refused_with_the_fix(tmp_path):
     assert "is a symbolic link" in str(info.value)
     assert str(info.value).endswith(f"(to reset it: rm -r {state / 'run.lock'})")
     assert victim.read_text() == "precious\n"
+
+
+def test_a_new_value_file_goes_around_a_stray_file_in_a_value_folder_place(tmp_path):
+    # value files live in two levels of randomly named folders; a damaged cache folder may
+    # hold a file where one of them belongs, and a new value must not fail on it
+    stray = [f"{n:02x}" for n in range(0, 256, 2)]  # half of all top-level names
+    for name in stray:
+        (tmp_path / name).write_text("not a folder\n")
+    disk = private_disk()(str(tmp_path), min_file_size=0, pickle_protocol=5)
+    for n in range(40):
+        size, _, filename, _ = disk.store(f"value {n}".encode(), read=False)
+        assert filename[:2] not in stray
+        assert (tmp_path / filename).read_bytes() == f"value {n}".encode()
+    assert all((tmp_path / name).read_text() == "not a folder\n" for name in stray)

@@ -94,6 +94,20 @@ def private_disk() -> type:
     import diskcache
 
     class PrivateDisk(diskcache.Disk):  # type: ignore[misc]  # diskcache has no types
+        def filename(self, key: Any = None, value: Any = None) -> tuple[str, str]:
+            """A random value file name whose folders are not blocked by a stray file.
+
+            A damaged cache folder may hold a file where a value folder belongs; a new value
+            then goes elsewhere, and the stray file is left alone.
+            """
+            for _ in range(100):
+                name, full_path = super().filename(key, value)
+                top = os.path.join(self._directory, name[:2])
+                middle = os.path.dirname(full_path)
+                if all(os.path.isdir(p) or not os.path.lexists(p) for p in (top, middle)):
+                    break
+            return name, full_path
+
         def _write(
             self, full_path: str, iterator: Any, mode: str, encoding: str | None = None
         ) -> int:
