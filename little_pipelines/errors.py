@@ -62,13 +62,14 @@ class UnknownDependencyError(PipelineValidationError):
     def __init__(self, task: str, dependency: str, known: Iterable[str], **where_: Any) -> None:
         loc = where(where_.get("file"), where_.get("line"))
         at = f" ({loc})" if loc else ""
-        known = sorted(known)
+        known = sorted(set(known) - {task})  # a task cannot need itself
         hint = did_you_mean(dependency, known)
         if not hint:
             listed = ", ".join(known[:8]) + (", …" if len(known) > 8 else "")
             hint = f" (tasks: {listed})" if known else " (there are no other tasks)"
+        end = "" if hint.endswith("?") else "."  # no `?.`
         super().__init__(
-            f"task '{task}'{at} needs '{dependency}', which no task provides{hint}."
+            f"task '{task}'{at} needs '{dependency}', which no task provides{hint}{end}"
             " A parameter that names no task needs a default value.",
             **where_,
         )

@@ -429,6 +429,31 @@ def test_lp_why_names_each_file_of_the_diff_once(tmp_path: Path) -> None:
     assert "-RATE = 2" in why and "+RATE = 3" in why
 
 
+def test_lp_why_shows_the_diff_of_an_lp_task_process(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write(
+        "tasks_q.py",
+        textwrap.dedent("""
+            import little_pipelines as lp
+
+            quality = lp.Task("quality")
+
+            @quality.process
+            def run(this):
+                return this.judge(10)
+
+            @quality.process
+            def judge(this, n):
+                return n / 100
+        """),
+    )
+    p.run()
+    p.replace("tasks_q.py", "n / 100", "n / 2000")
+    why = p.lp("why", "quality").out
+    assert "would run: code — its code changed:" in why
+    assert "-    return n / 100" in why and "+    return n / 2000" in why, why
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [

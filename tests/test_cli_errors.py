@@ -52,7 +52,7 @@ BROKEN_TASKS = {
     ),
     "unknown dependency": (
         {"tasks_bad.py": "x = 1\n\n\ndef task_report(clean_ordrs):\n    return clean_ordrs\n"},
-        ["tasks_bad.py:4", "'clean_ordrs'", "did you mean 'clean_orders'?"],
+        ["tasks_bad.py:4", "'clean_ordrs'", "did you mean 'clean_orders'? A parameter"],
         ("tasks_bad.py", 4),
     ),
     "cycle": (

@@ -120,7 +120,7 @@ def test_a_new_value_file_goes_around_a_stray_file_in_a_value_folder_place(tmp_p
         (tmp_path / name).write_text("not a folder\n")
     disk = private_disk()(str(tmp_path), min_file_size=0, pickle_protocol=5)
     for n in range(40):
-        size, _, filename, _ = disk.store(f"value {n}".encode(), read=False)
+        _, _, filename, _ = disk.store(f"value {n}".encode(), read=False)
         assert filename[:2] not in stray
         assert (tmp_path / filename).read_bytes() == f"value {n}".encode()
     assert all((tmp_path / name).read_text() == "not a folder\n" for name in stray)

@@ -20,6 +20,9 @@ from little_pipelines.errors import TaskNotFoundError
 from little_pipelines.fingerprint.code import SourceIndex, digest, object_code_digest
 
 if TYPE_CHECKING:
+    import ast
+    import types
+
     from loguru import Logger
 
     from little_pipelines.paths import PathFilter
@@ -168,7 +171,16 @@ class Task:
             on_upstream_error=self.if_upstream_errors,
             file=file,
             line=code.co_firstlineno if code else None,
+            source=functools.partial(self._source, indexes),
         )
+
+    def _source(self, indexes: dict[Path, SourceIndex]) -> str:
+        """What `_code` hashes, as text: each process with the code it reaches (for lp why)."""
+        parts = [f"# depends on: {', '.join(self.dependency_names) or 'nothing'}"]
+        parts += [f"# if upstream errors: {self.if_upstream_errors}"]
+        for name in sorted(self._processes):
+            parts += [f"# process {name}", _function_source(self._processes[name], indexes)]
+        return "\n".join(parts)
 
     def _invoke(self, upstream: Mapping[str, Any], this: TaskContext) -> Any:
         return self._processes["run"](self)
@@ -188,15 +200,33 @@ def _function_digest(func: Callable[..., Any], indexes: dict[Path, SourceIndex])
     code = getattr(func, "__code__", None)
     if code is None:
         return digest(repr(func))
-    path = Path(code.co_filename)
-    if path.is_file():
-        index = next((i for r, i in indexes.items() if path.is_relative_to(r)), None)
-        if index is None:  # a script outside any known project: its folder is the project
-            index = indexes[path.parent] = SourceIndex(path.parent)
-        try:
-            node = index.function_at(path, code.co_firstlineno)
-        except (OSError, SyntaxError):
-            node = None
-        if node is not None:
-            return index.code_digest([(path, node)])
+    found = _function_node(code, indexes)
+    if found is not None:
+        return found[0].code_digest([found[1:]])
     return object_code_digest(code)
+
+
+def _function_source(func: Callable[..., Any], indexes: dict[Path, SourceIndex]) -> str:
+    """The source `_function_digest` hashes, or a note of what it hashed instead."""
+    code = getattr(func, "__code__", None)
+    found = None if code is None else _function_node(code, indexes)
+    if found is None:
+        return f"# (no source: its compiled code is compared) {func!r}"
+    return found[0].code_source([found[1:]])
+
+
+def _function_node(
+    code: types.CodeType, indexes: dict[Path, SourceIndex]
+) -> tuple[SourceIndex, Path, ast.AST] | None:
+    """The index, file and syntax node of a function's definition, if its file can be read."""
+    path = Path(code.co_filename)
+    if not path.is_file():
+        return None
+    index = next((i for r, i in indexes.items() if path.is_relative_to(r)), None)
+    if index is None:  # a script outside any known project: its folder is the project
+        index = indexes[path.parent] = SourceIndex(path.parent)
+    try:
+        node = index.function_at(path, code.co_firstlineno)
+    except (OSError, SyntaxError):
+        return None
+    return None if node is None else (index, path, node)
