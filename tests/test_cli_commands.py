@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from e2e_helpers import Project, executed, make_env, statuses
+from e2e_helpers import Project, executed, lp_command, make_env, statuses
 
 import little_pipelines
 
@@ -470,3 +470,58 @@ def test_usage_errors_are_plain_lines_in_plain_words(
     assert says in result.err and "Usage: lp " in result.err
     assert "╭" not in result.err and "Input should" not in result.err
     assert "Value error" not in result.err and "[tasks]" not in result.err
+
+
+def complete(p: Project, line: str, cwd: Path | None = None) -> tuple[int, list[str]]:
+    """What bash completion offers for `line` (the last word is the one being completed)."""
+    words = line.split(" ")
+    env = {**make_env(p.home), "_LP_COMPLETE": "complete_bash"}
+    env |= {"COMP_WORDS": line, "COMP_CWORD": str(len(words) - 1)}
+    done = subprocess.run(
+        lp_command(), cwd=cwd or p.root, env=env, capture_output=True, text=True, timeout=60
+    )
+    return done.returncode, sorted(done.stdout.split())
+
+
+def test_task_names_complete_in_the_shell(tmp_path: Path) -> None:
+    p = sales(tmp_path, run=False)
+    assert complete(p, "lp run ") == (0, ["clean_orders", "lonely", "orders", "report"])
+    assert complete(p, "lp why c") == (0, ["clean_orders"])
+    assert complete(p, "lp show r") == (0, ["report"])
+    assert complete(p, "lp clean report ") == (0, ["clean_orders", "lonely", "orders"])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert complete(p, f"lp -C {p.root} run l", cwd=elsewhere) == (0, ["lonely"])
+    assert complete(p, "lp ru") == (0, ["run"])
+
+
+def test_a_broken_project_completes_nothing_and_prints_nothing(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write("tasks_bad.py", "def task_a(:\n")
+    assert complete(p, "lp run ") == (0, [])
+
+
+def test_verbose_names_the_tasks_files_lp_had_to_import(tmp_path: Path) -> None:
+    p = sales(tmp_path)
+    p.write(
+        "tasks_q.py",
+        "import little_pipelines as lp\n\nq = lp.Task('q')\n\n"
+        "@q.process\ndef run(this):\n    return 1\n",
+    )
+    note = "note: imported tasks_q.py to read its tasks: it defines lp.Task objects"
+    for args in (("list",), ("graph",), ("why", "q"), ("show", "report"), ("run",)):
+        assert note in p.lp(*args, "-v").flat_err, args
+        assert note in p.lp("-v", *args).flat_err, args  # before the command too
+        assert "note:" not in p.lp(*args).flat_err, args
+    p.write("tasks_q.py", "X = 1\n")
+    assert "note:" not in p.lp("list", "-v").flat_err  # literal files are read, not imported
+
+
+def test_quiet_is_accepted_everywhere_and_offered_where_it_says_less(tmp_path: Path) -> None:
+    p = sales(tmp_path)
+    for command in ("list", "graph", "why", "show"):
+        assert "--quiet" not in p.lp(command, "--help").out
+        args = (command, "report") if command in ("why", "show") else (command,)
+        assert p.lp(*args, "-q").rc == 0
+    assert "--quiet" in p.lp("clean", "--help").out
+    assert p.lp("clean", "report", "-q").err == ""

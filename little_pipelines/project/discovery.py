@@ -168,6 +168,10 @@ def _read_file(index: SourceIndex, path: Path, rel: str) -> FileTasks:
             raise _error(f"cannot read: {exc}", rel, None) from None
         objects, built = _file_kind(info.tree)
         found = FileTasks(path, dynamic=objects or built)
+        if objects:
+            found.why = "it defines lp.Task objects"
+        elif built:
+            found.why = "it makes task_ functions by running code"
         for stmt in info.tree.body:
             if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
@@ -176,6 +180,7 @@ def _read_file(index: SourceIndex, path: Path, rel: str) -> FileTasks:
             options = _static_options(stmt, rel)  # type: ignore[arg-type]
             if options is None:  # read from the imported function instead
                 found.dynamic = True
+                found.why = found.why or f"the options of {stmt.name} are not literals"
             params, defaults = _signature(stmt, rel)  # type: ignore[arg-type]
             closure = task_closure(index, path, stmt)
             found.tasks.append(
@@ -204,10 +209,12 @@ def read_project(
     files: list[Path] | None = None,
     read_cache: ReadCache | None = None,
     unreadable: list[Path] | None = None,
+    imported: dict[Path, str] | None = None,
 ) -> tuple[list[TaskDef], list[Any]]:
     """All tasks of the project: function tasks (TaskDef) and `lp.Task` objects.
 
-    Folders that could not be read are skipped and added to `unreadable` when it is given.
+    Folders that could not be read are skipped and added to `unreadable` when it is given;
+    tasks files that had to be imported go into `imported`, with why.
     """
     from little_pipelines.project.imported import tasks_by_import  # (it builds on this module)
 
@@ -222,6 +229,8 @@ def read_project(
             if read_cache is not None and not found.dynamic:
                 read_cache.put(found)
         if found.dynamic:
+            if imported is not None:
+                imported[path] = found.why
             for item in tasks_by_import(modules, index, found, config.root):
                 (defs if isinstance(item, TaskDef) else objects).append(item)
         else:

@@ -63,6 +63,8 @@ class Project:
         self.objects: dict[str, SpecSource] = {}  # the `lp.Task` objects of its tasks files
         # What reading the project warns about (a folder it cannot read), for every command.
         self.notices: list[str] = []
+        # The tasks files the last full reading imported (their syntax could not say), and why.
+        self.imported: dict[Path, str] = {}
 
     @property
     def log_dir(self) -> Path:
@@ -90,9 +92,10 @@ class Project:
         self.modules.refresh()  # a helper changed since it was imported: run it anew
         read_cache = ReadCache(self.cache, self.root, self.index, self._readings)
         unreadable: list[Path] = []
+        imported: dict[Path, str] = {}
         try:
             defs, objects = read_project(
-                self.config, self.index, self.modules, files, read_cache, unreadable
+                self.config, self.index, self.modules, files, read_cache, unreadable, imported
             )
         except (SyntaxError, OSError) as exc:  # a file changed (or vanished) while being read
             raise _unreadable(exc, self.root) from None
@@ -119,6 +122,7 @@ class Project:
         self.defs = {d.name: d for d in defs}
         if files is None:  # a reload of some files keeps what the last full walk found
             self.notices = [_unreadable_notice(folder, self.root) for folder in unreadable]
+            self.imported = imported
         graph = self._built.with_specs(specs) if self._built is not None else TaskGraph(specs)
         self._graph = self._built = graph
         return graph

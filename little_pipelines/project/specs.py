@@ -51,6 +51,7 @@ class FileTasks:
     path: Path
     tasks: list[TaskDef] = field(default_factory=list)
     dynamic: bool = False
+    why: str = ""  # why it must be imported, when it must
     uses: set[Path] = field(default_factory=set)  # the project files its tasks' code reaches
 
 

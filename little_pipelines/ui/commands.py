@@ -21,7 +21,7 @@ from little_pipelines.ui.common import (
     task_logs_to_stderr,
 )
 from little_pipelines.ui.flags import GraphFormat
-from little_pipelines.ui.params import Json, Quiet, Root, Tasks, Verbose, option
+from little_pipelines.ui.params import Json, Quiet, Root, Task, Tasks, Verbose, option
 
 __all__ = ["COMMANDS"]
 
@@ -52,12 +52,16 @@ def graph(
     with errors():
         project = open_project(ctx, root)
         rows = list_rows(project)
-    print_notices(project)
+    print_notices(project, opt(ctx, "verbose", verbose))
     typer.echo(render_graph(rows, str(fmt)))
 
 
 def why(
-    ctx: typer.Context, task: str, root: Root = None, verbose: Verbose = False, quiet: Quiet = False
+    ctx: typer.Context,
+    task: Task,
+    root: Root = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
 ) -> None:
     """`lp why`: the planner's decision for one task, explained (explain.py)."""
     from little_pipelines.ui.explain import explain
@@ -66,16 +70,22 @@ def why(
         project = open_project(ctx, root)
         name = project.graph[task].name
         lines = explain(project.graph, project.cache, name, session=project.session)
-    print_notices(project)
+    print_notices(project, opt(ctx, "verbose", verbose))
     typer.echo("\n".join(lines))
 
 
 def show(
-    ctx: typer.Context, task: str, root: Root = None, verbose: Verbose = False, quiet: Quiet = False
+    ctx: typer.Context,
+    task: Task,
+    root: Root = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
 ) -> None:
     """`lp show`: one cached result, loaded and printed."""
     with errors():
-        value = open_project(ctx, root).result(task)
+        project = open_project(ctx, root)
+        value = project.result(task)
+    print_notices(project, opt(ctx, "verbose", verbose))
     print_value(value)
 
 
@@ -120,6 +130,7 @@ def clean(
             else:
                 project.cache.reset()
                 message = f"dropped every cached result in {project.config.state_dir}"
+    print_notices(project, opt(ctx, "verbose", verbose))
     if not opt(ctx, "quiet", quiet):
         err_console().print(message, highlight=False)
 
@@ -134,10 +145,13 @@ def shell(
     with errors():
         project = open_project(ctx, root)
         project.graph  # noqa: B018 (load now, so errors show before the prompt)
+        print_notices(project, opt(ctx, "verbose", verbose))
         # at the prompt every Ctrl-C cancels the current command, not just the first one
         if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
             signal.signal(signal.SIGINT, signal.default_int_handler)
-        Shell().set_pipeline(project.pipeline).cmdloop()
+        prompt = Shell().set_pipeline(project.pipeline)
+        prompt.quiet = bool(opt(ctx, "quiet", quiet))
+        prompt.cmdloop()
 
 
 COMMANDS: dict[str, Callable[..., None]] = {

@@ -132,12 +132,27 @@ def errors(*, as_json: bool = False, project: list[Any] | None = None) -> Iterat
         raise SystemExit(ExitCode.USAGE) from None
 
 
-def print_notices(project: Project) -> None:
-    """What reading the project warned about, on stderr (stdout stays the command's output)."""
+def print_notices(project: Project, verbose: bool = False) -> None:
+    """What reading the project warned about, on stderr (stdout stays the command's output);
+    with `verbose`, also the tasks files it had to import."""
     if project.notices:
         console = err_console()
         for notice in project.notices:
             print_warning(console, notice)
+    if verbose:
+        print_imported(project)
+
+
+def print_imported(project: Project) -> None:
+    """One line per tasks file lp imported to read its tasks, saying why (for -v)."""
+    if not project.imported:
+        return
+    console = err_console()
+    for path, why in project.imported.items():
+        rel = path.relative_to(project.root).as_posix()
+        console.print(
+            f"note: imported {rel} to read its tasks: {why}", highlight=False, soft_wrap=True
+        )
 
 
 def scheduler_address(executor: ExecutorName, address: str | None) -> str | None:

@@ -10,6 +10,7 @@ which says what is wrong.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -147,14 +148,14 @@ def parse(
 def fast_main(argv: Sequence[str] | None = None, *, signals: Any = None) -> bool:
     """Run `argv` here if the fast lane understands it (SystemExit with the exit code);
     False when typer must."""
+    if "_LP_COMPLETE" in os.environ:  # the shell asks for completions: typer answers
+        return False
     parsed = parse(sys.argv[1:] if argv is None else argv)
     if parsed is None:
         return False
     try:
         _run(*parsed, signals)
     except BrokenPipeError:  # the reader went away (`lp list | head`): quiet, as click is
-        import os
-
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (nothing is flushed into the pipe at exit)
         raise SystemExit(1) from None
     return True

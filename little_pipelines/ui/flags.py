@@ -46,6 +46,7 @@ class Flag:
     takes: type | None = None
     least: int | None = None
     metavar: str | None = None  # what help shows for its value (default: from `takes`)
+    hidden: bool = False  # accepted (a common option) but left out of help: it changes nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ class Command:
 
 
 ROOT = Flag(("--root", "-C"), "Project root (default: found upward from here).", Path)
-VERBOSE = Flag(("--verbose", "-v"), "Show more (cached tasks too).")
+VERBOSE = Flag(("--verbose", "-v"), "Show more: cached tasks, task logs, imported files.")
 QUIET = Flag(("--quiet", "-q"), "Show only failures and totals.")
 JSON = Flag(("--json",), "Print one JSON object on stdout.")
 FORCE = Flag(("--force", "-f"), "Ignore cached results.")
@@ -102,9 +103,18 @@ RUN_FLAGS = {
     "verbose": VERBOSE,
     "quiet": QUIET,
 }
-LIST_FLAGS = {"as_json": JSON, "root": ROOT, "verbose": VERBOSE, "quiet": QUIET}
+# -v and -q are accepted by every command (SPEC section 4); help offers them where they do
+# something: -v names the tasks files lp had to import to read them, -q says less
+IMPORTS = Flag(("--verbose", "-v"), "Also name the tasks files lp had to import, and why.")
+NO_EFFECT = Flag(("--quiet", "-q"), "Accepted; changes nothing here.", hidden=True)
+PLAIN_FLAGS = {"root": ROOT, "verbose": IMPORTS, "quiet": NO_EFFECT}
+LIST_FLAGS = {"as_json": JSON, **PLAIN_FLAGS}
 WATCH_FLAGS = {k: f for k, f in RUN_FLAGS.items() if k not in ("dry_run", "no_upstream")}
-PLAIN_FLAGS = {"root": ROOT, "verbose": VERBOSE, "quiet": QUIET}
+CLEAN_FLAGS = {**PLAIN_FLAGS, "quiet": Flag(("--quiet", "-q"), "Print nothing when it works.")}
+SHELL_FLAGS = {
+    **PLAIN_FLAGS,
+    "quiet": Flag(("--quiet", "-q"), "Start in quiet mode: runs print only failures and totals."),
+}
 
 COMMANDS = {
     "run": Command(
@@ -128,9 +138,9 @@ COMMANDS = {
     ),
     "show": Command("The cached result of TASK, pretty-printed.", PLAIN_FLAGS, "TASK"),
     "clean": Command(
-        "Drop cached results (all of them when no task is named).", PLAIN_FLAGS, "[TASK]..."
+        "Drop cached results (all of them when no task is named).", CLEAN_FLAGS, "[TASK]..."
     ),
     "shell": Command(
-        "An interactive shell on the project (list_tasks, execute, peek, ...).", PLAIN_FLAGS
+        "An interactive shell on the project (list_tasks, execute, peek, ...).", SHELL_FLAGS
     ),
 }

@@ -81,7 +81,8 @@ def _table(rows: Iterable[tuple[str, str]], width: int | None) -> list[str]:
 
 
 def _options(flags: Mapping[str, Flag], width: int | None) -> list[str]:
-    return ["Options:", *_table(((_spelled(f), _help_of(f)) for f in flags.values()), width)]
+    shown = (f for f in flags.values() if not f.hidden)
+    return ["Options:", *_table(((_spelled(f), _help_of(f)) for f in shown), width)]
 
 
 def _paragraph(text: str, width: int | None) -> list[str]:

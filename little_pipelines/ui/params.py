@@ -21,8 +21,10 @@ __all__ = [
     "NoUpstream",
     "Quiet",
     "Root",
+    "Task",
     "Tasks",
     "Verbose",
+    "complete_tasks",
     "option",
 ]
 
@@ -44,4 +46,36 @@ Address = Annotated[Optional[str], option(flags.ADDRESS)]  # noqa: UP045
 ExitFirst = Annotated[bool, option(flags.EXITFIRST)]
 DryRun = Annotated[bool, option(flags.DRY_RUN)]
 NoUpstream = Annotated[bool, option(flags.NO_UPSTREAM)]
-Tasks = Annotated[Optional[list[str]], typer.Argument(help=flags.TASKS_HELP)]  # noqa: UP045
+
+
+def complete_tasks(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of task names: the project's tasks that start with what was typed.
+
+    Never fails the shell: a project that cannot be read completes nothing. A tasks file
+    that must be imported (`lp.Task`) is imported quietly, as `lp list` would import it.
+    """
+    import contextlib
+    import io
+
+    from little_pipelines.project.project import Project
+
+    root = ctx.params.get("root") or (ctx.find_root().params.get("root"))
+    given = set(ctx.params.get("tasks") or ())
+    quiet = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+            project = Project(root)
+            try:
+                names = list(project.names())
+            finally:
+                project.close()
+    except Exception:  # a completion must not print a traceback into the shell
+        return []
+    return [name for name in names if name.startswith(incomplete) and name not in given]
+
+
+Tasks = Annotated[
+    Optional[list[str]],  # noqa: UP045
+    typer.Argument(help=flags.TASKS_HELP, autocompletion=complete_tasks),
+]
+Task = Annotated[str, typer.Argument(help=flags.TASK_HELP, autocompletion=complete_tasks)]

@@ -20,6 +20,7 @@ from little_pipelines.ui.common import (
     no_tasks,
     open_project,
     opt,
+    print_imported,
     scheduler_address,
     usage,
 )
@@ -75,6 +76,8 @@ def run_tasks(
             reporter = make_reporter(
                 console, verbose=opt(ctx, "verbose", verbose), quiet=opt(ctx, "quiet", quiet)
             )
+        if opt(ctx, "verbose", verbose) and len(project.graph):
+            print_imported(project)
         options = RunOptions.of(
             tasks, force=force, dry_run=dry_run, exitfirst=exitfirst, no_upstream=no_upstream
         )

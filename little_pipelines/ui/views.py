@@ -139,14 +139,14 @@ def list_command(
 ) -> None:
     """`lp list`: the table of tasks (or its JSON) on stdout; typer's command and the fast
     lane both call it."""
-    from little_pipelines.ui.common import errors, open_project, print_notices
+    from little_pipelines.ui.common import errors, open_project, opt, print_notices
     from little_pipelines.ui.output import print_json
     from little_pipelines.ui.text import output_console
 
     with errors(as_json=as_json):
         project = open_project(ctx, root)
         rows = list_rows(project)
-    print_notices(project)
+    print_notices(project, opt(ctx, "verbose", verbose))
     if as_json:
         print_json({"version": 1, "pipeline": project.config.name, "tasks": rows})
     else:
