@@ -69,9 +69,15 @@ def test_dask_options_must_agree(tmp_path: Path) -> None:
     stray = p.lp("run", "--address", "tcp://127.0.0.1:8786")
     assert stray.rc == 2
     assert "--address goes with --executor dask" in stray.flat_err
+    jobs = p.lp("run", "--executor", "dask", "--address", "tcp://127.0.0.1:8786", "-j", "2")
+    assert jobs.rc == 2
+    assert "--jobs goes with local processes" in jobs.flat_err
     unreachable = p.lp("run", "--executor", "dask", "--address", "tcp://127.0.0.1:9")
     assert unreachable.rc == 2
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in unreachable.flat_err
+    bogus = p.lp("run", "--executor", "dask", "--address", "bogus://x")
+    assert bogus.rc == 2 and "internal error" not in bogus.flat_err
+    assert "'bogus://x' is not a Dask scheduler address" in bogus.flat_err
     assert not p.exists(".little_pipelines/cache.db") or p.run("--dry-run")["counts"]["cached"] == 0
 
 

@@ -101,6 +101,13 @@ class DaskExecutor:
             from little_pipelines.errors import ConfigError
 
             raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        except (ValueError, TypeError) as exc:  # not an address Dask can read
+            from little_pipelines.errors import ConfigError
+
+            raise ConfigError(
+                f"--address {address!r} is not a Dask scheduler address ({exc});"
+                " write it as tcp://HOST:PORT"
+            ) from None
         from little_pipelines.engine.dask_worker import PLUGIN, Importers
 
         self._client.register_plugin(Importers(), name=PLUGIN)

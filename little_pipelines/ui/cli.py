@@ -161,7 +161,7 @@ def watch(
     from little_pipelines.ui.output import WatchView
 
     console = make_console()
-    dask_address = scheduler_address(executor, address)
+    dask_address = scheduler_address(executor, address, jobs)
     verbose, quiet = opt(ctx, "verbose", verbose), opt(ctx, "quiet", quiet)
     task_logs_to_stderr(verbose, as_json or quiet)
     with errors(as_json=as_json):

@@ -155,8 +155,12 @@ def print_imported(project: Project) -> None:
         )
 
 
-def scheduler_address(executor: ExecutorName, address: str | None) -> str | None:
-    """The scheduler to use, checking the two options agree."""
+def scheduler_address(
+    executor: ExecutorName, address: str | None, jobs: int | None = None
+) -> str | None:
+    """The scheduler to use, checking the options agree."""
+    if executor is ExecutorName.dask and jobs is not None:
+        usage("--jobs goes with local processes: on Dask, the cluster's workers decide")
     if executor is ExecutorName.dask and not address:
         usage("--executor dask needs --address tcp://HOST:PORT (the Dask scheduler)")
     if executor is not ExecutorName.dask and address:

@@ -58,7 +58,7 @@ def run_tasks(
 
     if no_upstream and not tasks:
         usage("--no-upstream needs task names: lp run NAME --no-upstream")
-    dask_address = scheduler_address(executor, address)
+    dask_address = scheduler_address(executor, address, jobs)
     console = output_console()  # plain lines off a terminal, without importing rich
     logs = (opt(ctx, "verbose", verbose), as_json or opt(ctx, "quiet", quiet))
     holder: list[Any] = []
