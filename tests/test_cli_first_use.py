@@ -14,6 +14,10 @@ from e2e_helpers import Project, statuses
         ('[tool.little-pipelines]\nname = "x"\n', "did you mean [tool.little_pipelines]?"),
         ("[tool.little_pipelines]\npaths = []\n", "paths must be a non-empty list"),
         ('[tool.little_pipelines]\ncache_dir = ""\n', "cache_dir must be a folder name"),
+        (
+            '[tool.little_pipelines]\ncache_dir = "$LP_NOT_SET_ANYWHERE/c"\n',
+            "cache_dir must be a folder whose $VARIABLES are all set",
+        ),
     ],
 )
 def test_configuration_mistakes_are_errors(tmp_path: Path, pyproject: str, expected: str) -> None:
@@ -172,3 +176,17 @@ def test_lp_why_tells_may_run_from_would_run(tmp_path: Path) -> None:
     why = p.lp("why", "report").out
     assert "'report' (tasks_a.py:6) would run: upstream — an upstream result changed" in why
     assert "upstream 'clean' has a newer result than 'report' used" in why
+
+
+def test_cache_dir_expands_home_and_variables_as_a_shell_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LP_TEST_TEAM", "team")
+    p = Project(tmp_path)
+    p.write("pyproject.toml", '[tool.little_pipelines]\ncache_dir = "~/lp-state/$LP_TEST_TEAM"\n')
+    p.write("tasks_a.py", "def task_a():\n    return 1\n")
+    p.run()
+    assert (p.home / "lp-state" / "team" / "cache.db").is_file()  # lp and diskcache agree
+    assert not any(p.root.glob("~*")) and not any(p.root.glob("$*"))
+    assert p.lp("clean", "-q").rc == 0
+    assert statuses(p.run())["a"] == ("executed", "new")  # lp clean found the same cache

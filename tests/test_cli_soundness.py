@@ -282,3 +282,34 @@ def test_a_literal_task_variable_does_not_make_a_file_imported(tmp_path: Path) -
     (project.root / "imported.mark").unlink()
     assert project.lp("list").rc == 0
     assert not project.exists("imported.mark")
+
+
+@pytest.mark.parametrize("why", ["new", "forced", "code"])
+def test_an_input_saved_while_its_task_runs_makes_the_next_run_run_it(
+    tmp_path: Path, why: str
+) -> None:
+    # the task reads its input, then (as an editor would, mid-run) the file is saved again:
+    # the stored result is of the old content, so it must not be taken as fresh for the new
+    p = Project(tmp_path)
+    p.write("data.txt", "v4\n")
+    p.write(
+        "tasks_read.py",
+        "import little_pipelines as lp\n\n\n"
+        '@lp.task(inputs=["data.txt"])\n'
+        "def task_read(this):\n"
+        '    seen = (this.root / "data.txt").read_text()\n'
+        '    (this.root / "data.txt").write_text(seen.replace("v4", "v5"))\n'
+        "    return seen\n",
+    )
+    if why != "new":
+        p.run()
+        p.write("data.txt", "v4\n")
+        p.run()  # (now its stored inputs say v5, and the file says v4 again: it runs)
+        p.write("data.txt", "v4\n")
+    if why == "code":
+        p.replace("tasks_read.py", "    return seen\n", "    return str(seen)\n")
+    p.run(*(["--force"] if why == "forced" else []))
+    again = p.run()
+    assert executed(again) == {"read"}, again
+    assert [t["reason"] for t in again["tasks"]] == ["inputs"]
+    assert p.lp("show", "read").out == "v5\n"

@@ -211,4 +211,9 @@ class Planner:
             self.inputs.pop(spec.name, None)  # an upstream task may have written the inputs
             self.rehashed.add(spec.name)
         entry = self.entry(spec.name)
-        return entry, self.reason(spec, entry)
+        reason = self.reason(spec, entry)
+        if reason is not None and spec.inputs:
+            # the inputs as they are before the task reads them: a file saved while it runs
+            # then differs from what is stored, and the next run runs it again
+            self.input_files(spec)
+        return entry, reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,12 @@ def load_config(root: Path) -> Config:
     cache_dir = table.get("cache_dir")
     if cache_dir is not None and (not isinstance(cache_dir, str) or not cache_dir.strip()):
         raise bad("cache_dir", "a folder name")
+    if cache_dir is not None:
+        # `~` and `$VARS` are expanded here, as a shell would; diskcache would expand them
+        # again on its own, so a `$` left over (a variable that is not set) is refused
+        cache_dir = os.path.expandvars(os.path.expanduser(cache_dir))
+        if "$" in cache_dir:
+            raise bad("cache_dir", "a folder whose $VARIABLES are all set")
     jobs = table.get("jobs", 1)
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise bad("jobs", "a whole number of at least 1")

@@ -206,9 +206,9 @@ class Watcher:
             self._await_folders()
         finally:
             reporter.close()  # once the next save is listened for: the run's output is final
-        self.on_run(report, trigger)
         if report.interrupted:  # Ctrl-C inside a task ends watching, as it would elsewhere
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt  # (before on_run, which would say "watching" again)
+        self.on_run(report, trigger)
 
 
 def _is_tasks_file(root: Path, path: Path) -> bool:

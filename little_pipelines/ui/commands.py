@@ -22,6 +22,7 @@ from little_pipelines.ui.common import (
 )
 from little_pipelines.ui.flags import GraphFormat
 from little_pipelines.ui.params import Json, Quiet, Root, Task, Tasks, Verbose, option
+from little_pipelines.ui.text import PlainConsole, output_console
 
 __all__ = ["COMMANDS"]
 
@@ -66,12 +67,26 @@ def why(
     """`lp why`: the planner's decision for one task, explained (explain.py)."""
     from little_pipelines.ui.explain import explain
 
+    diff: dict[int, str] = {}
     with errors():
         project = open_project(ctx, root)
         name = project.graph[task].name
-        lines = explain(project.graph, project.cache, name, session=project.session)
+        lines = explain(
+            project.graph, project.cache, name, session=project.session, diff_lines=diff
+        )
     print_notices(project, opt(ctx, "verbose", verbose))
-    typer.echo("\n".join(lines))
+    console = output_console(stderr=False)  # (rich only on a terminal)
+    if isinstance(console, PlainConsole):  # a pipe, a file: the text as it is
+        typer.echo("\n".join(lines))
+        return
+    from rich.text import Text
+
+    for i, line in enumerate(lines):
+        console.print(Text(line, style=_DIFF_STYLES.get(diff.get(i, ""), "")), soft_wrap=True)
+
+
+# the colours of a unified diff's lines, as git shows them
+_DIFF_STYLES = {"---": "bold", "+++": "bold", "@": "cyan", "-": "red", "+": "green"}
 
 
 def show(

@@ -97,10 +97,23 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
+def was_stopped(task: TaskReport) -> bool:
+    """Whether the task failed only because Ctrl-C (or SIGTERM) stopped it while it ran.
+
+    Its JSON status is `failed` (SPEC section 4); people see `interrupted`, without a box.
+    """
+    error = task.error
+    return task.status is Status.FAILED and error is not None and error.type == "KeyboardInterrupt"
+
+
+def status_word(task: TaskReport) -> str:
+    return "interrupted" if was_stopped(task) else str(task.status)
+
+
 def summary_cells(task: TaskReport) -> tuple[str, str, str, str]:
     """One summary row as text: task, status, reason (blank when cached), duration."""
     reason = "" if task.reason is None else str(task.reason)
-    return task.name, str(task.status), reason, format_duration(task.duration_s)
+    return task.name, status_word(task), reason, format_duration(task.duration_s)
 
 
 def location(task: TaskReport) -> str:
@@ -166,7 +179,7 @@ class ConsoleReporter(NoticeReporter):
         if not self.quiet:
             self._print_summary(report)
         for task in report.tasks:
-            if task.status is Status.FAILED:
+            if task.status is Status.FAILED and not was_stopped(task):
                 self._print_failure(task)
         self._print(self._totals_line(report))
 
@@ -182,7 +195,7 @@ class ConsoleReporter(NoticeReporter):
         line = Line()
         line.append(symbol, style=self._style(style))
         line.append(f" {report.name.ljust(self._name_width)}  ")
-        line.append(str(report.status), style=self._style(style))
+        line.append(status_word(report), style=self._style(style))
         if report.reason is not None:
             line.append(f" ({report.reason})")
         if report.duration_s is not None:
@@ -230,11 +243,14 @@ class ConsoleReporter(NoticeReporter):
         if report.dry_run:  # nothing ran, so nothing failed
             parts = [f"{counts['executed']} would run", f"{counts['cached']} cached"]
         else:
+            stopped = sum(was_stopped(t) for t in report.tasks)
             parts = [f"{counts['executed']} executed", f"{counts['cached']} cached"]
-            parts.append(f"{counts['failed']} failed")
+            parts.append(f"{counts['failed'] - stopped} failed")
+            if stopped:
+                parts.append(f"{stopped} interrupted")
         parts += [f"{counts[k]} {k}" for k in ("skipped", "upstream_failed") if counts[k]]
         text = f"{', '.join(parts)} in {format_duration(report.duration_s)}"
-        if report.interrupted:
+        if report.interrupted and "interrupted" not in text:
             text += " (interrupted)"
         elif report.cancelled:  # watch: a save came in while this plan ran
             text += " (a file changed: the rest of this plan was dropped)"

@@ -30,11 +30,18 @@ def explain(
     *,
     clock: Callable[[], float] = time.time,
     session: str | None = None,
+    diff_lines: dict[int, str] | None = None,
 ) -> list[str]:
-    """Lines saying why `name` would run now (or why it is fresh), following upstream causes."""
+    """Lines saying why `name` would run now (or why it is fresh), following upstream causes.
+
+    The lines that are a code diff go into `diff_lines` when given, by index, each with the
+    kind of diff line it is ("---", "+++", "@", "-", "+", or " ").
+    """
     session = session if session is not None else process_session()
     why = _Explainer(graph, cache, decide(graph, cache, clock=clock, session=session), session)
     why.visit(name, "")
+    if diff_lines is not None:
+        diff_lines |= why.diff_lines
     return why.lines
 
 
@@ -49,6 +56,7 @@ class _Explainer:
         session: str,
     ) -> None:
         self.graph, self.cache, self.reasons, self.session = graph, cache, reasons, session
+        self.diff_lines: dict[int, str] = {}
         self.lines: list[str] = []
         self.seen: set[str] = set()
 
@@ -110,7 +118,11 @@ class _Explainer:
             lines.extend(_fallbacks(spec, indent))
             old = self.cache.source(self.cache.source_key(entry.code, spec.file))
             old = old or entry.extra.get("source")
-            lines.extend(_code_diff(old, spec, indent))
+            diff = _code_diff(old, spec, indent)
+            for at, line in enumerate(diff, start=len(lines)):
+                raw = line[len(indent) + 2 :]
+                self.diff_lines[at] = raw[:3] if raw.startswith(("---", "+++")) else raw[:1]
+            lines.extend(diff)
         else:  # forced
             lines.append(head)
 
