@@ -97,6 +97,7 @@ class Watcher:
             )
 
     def _listen(self) -> None:
+        _leave_signals_to_the_main_thread()
         try:
             for batch in self._changes(self.stop_event):
                 self._listening.set()
@@ -209,6 +210,19 @@ class Watcher:
         if report.interrupted:  # Ctrl-C inside a task ends watching, as it would elsewhere
             raise KeyboardInterrupt  # (before on_run, which would say "watching" again)
         self.on_run(report, trigger)
+
+
+def _leave_signals_to_the_main_thread() -> None:
+    """Block stop signals in this thread and the threads it starts (watchfiles' own).
+
+    The kernel hands a process signal to any thread that does not block it; one taken by a
+    listener thread would leave a task sleeping in the main thread deaf to Ctrl-C.
+    """
+    import signal
+
+    if hasattr(signal, "pthread_sigmask"):
+        stops = {getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stops)
 
 
 def _is_tasks_file(root: Path, path: Path) -> bool:

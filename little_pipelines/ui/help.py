@@ -98,7 +98,8 @@ def render(command: str | None, width: int | None = None) -> str:
         every = {**GLOBAL_FLAGS, **COMPLETION, "help": HELP}
         lines += [*_options(every, width), "", "Commands:"]
         lines += _table(((name, c.help) for name, c in COMMANDS.items()), width)
-        lines += ["", "Run 'lp COMMAND --help' for the options of a command."]
+        tail = "Run 'lp COMMAND --help' for the options of a command."
+        lines += ["", *(textwrap.wrap(tail, width) if width else [tail])]
         return "\n".join(lines) + "\n"
     declared = COMMANDS[command]
     usage = f"Usage: lp {command} [OPTIONS]" + (f" {declared.tasks}" if declared.tasks else "")
