@@ -112,6 +112,7 @@ class RunReport:
     cancelled: bool = False
     warnings: list[str] = field(default_factory=list)
     dry_run: bool = False  # nothing ran: the tasks say what would have
+    import_s: float = 0.0  # importing the tasks files before the run (not in duration_s)
 
     @property
     def ok(self) -> bool:

@@ -18,14 +18,19 @@ class Terminal:
 
     def __init__(self, *args: str, cwd: Path, home: Path, columns: int = 100) -> None:
         import pty
+        import warnings
 
         env = make_env(home, no_color=False)
         env |= {"COLUMNS": str(columns), "LINES": "40", "TERM": "xterm-256color"}
-        self.pid, self.fd = pty.fork()
+        command = [*lp_command(), *args]
+        with warnings.catch_warnings():
+            # (3.12+ warns of forking a process with threads: the child only calls chdir and
+            # exec, everything it needs made before the fork)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: become lp
             os.chdir(cwd)
-            command = lp_command()
-            os.execvpe(command[0], [*command, *args], env)
+            os.execve(command[0], command, env)
         self.raw = b""
         self.code: int | None = None
 

@@ -543,3 +543,15 @@ def test_a_second_process_waits_for_the_first_and_says_so(tmp_path: Path) -> Non
     assert executed(json.loads(out1)) == {"first", "slow", "after"}
     assert executed(json.loads(out2)) == set()  # the second saw what the first stored
     assert p.read("started.log") == "started\n"
+
+
+def test_a_slow_import_is_not_charged_to_the_task_and_is_shown_apart(tmp_path: Path) -> None:
+    # the first task to import a heavy library (pandas: 300 ms) must not look slow for it
+    p = Project(tmp_path)
+    p.write("heavy.py", "import time\n\ntime.sleep(0.2)  # a library that takes long to import\n")
+    p.write("tasks_h.py", "import heavy\n\n\ndef task_mean():\n    return 2.5\n")
+    got = p.run()
+    [task] = got["tasks"]
+    assert task["duration_s"] < 0.2
+    totals = p.lp("run", "--force").err.splitlines()[-1]
+    assert re.search(r"in \d+ms \(and 2\d\dms importing tasks files\)$", totals), totals

@@ -838,6 +838,10 @@ def test_a_keyboard_interrupt_stores_nothing_for_the_interrupted_task(tmp_path):
     assert p.cache.entry("first") is not None
     assert p.cache.entry("stopped") is None
     assert "after" not in p.calls
+    # every selected task is in the report: the one never started as skipped, saying why
+    got = {t.name: (t.status, t.detail) for t in report.tasks}
+    assert got["after"] == (Status.SKIPPED, "not run: the run was interrupted")
+    assert [t.name for t in report.tasks] == ["first", "stopped", "after"]
 
 
 def test_a_task_that_expires_while_the_run_goes_on_runs_with_its_own_expiry(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from e2e_helpers import Project, statuses
@@ -167,3 +168,20 @@ def test_a_task_known_to_be_quick_runs_in_lps_own_process(tmp_path: Path) -> Non
     third = p.run("-j", "2")
     assert statuses(third)["where"] == ("executed", "code")
     assert p.lp("show", "where").out.strip() != f"(2, {os.getpid()})"  # changed: a worker
+
+
+def test_with_json_what_tasks_print_anywhere_goes_to_stderr(tmp_path: Path) -> None:
+    # stdout carries one JSON object, whatever a task prints, in a worker or in a program
+    p = Project(tmp_path, process=True)
+    p.write(
+        "tasks_p.py",
+        "import os\n\n\ndef task_a():\n    print('hello from a')\n"
+        "    os.system('echo from a shell')\n    return 1\n\n\n"
+        "def task_b():\n    print('hello from b')\n    return 2\n",
+    )
+    for args in (("-j", "2"), ()):
+        p.lp("clean", "-q")
+        result = p.lp("run", "--json", *args)
+        assert json.loads(result.out)["counts"]["executed"] == 2, result.out
+        for line in ("hello from a", "from a shell", "hello from b"):
+            assert line in result.err, (args, result.err)

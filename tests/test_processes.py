@@ -88,6 +88,7 @@ def test_a_signal_to_lp_leaves_no_process_and_stores_nothing_partial(
             "first": ("executed", "new"),
             "left": ("failed", "new"),
             "right": ("failed", "new"),
+            "joined": ("skipped", None),  # never started, and listed all the same
         }
     states = p.states()
     assert states["first"] == ("fresh", None)
@@ -387,7 +388,8 @@ def test_a_task_that_swallows_the_signal_still_stops_the_run(tmp_path: Path) -> 
         run.cleanup()
     assert rc == 143, str(run)
     data = json.loads(run.out)
-    assert [t["name"] for t in data["tasks"]] == ["stubborn"]  # `after` never started
+    got = [(t["name"], t["status"]) for t in data["tasks"]]
+    assert got == [("stubborn", "executed"), ("after", "skipped")]  # `after` never started
     assert run.err == "lp: terminated (SIGTERM)\n"
 
 

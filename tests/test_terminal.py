@@ -46,7 +46,7 @@ def test_ctrl_c_in_a_task_shows_it_interrupted_and_ends(tmp_path: Path, command:
     code = term.wait()
     assert code == (130 if command == "run" else 0)  # Ctrl-C is how watch is left
     screen = term.text
-    assert "0 executed, 0 cached, 0 failed, 1 interrupted" in screen
+    assert "0 executed, 0 cached, 0 failed, 1 interrupted, 1 skipped" in screen
     assert "╭" not in screen and "KeyboardInterrupt" not in screen  # no failure box
     after = screen[screen.index("1 interrupted") :]
     assert "watching" not in after  # it does not say it goes on watching

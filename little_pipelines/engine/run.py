@@ -80,6 +80,7 @@ def run(
     for message in planned:  # now, before any task's line, not after the summary
         reporter.warning(message)
     report = state.report = RunReport(warnings=state.warnings, dry_run=options.dry_run)
+    report.import_s = state.import_s
     started = time.perf_counter()
     if options.dry_run:
         state.dry_run(plan)
@@ -110,6 +111,7 @@ class _Run(Inline):
     report: RunReport
     executor: Executor | None = None
     stop: Callable[[], bool] | None = None
+    import_s = 0.0  # importing what will run, before the clock of the run starts
 
     def start_run(self, options: RunOptions) -> tuple[list[str], list[PlannedTask]]:
         """Select and plan; prepare (import) what will run, before anything is stored."""
@@ -123,9 +125,11 @@ class _Run(Inline):
         if self.executor is not None and remote and not options.dry_run:
             self.executor.start()  # workers start while the tasks files are imported here
         if not options.dry_run:
+            started = time.perf_counter()
             for planned in plan:
                 if planned.will_run:
                     self.prepare(self.graph[planned.name])
+            self.import_s = time.perf_counter() - started
         return selected, plan
 
     def dry_run(self, plan: list[PlannedTask]) -> None:
@@ -149,9 +153,21 @@ class _Run(Inline):
             rest = schedule.run(self._start, self._finish, slots=slots, halted=self._halted)
         except KeyboardInterrupt as exc:
             self._interrupt(exc, schedule.running.values())
+            self._never_started(selected, "not run: the run was interrupted")
             return
         if self.stopped_at_failure and not self.report.cancelled:
             self._drop_rest(rest)
+        elif self.report.cancelled:
+            self._never_started(selected, "not run: a file changed, so the plan was dropped")
+
+    def _never_started(self, selected: list[str], why: str) -> None:
+        """The selected tasks a stopped run never reached, as skipped (every selected task
+        is in the report, SPEC section 4)."""
+        seen = {t.name for t in self.report.tasks}
+        for name in selected:
+            if name not in seen:
+                late = TaskReport(name, Status.SKIPPED, detail=why)
+                self.report.tasks.append(locate(late, self.graph[name]))
 
     def _start(self, name: str) -> Future[Any] | None:
         """Start a task: here (None, once it is done), or in a worker (its Future)."""

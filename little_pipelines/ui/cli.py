@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import signal
-import sys
 from contextlib import nullcontext
 from typing import Annotated, Any
 
@@ -158,7 +156,7 @@ def watch(
     """`lp watch`: a Watcher on the project, shown by a WatchView."""
     from little_pipelines.project.watch import Watcher
     from little_pipelines.ui.console import make_console
-    from little_pipelines.ui.output import WatchView
+    from little_pipelines.ui.output import WatchView, json_only_on_stdout
 
     console = make_console()
     dask_address = scheduler_address(executor, address, jobs)
@@ -185,7 +183,8 @@ def watch(
     )
     with errors(as_json=as_json, project=[project]):  # the watcher itself failing: exit 2
         try:
-            with contextlib.redirect_stdout(sys.stderr) if as_json else nullcontext():
+            with json_only_on_stdout(view.stdout) if as_json else nullcontext(view.stdout) as out:
+                view.stdout = out
                 watcher.run()
         except KeyboardInterrupt:
             watcher.stop_event.set()

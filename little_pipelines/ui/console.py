@@ -81,6 +81,9 @@ def make_reporter(
     return PlainReporter(console, verbose=verbose, quiet=quiet)
 
 
+_IMPORT_SHOWN_S = 0.05  # importing tasks files took long enough to say so
+
+
 def format_duration(seconds: float | None) -> str:
     """A short human duration: "12ms", "1.23s", "2m03s", "1h02m", or "—" when unknown."""
     if seconds is None:
@@ -250,6 +253,8 @@ class ConsoleReporter(NoticeReporter):
                 parts.append(f"{stopped} interrupted")
         parts += [f"{counts[k]} {k}" for k in ("skipped", "upstream_failed") if counts[k]]
         text = f"{', '.join(parts)} in {format_duration(report.duration_s)}"
+        if report.import_s >= _IMPORT_SHOWN_S:  # e.g. pandas, imported by a tasks file
+            text += f" (and {format_duration(report.import_s)} importing tasks files)"
         if report.interrupted and "interrupted" not in text:
             text += " (interrupted)"
         elif report.cancelled:  # watch: a save came in while this plan ran

@@ -4,6 +4,7 @@ and what `lp watch` says between runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -14,6 +15,8 @@ from little_pipelines.outcomes import Reporter, RunReport
 from little_pipelines.ui.text import Line, PlainConsole
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from rich.console import Console
 
     from little_pipelines.project.project import Project
@@ -22,6 +25,7 @@ __all__ = [
     "JsonReporter",
     "WatchView",
     "json_head",
+    "json_only_on_stdout",
     "print_error",
     "print_json",
     "print_warning",
@@ -68,6 +72,32 @@ def run_json(
 def print_warning(console: Console | PlainConsole, message: str) -> None:
     line = Line("warning:", "yellow").append(f" {message}")
     console.print(line, highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def json_only_on_stdout(out: Any) -> Iterator[Any]:
+    """Yield the stream to write JSON to: `out`, the real stdout. While it lasts, everything
+    else that would write there goes to stderr: a task's print(), a worker process, a program
+    a task starts (file descriptor 1 itself points at stderr). When `out` is not the process's
+    stdout (tests), Python's sys.stdout alone is moved."""
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None
+    if fd != 1:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield out
+        return
+    out.flush()
+    kept = os.fdopen(os.dup(1), "w", encoding=getattr(out, "encoding", None) or "utf-8")
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield kept
+    finally:
+        kept.flush()
+        os.dup2(kept.fileno(), 1)
+        kept.close()
 
 
 class JsonReporter(Reporter):

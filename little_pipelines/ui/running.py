@@ -6,7 +6,6 @@ It imports neither typer nor rich for a run whose output is plain (off a termina
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -25,7 +24,7 @@ from little_pipelines.ui.common import (
     usage,
 )
 from little_pipelines.ui.flags import ExecutorName
-from little_pipelines.ui.output import JsonReporter
+from little_pipelines.ui.output import JsonReporter, json_only_on_stdout
 from little_pipelines.ui.text import output_console
 
 if TYPE_CHECKING:
@@ -82,7 +81,8 @@ def run_tasks(
             tasks, force=force, dry_run=dry_run, exitfirst=exitfirst, no_upstream=no_upstream
         )
         routed = LogsOnFirstRun(reporter, *logs)
-        report = _run_project(project, options, routed, jobs, dask_address, signals, as_json)
+        json_out = reporter if isinstance(reporter, JsonReporter) else None
+        report = _run_project(project, options, routed, jobs, dask_address, signals, json_out)
     if report.cancelled and signals is not None and signals.received:
         raise SystemExit(ExitCode.INTERRUPTED)
     if not len(project.graph):
@@ -97,12 +97,14 @@ def _run_project(
     jobs: int | None,
     dask_address: str | None,
     signals: Any,
-    as_json: bool,
+    json_out: JsonReporter | None,
 ) -> RunReport:
     """One run of the project; the reporter is closed however it ends."""
-    try:
-        # with --json, stdout carries one JSON object: what tasks print goes to stderr
-        with contextlib.redirect_stdout(sys.stderr) if as_json else nullcontext():
+    # with --json, stdout carries one JSON object: what tasks print goes to stderr
+    with json_only_on_stdout(json_out.out) if json_out is not None else nullcontext() as out:
+        if json_out is not None:
+            json_out.out = out
+        try:
             return project.run(
                 options,
                 reporter=reporter,
@@ -111,5 +113,5 @@ def _run_project(
                 # a task that swallows the KeyboardInterrupt still stops the run
                 stop=(lambda: bool(signals.received)) if signals is not None else None,
             )
-    finally:
-        reporter.close()
+        finally:
+            reporter.close()
