@@ -525,3 +525,15 @@ def test_quiet_is_accepted_everywhere_and_offered_where_it_says_less(tmp_path: P
         assert p.lp(*args, "-q").rc == 0
     assert "--quiet" in p.lp("clean", "--help").out
     assert p.lp("clean", "report", "-q").err == ""
+
+
+def test_lp_show_of_a_result_whose_module_is_gone_says_what_is_missing(tmp_path: Path) -> None:
+    # (as a DataFrame shown where pandas is not installed)
+    p = Project(tmp_path)
+    p.write("shapes.py", "class Box:\n    pass\n")
+    p.write("tasks_b.py", "import shapes\n\n\ndef task_box():\n    return shapes.Box()\n")
+    p.run()
+    (p.root / "shapes.py").unlink()
+    shown = p.lp("show", "box")
+    assert shown.rc == 2 and "internal error" not in shown.flat_err
+    assert "the stored result of 'box' needs the module 'shapes'" in shown.flat_err

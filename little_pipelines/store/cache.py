@@ -172,8 +172,11 @@ class ResultCache(Table):
                 if self.import_module is None or not exc.name or not self.import_module(exc.name):
                     raise
                 return pickle.loads(data)
-        except ModuleNotFoundError:
-            raise
+        except ModuleNotFoundError as exc:  # e.g. a DataFrame, where pandas is not installed
+            raise CacheError(
+                f"the stored result of '{name}' needs the module '{exc.name}', which cannot be"
+                " imported here: install it, or use the environment the task ran in"
+            ) from exc
         except Exception as exc:
             raise CacheError(
                 f"the stored result of '{name}' cannot be read ({type(exc).__name__}: {exc});"
