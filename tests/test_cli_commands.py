@@ -537,3 +537,17 @@ def test_lp_show_of_a_result_whose_module_is_gone_says_what_is_missing(tmp_path:
     shown = p.lp("show", "box")
     assert shown.rc == 2 and "internal error" not in shown.flat_err
     assert "the stored result of 'box' needs the module 'shapes'" in shown.flat_err
+
+
+def test_plain_output_is_never_wrapped_to_a_width(tmp_path: Path) -> None:
+    long = "word " * 60  # 300 characters on one line
+    p = Project(tmp_path, process=True)  # a real pipe, as in CI logs
+    p.write(
+        "tasks_long.py",
+        f"def task_text():\n    return {long!r}\n\n\n"
+        f"def task_bad():\n    raise ValueError({long!r})\n",
+    )
+    run = p.lp("run")
+    assert run.rc == 1
+    assert any(line.endswith(long.strip()) for line in run.err.splitlines()), run.err
+    assert p.lp("show", "text").out == long + "\n"
