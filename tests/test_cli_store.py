@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import diskcache
+import pytest
 from e2e_helpers import Project, Result, executed, lp_command, make_env, statuses
 
 
@@ -179,3 +180,30 @@ def test_a_planted_pickle_in_place_of_a_value_is_damaged_not_unpickled(tmp_path:
     data = p.run()
     assert statuses(data) == {"a": ("executed", "new"), "b": ("executed", "code")}
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_upstream_result_that_no_longer_unpickles_is_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    # a class renamed in a library outside the project: the task's code did not change, but
+    # its stored result can no longer be loaded. It is no result: it runs again, then its user
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "things.py").write_text("class Thing:\n    pass\n\n\ndef make():\n    return Thing()\n")
+    monkeypatch.setenv("PYTHONPATH", str(lib))
+    p = Project(tmp_path, process=True)
+    p.write(
+        "tasks_u.py",
+        "import things\n\n\ndef task_thing():\n    return things.make()\n\n\n"
+        "def task_use(thing):\n    return type(thing).__name__\n",
+    )
+    p.run("-j", jobs)
+    (lib / "things.py").write_text(
+        "class Renamed:\n    pass\n\n\ndef make():\n    return Renamed()\n"
+    )
+    p.replace("tasks_u.py", "return type(thing).__name__", "return type(thing).__name__ + '!'")
+    got = p.run("-j", jobs)
+    assert statuses(got) == {"thing": ("executed", "new"), "use": ("executed", "code")}, got
+    assert p.lp("show", "use").out == "Renamed!\n"
+    assert {s for s, _ in statuses(p.run("-j", jobs)).values()} == {"cached"}

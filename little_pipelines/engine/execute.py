@@ -127,18 +127,29 @@ def perform(
 def _upstream_values(
     modules: Any, upstream: Mapping[str, tuple[bytes, str | None]]
 ) -> dict[str, Any]:
-    """Unpickle upstream results here, importing the tasks file a result's class lives in."""
+    """Unpickle upstream results here, importing the tasks file a result's class lives in.
+
+    A result that does not unpickle raises UnreadableResult, which lp's process answers by
+    running that upstream task again (see Inline._remade).
+    """
     import pickle
+
+    from little_pipelines.store.entries import UnreadableResult
 
     values = {}
     for name, (data, path) in upstream.items():
         try:
-            values[name] = pickle.loads(data)
+            try:
+                values[name] = pickle.loads(data)
+            except ModuleNotFoundError:
+                if path is None:
+                    raise
+                modules.load(Path(path))
+                values[name] = pickle.loads(data)
         except ModuleNotFoundError:
-            if path is None:
-                raise
-            modules.load(Path(path))
-            values[name] = pickle.loads(data)
+            raise
+        except Exception as exc:
+            raise UnreadableResult(name, exc) from exc
     return values
 
 

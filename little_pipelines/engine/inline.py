@@ -18,7 +18,7 @@ from little_pipelines.engine.logs import TaskLogs, task_logger
 from little_pipelines.engine.record import Recorder
 from little_pipelines.engine.spec import TaskContext, TaskSpec
 from little_pipelines.outcomes import Reason, Reporter, RunReport, Status, TaskError, TaskReport
-from little_pipelines.store.cache import DamagedResult, Entry, Loss
+from little_pipelines.store.cache import DamagedResult, Entry, Loss, UnreadableResult
 
 __all__ = ["Inline", "Interrupted", "interrupted", "locate"]
 
@@ -51,10 +51,16 @@ class _Upstream(Mapping[str, Any]):
         self._state = state
         self._names = names
 
+    unreadable: str | None = None  # the upstream task whose result no longer unpickles
+
     def __getitem__(self, name: str) -> Any:
         if name not in self._names:
             raise KeyError(name)
-        return self._state.result(name)
+        try:
+            return self._state.result(name)
+        except UnreadableResult:
+            self.unreadable = name
+            raise
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)
@@ -72,6 +78,7 @@ class Inline(Recorder):
     report: RunReport | None = None
     reporter: Reporter | None = None
     listening = False  # whether the front door has been told that tasks log
+    failed: dict[str, str]  # task -> the failed task it traces back to (set by the run)
 
     def prepare(self, spec: TaskSpec) -> None:
         """Get a task ready to run (the project imports it, and reads its expiry), once."""
@@ -88,8 +95,14 @@ class Inline(Recorder):
             return TaskReport(spec.name, Status.FAILED, reason, error=TaskError.from_exception(exc))
         return None
 
-    def _execute(self, spec: TaskSpec, reason: Reason, previous: Entry | None) -> TaskReport:
-        """Call a task in this process, then store its result or record its failure."""
+    def _execute(
+        self, spec: TaskSpec, reason: Reason, previous: Entry | None, *, again: bool = False
+    ) -> TaskReport:
+        """Call a task in this process, then store its result or record its failure.
+
+        An upstream result that no longer unpickles (a class in it renamed) is no result:
+        that task runs again, then this one, once (`again`).
+        """
         context = TaskContext(spec.name, lambda: self._logger(spec.name), self.root)
         if "loguru" in sys.modules:  # the task's module logs through loguru: route it now
             self._listen()
@@ -118,7 +131,16 @@ class Inline(Recorder):
             self._note(spec.name, "INFO", f"finished in {outcome.duration_s:.3f}s")
         if self.logs is not None:
             self.logs.done(spec.name)
+        dep = upstream.unreadable
+        if outcome.error is not None and dep is not None and not again and self._remade(dep):
+            return self._execute(spec, reason, previous, again=True)
         return self._settle(spec, reason, outcome)
+
+    def _remade(self, dep: str) -> bool:
+        """Run again an upstream task whose result no longer unpickles; True if it ran."""
+        if dep not in self.selected or dep in self.skip:
+            return False
+        return self._redo(self.graph[dep], Loss.UNREADABLE, self.failed).status is Status.EXECUTED
 
     def _note(self, name: str, level: str, text: str) -> None:
         if self.logs is not None:
@@ -168,11 +190,11 @@ class Inline(Recorder):
                 return TaskReport(spec.name, Status.UPSTREAM_FAILED, error=error)
         return None
 
-    def _redo(self, spec: TaskSpec, why: str, failed: dict[str, str]) -> TaskReport:
+    def _redo(self, spec: TaskSpec, why: Loss, failed: dict[str, str]) -> TaskReport:
         """Execute again a task whose stored result turned out lost when it was loaded."""
         entry = self.entries.get(spec.name)
         if entry is not None:
-            self.cache.forget_damaged(spec.name, entry)
+            self.cache.forget_damaged(spec.name, entry, why)
         self._lost_warning(spec.name, why)
         self.entries[spec.name] = None
         self.digests.pop(spec.name, None)

@@ -290,6 +290,13 @@ class _Run(Inline):
             outcome = future.result()
         except Exception as exc:  # the worker process died, or the cluster went away
             return self._lost(spec, reason, exc)
+        error = outcome.error
+        if error is not None and error[0] == "UnreadableResult":  # an upstream result, stale
+            dep = next(
+                (d for d in spec.deps if error[1].startswith(f"the stored result of '{d}'")), None
+            )
+            if dep is not None and self._remade(dep):  # remade here: so is this task, once
+                return self._execute(spec, reason, self.entries.get(spec.name), again=True)
         return self._settle(spec, reason, outcome)
 
     def _blocked(self, spec: TaskSpec) -> TaskReport | None:

@@ -27,6 +27,7 @@ from little_pipelines.store.entries import (
     DamagedResult,
     Entry,
     Loss,
+    UnreadableResult,
     as_dict,
     as_entry,
     data_digest,
@@ -36,7 +37,15 @@ from little_pipelines.store.lock import RunLock
 from little_pipelines.store.private import read_file
 from little_pipelines.store.table import MODE_BINARY, MODE_RAW, Row, Table
 
-__all__ = ["DamagedResult", "Entry", "Loss", "ResultCache", "data_digest", "serialize"]
+__all__ = [
+    "DamagedResult",
+    "Entry",
+    "Loss",
+    "ResultCache",
+    "UnreadableResult",
+    "data_digest",
+    "serialize",
+]
 
 # Keys are strings: diskcache stores them as they are, where tuples are pickled on every
 # lookup. The prefix keeps a task's entry and its payload apart.
@@ -178,10 +187,7 @@ class ResultCache(Table):
                 " imported here: install it, or use the environment the task ran in"
             ) from exc
         except Exception as exc:
-            raise CacheError(
-                f"the stored result of '{name}' cannot be read ({type(exc).__name__}: {exc});"
-                f" drop it with: lp clean {name}"
-            ) from exc
+            raise UnreadableResult(name, exc) from exc
 
     def load(self, name: str) -> Any:
         """The stored result of `name` (KeyError when absent, DamagedResult when damaged)."""
@@ -245,9 +251,9 @@ class ResultCache(Table):
         when = found.get("failed_at") if isinstance(found, dict) else None
         return when if isinstance(when, int | float) else None
 
-    def forget_damaged(self, name: str, entry: Entry) -> None:
+    def forget_damaged(self, name: str, entry: Entry, why: Loss = Loss.DAMAGED) -> None:
         """Drop a result found damaged, unless another process replaced it meanwhile."""
-        self.lost[name] = Loss.DAMAGED
+        self.lost[name] = why
         if not self.writable:
             return  # a read-only cache keeps it; reading it stays "damaged" all the same
         cache = self.raw

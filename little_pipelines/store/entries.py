@@ -14,6 +14,7 @@ import pickle
 from dataclasses import MISSING, dataclass, field
 from typing import Any
 
+from little_pipelines.errors import CacheError
 from little_pipelines.fingerprint.code import SCHEME, digest
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "DamagedResult",
     "Entry",
     "Loss",
+    "UnreadableResult",
     "as_dict",
     "as_entry",
     "data_digest",
@@ -46,6 +48,18 @@ class Loss(enum.StrEnum):
 
     MISSING = "missing"
     DAMAGED = "damaged"
+    UNREADABLE = "unreadable (it no longer unpickles: a class it holds changed or moved)"
+
+
+class UnreadableResult(CacheError):
+    """Stored bytes that are intact but no longer unpickle (a class renamed, say)."""
+
+    def __init__(self, name: str, exc: BaseException) -> None:
+        self.name = name
+        super().__init__(
+            f"the stored result of '{name}' cannot be read ({type(exc).__name__}: {exc});"
+            f" drop it with: lp clean {name}"
+        )
 
 
 class DamagedResult(LookupError):
