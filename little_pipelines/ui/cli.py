@@ -30,6 +30,7 @@ from little_pipelines.ui.params import (
     Force,
     Jobs,
     Json,
+    Keyword,
     NoUpstream,
     Quiet,
     Root,
@@ -127,6 +128,7 @@ def run(
     executor: Executor = ExecutorName.local,
     address: Address = None,
     no_upstream: NoUpstream = False,
+    keyword: Keyword = None,
     as_json: Json = False,
     root: Root = None,
     verbose: Verbose = False,
@@ -135,7 +137,7 @@ def run(
     """`lp run`: the fast lane runs the same `run_tasks` (see fast.py)."""
     run_tasks(
         ctx, tasks, force, dry_run, exitfirst, jobs, executor, address, no_upstream, as_json,
-        root, verbose, quiet,
+        root, verbose, quiet, keyword=keyword,
     )  # fmt: skip
 
 

@@ -168,6 +168,16 @@ def scheduler_address(
     return address if executor is ExecutorName.dask else None
 
 
+def keyword_selection(project: Project, expression: str, tasks: list[str] | None) -> list[str]:
+    """The tasks (the named ones, else all) that `-k expression` matches, in graph order."""
+    from little_pipelines.engine.keywords import matcher
+
+    match = matcher(expression)
+    graph = project.graph
+    names = graph.check(tasks) if tasks else graph.order
+    return [n for n in names if match((n, Path(graph[n].file or "").stem))]
+
+
 def no_tasks(project: Project) -> str:
     return (
         f"no tasks found under {project.root} — a task is a function named task_<name> in a"

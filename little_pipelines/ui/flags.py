@@ -74,6 +74,12 @@ DRY_RUN = Flag(("--dry-run", "-n"), "Print what would run and why; run nothing."
 NO_UPSTREAM = Flag(("--no-upstream",), "Run only the named tasks, on cached upstream results.")
 VERSION = Flag(("--version",), "Show the version.")
 FORMAT = Flag(("--format",), "Output format.", GraphFormat)
+KEYWORD = Flag(
+    ("-k",),
+    "Only tasks whose name or file matches EXPR (substrings with and/or/not, as pytest).",
+    str,
+    metavar="EXPR",
+)
 TASKS_HELP = "Task names (default: all)."
 TASK_HELP = "A task name."
 LP_HELP = "Run tasks_*.py pipelines with cached results: only what changed runs again."
@@ -98,6 +104,7 @@ RUN_FLAGS = {
     "executor": EXECUTOR,
     "address": ADDRESS,
     "no_upstream": NO_UPSTREAM,
+    "keyword": KEYWORD,
     "as_json": JSON,
     "root": ROOT,
     "verbose": VERBOSE,
@@ -108,8 +115,8 @@ RUN_FLAGS = {
 IMPORTS = Flag(("--verbose", "-v"), "Also name the tasks files lp had to import, and why.")
 NO_EFFECT = Flag(("--quiet", "-q"), "Accepted; changes nothing here.", hidden=True)
 PLAIN_FLAGS = {"root": ROOT, "verbose": IMPORTS, "quiet": NO_EFFECT}
-LIST_FLAGS = {"as_json": JSON, **PLAIN_FLAGS}
-WATCH_FLAGS = {k: f for k, f in RUN_FLAGS.items() if k not in ("dry_run", "no_upstream")}
+LIST_FLAGS = {"keyword": KEYWORD, "as_json": JSON, **PLAIN_FLAGS}
+WATCH_FLAGS = {k: f for k, f in RUN_FLAGS.items() if k not in ("dry_run", "no_upstream", "keyword")}
 CLEAN_FLAGS = {**PLAIN_FLAGS, "quiet": Flag(("--quiet", "-q"), "Print nothing when it works.")}
 SHELL_FLAGS = {
     **PLAIN_FLAGS,

@@ -18,6 +18,7 @@ __all__ = [
     "Force",
     "Jobs",
     "Json",
+    "Keyword",
     "NoUpstream",
     "Quiet",
     "Root",
@@ -46,6 +47,7 @@ Address = Annotated[Optional[str], option(flags.ADDRESS)]  # noqa: UP045
 ExitFirst = Annotated[bool, option(flags.EXITFIRST)]
 DryRun = Annotated[bool, option(flags.DRY_RUN)]
 NoUpstream = Annotated[bool, option(flags.NO_UPSTREAM)]
+Keyword = Annotated[Optional[str], option(flags.KEYWORD)]  # noqa: UP045
 
 
 def complete_tasks(ctx: typer.Context, incomplete: str) -> list[str]:

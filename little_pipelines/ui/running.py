@@ -16,6 +16,7 @@ from little_pipelines.ui.common import (
     Context,
     LogsOnFirstRun,
     errors,
+    keyword_selection,
     no_tasks,
     open_project,
     opt,
@@ -49,9 +50,10 @@ def run_tasks(
     root: Path | None = None,
     verbose: bool = False,
     quiet: bool = False,
+    keyword: str | None = None,
 ) -> None:
     """Run all tasks, or the named tasks plus everything upstream of them; SystemExit with
-    the exit code (SPEC section 3)."""
+    the exit code (SPEC section 3). `keyword` (-k) keeps the targets it matches."""
     from little_pipelines.engine.options import RunOptions
     from little_pipelines.ui.console import NoticeReporter, make_reporter
 
@@ -77,6 +79,10 @@ def run_tasks(
             )
         if opt(ctx, "verbose", verbose) and len(project.graph):
             print_imported(project)
+        if keyword is not None:
+            tasks = keyword_selection(project, keyword, tasks)
+            if not tasks:
+                _nothing_selected(project, keyword, console, as_json)
         options = RunOptions.of(
             tasks, force=force, dry_run=dry_run, exitfirst=exitfirst, no_upstream=no_upstream
         )
@@ -88,6 +94,19 @@ def run_tasks(
     if not len(project.graph):
         raise SystemExit(ExitCode.NO_TASKS)
     raise SystemExit(report.exit_code)
+
+
+def _nothing_selected(project: Project, keyword: str, console: Any, as_json: bool) -> None:
+    """-k matched no task: say so (as pytest does when it deselects every test), exit 5."""
+    from little_pipelines.outcomes import RunReport
+    from little_pipelines.ui.output import print_json, run_json
+
+    if as_json:
+        print_json(run_json(project, RunReport()))
+    else:
+        message = f"no task matches -k {keyword!r} ({len(project.graph)} tasks, none selected)"
+        console.print(message, highlight=False, soft_wrap=True)
+    raise SystemExit(ExitCode.NO_TASKS)
 
 
 def _run_project(

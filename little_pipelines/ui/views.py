@@ -136,16 +136,26 @@ def list_command(
     root: Path | None = None,
     verbose: bool = False,
     quiet: bool = False,
+    keyword: str | None = None,
 ) -> None:
     """`lp list`: the table of tasks (or its JSON) on stdout; typer's command and the fast
-    lane both call it."""
-    from little_pipelines.ui.common import errors, open_project, opt, print_notices
+    lane both call it. `keyword` (-k) keeps the tasks it matches."""
+    from little_pipelines.ui.common import (
+        errors,
+        keyword_selection,
+        open_project,
+        opt,
+        print_notices,
+    )
     from little_pipelines.ui.output import print_json
     from little_pipelines.ui.text import output_console
 
     with errors(as_json=as_json):
         project = open_project(ctx, root)
         rows = list_rows(project)
+        if keyword is not None:
+            kept = set(keyword_selection(project, keyword, None))
+            rows = [row for row in rows if row["name"] in kept]
     print_notices(project, opt(ctx, "verbose", verbose))
     if as_json:
         print_json({"version": 1, "pipeline": project.config.name, "tasks": rows})
