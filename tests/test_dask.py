@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,22 @@ def test_a_worker_runs_a_helper_edited_between_runs(tmp_path: Path, scheduler: s
     data = p.run("--executor", "dask", "--address", scheduler)
     assert statuses(data) == {"y": ("executed", "code")}
     assert p.lp("show", "y").out.strip() == "h2"
+
+
+def test_an_address_that_gives_no_client_leaves_no_client_behind() -> None:
+    """A half-made Client collected later, during the next client's start, hangs that run."""
+    from little_pipelines.engine.executors import DaskExecutor
+    from little_pipelines.errors import ConfigError
+
+    def clients() -> int:
+        return sum(type(o).__name__ == "Client" for o in gc.get_objects())
+
+    gc.disable()  # only lp's own collection may run: the automatic one would hide a leak
+    try:
+        before = clients()
+        for address in ("tcp://127.0.0.1:9", "bogus://x"):
+            with pytest.raises(ConfigError):
+                DaskExecutor(address)
+            assert clients() <= before, address  # (our collection may take older ones too)
+    finally:
+        gc.enable()

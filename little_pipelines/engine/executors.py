@@ -97,17 +97,19 @@ class DaskExecutor:
             ) from None
         try:
             self._client = Client(address, timeout=5)
-        except OSError as exc:
-            from little_pipelines.errors import ConfigError
+        except (OSError, ValueError, TypeError) as exc:
+            error: Exception | None = _no_cluster(address, exc)
+        else:
+            error = None
+        if error is not None:
+            # collect the half-made client now, out of the `except` that holds it: its
+            # `__del__` takes a lock that every client's start holds in distributed, so
+            # collected later, during the next client's start in this process, it would
+            # hang that run for ever
+            import gc
 
-            raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
-        except (ValueError, TypeError) as exc:  # not an address Dask can read
-            from little_pipelines.errors import ConfigError
-
-            raise ConfigError(
-                f"--address {address!r} is not a Dask scheduler address ({exc});"
-                " write it as tcp://HOST:PORT"
-            ) from None
+            gc.collect()
+            raise error
         from little_pipelines.engine.dask_worker import PLUGIN, Importers
 
         self._client.register_plugin(Importers(), name=PLUGIN)
@@ -135,3 +137,14 @@ class DaskExecutor:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _no_cluster(address: str, exc: Exception) -> Exception:
+    """The error for a Dask address that gave no client: unreachable, or not an address."""
+    from little_pipelines.errors import ConfigError
+
+    if isinstance(exc, OSError):
+        return ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}")
+    return ConfigError(
+        f"--address {address!r} is not a Dask scheduler address ({exc}); write it as tcp://HOST:PORT"
+    )
