@@ -160,11 +160,12 @@ class Planner:
             return Reason.NEW
         if entry.code != spec.code:
             return Reason.CODE
-        if entry.inputs != self.inputs_of(spec):
+        if entry.inputs != (self.inputs_of(spec) if spec.inputs else ""):
             return Reason.INPUTS
+        digests, upstream = self.digests, entry.upstream
         for dep in spec.deps:
-            current = self.digests.get(dep)
-            if current is None or entry.upstream.get(dep) != current:
+            current = digests.get(dep)
+            if current is None or upstream.get(dep) != current:
                 return Reason.UPSTREAM
         if entry.session is not None and entry.session != self.session:
             return Reason.EXPIRED
@@ -177,9 +178,10 @@ class Planner:
         known = dict(self.digests)
         self._read_entries(selected)
         plan = []
+        specs, entries = self.graph.specs, self.entries
         for name in selected:
-            spec = self.graph[name]
-            entry = self.entry(name)
+            spec = specs[name]
+            entry = entries[name]
             reason = None if name in self.skip else self.reason(spec, entry)
             if reason is None and entry is not None:
                 self.digests[name] = entry.result

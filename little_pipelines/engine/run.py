@@ -147,7 +147,8 @@ class _Run(Inline):
         self.remote: dict[str, Reason] = {}  # tasks out in a worker, with their reason
         self.current: list[str] = []  # the task being started here
         self.exitfirst, self.stopped_at_failure = exitfirst, False
-        schedule = Schedule(selected, {name: self.graph[name].deps for name in selected})
+        specs = self.graph.specs
+        schedule = Schedule(selected, {name: specs[name].deps for name in selected})
         slots = self.executor.jobs if self.executor is not None else 1
         try:
             rest = schedule.run(self._start, self._finish, slots=slots, halted=self._halted)
@@ -171,7 +172,7 @@ class _Run(Inline):
 
     def _start(self, name: str) -> Future[Any] | None:
         """Start a task: here (None, once it is done), or in a worker (its Future)."""
-        spec = self.graph[name]
+        spec = self.graph.specs[name]
         entry = self.fresh.get(name)
         if entry is not None and self._still_fresh(spec, entry):
             self.digests[name] = entry.result
@@ -199,8 +200,10 @@ class _Run(Inline):
         no upstream task ran or failed or left nothing since, and no clock can expire it."""
         if entry.expires_at is not None or self.entries.get(spec.name) is not entry:
             return False
-        done = self.ran, self.failed, self.missing
-        return not any(dep in seen for dep in spec.deps for seen in done)
+        ran, failed, missing = self.ran, self.failed, self.missing
+        if not (ran or failed or missing):
+            return True
+        return not any(dep in ran or dep in failed or dep in missing for dep in spec.deps)
 
     def _quick(self, reason: Reason, entry: Entry | None) -> bool:
         """Whether a task is better run here than sent out: its code ran, unchanged, faster
@@ -247,7 +250,7 @@ class _Run(Inline):
 
     def _record(self, task: TaskReport) -> None:
         """Book a finished task: what its dependents will see, the report, the reporter."""
-        spec = self.graph[task.name]
+        spec = self.graph.specs[task.name]
         if task.status is Status.FAILED:
             self.failed[task.name] = task.name
         elif task.status is Status.UPSTREAM_FAILED:

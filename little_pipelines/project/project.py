@@ -57,6 +57,7 @@ class Project:
         # what the last reload read and built, reused while unchanged (watch rereads often)
         self._readings: dict[Path, Any] = {}
         self._specs: dict[str, tuple[TaskDef, tuple[str, ...], TaskSpec]] = {}
+        self._known: set[str] = set()  # the task names of the last reading
         self._built: TaskGraph | None = None  # the last graph, kept after `invalidate`
         self._pipeline: ProjectPipeline | None = None
         self.defs: dict[str, TaskDef] = {}
@@ -104,16 +105,20 @@ class Project:
         log_dir = str(self.log_dir)
         specs = []
         built: dict[str, tuple[TaskDef, tuple[str, ...], TaskSpec]] = {}
+        same_names = known == self._known  # then a reading kept as it was names the same deps
         for d in defs:
-            deps = dependencies(d, known)
             kept = self._specs.get(d.name)
-            if kept is not None and kept[0] is d and kept[1] == deps:
-                spec = kept[2]  # the same reading of the same file: the same spec
+            if kept is not None and kept[0] is d and same_names:
+                deps, spec = kept[1], kept[2]  # the same reading of the same file: the same spec
             else:
-                spec = function_spec(d, deps, self._function, self.index, log_dir, paths)
+                deps = dependencies(d, known)
+                if kept is not None and kept[0] is d and kept[1] == deps:
+                    spec = kept[2]
+                else:
+                    spec = function_spec(d, deps, self._function, self.index, log_dir, paths)
             built[d.name] = (d, deps, spec)
             specs.append(spec)
-        self._specs = built
+        self._specs, self._known = built, known
         indexes = {self.root: self.index}
         for obj in objects:
             obj.join(self.pipeline)

@@ -8,6 +8,7 @@ parameters, so tests can script changes.
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -143,12 +144,17 @@ class Watcher:
         listener.start()
         self._listening.wait()  # a save from now on is seen, even during the first run
         trigger: list[str] = []
-        self._run_once(trigger)
-        while (batch := self._next_batch()) is not None:
-            trigger = sorted(self._rel(p) for p in batch)
-            self.on_change(trigger)
-            self._apply(batch)
+        try:
             self._run_once(trigger)
+            _collect_while_idle()
+            while (batch := self._next_batch()) is not None:
+                trigger = sorted(self._rel(p) for p in batch)
+                self.on_change(trigger)
+                self._apply(batch)
+                self._run_once(trigger)
+                _collect_while_idle()
+        finally:
+            gc.unfreeze()
         self.stop_event.set()
         if self.failure is not None:
             raise LittlePipelinesError(
@@ -210,6 +216,19 @@ class Watcher:
         if report.interrupted:  # Ctrl-C inside a task ends watching, as it would elsewhere
             raise KeyboardInterrupt  # (before on_run, which would say "watching" again)
         self.on_run(report, trigger)
+
+
+def _collect_while_idle() -> None:
+    """Collect garbage now, between saves, then keep what survives out of later collections.
+
+    A project of 10,000 tasks holds some 100,000 long-lived objects (specs, entries, parsed
+    files); a collection during a rerun walked them all, up to 0.1 s of a save's answer.
+    Frozen, they are skipped; each idle moment unfreezes and collects them again, so what
+    a save made garbage is still freed.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def _leave_signals_to_the_main_thread() -> None:
