@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from little_pipelines.errors import CacheError
 from little_pipelines.fingerprint.code import SCHEME, digest
 from little_pipelines.store.cache import Entry, ResultCache, serialize
+from little_pipelines.store.entries import as_dict, as_entry
 
 
 def make_entry(value: object, **changes: object) -> Entry:
@@ -292,3 +296,47 @@ def test_entries_held_by_one_process_follow_what_another_writes(tmp_path):
     assert mine.entry("x").result == digest(serialize(3))
     mine.mark_failed("x", 2000.0)
     assert mine.entry("x") is None and theirs.entry("x") is None
+
+
+entry_values = st.builds(
+    Entry,
+    code=st.text(max_size=8),
+    inputs=st.text(max_size=8),
+    upstream=st.dictionaries(st.text(max_size=4), st.text(max_size=4), max_size=3),
+    result=st.text(max_size=8),
+    stored_at=st.floats(allow_nan=False) | st.integers(),
+    duration_s=st.floats(allow_nan=False),
+    expires_at=st.none() | st.floats(allow_nan=False),
+    session=st.none() | st.text(max_size=4),
+    data=st.text(max_size=8),
+    size=st.integers(),
+    extra=st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+)
+
+
+@given(entry_values)
+def test_an_entry_reads_back_as_written(entry: Entry) -> None:
+    assert as_entry(json.loads(json.dumps(as_dict(entry)))) == entry
+
+
+@given(entry_values, st.sampled_from(list(as_dict(Entry("", "", {}, "", 0, 0)))), st.data())
+def test_an_entry_with_a_field_of_the_wrong_kind_or_missing_is_no_entry(
+    entry: Entry, name: str, data: st.DataObject
+) -> None:
+    """What another version wrote, or a damaged row, counts as no result: the task reruns."""
+    found = as_dict(entry)
+    wrong = {
+        "upstream": st.just([]) | st.just({"a": 1}),
+        "extra": st.just([]),
+        "size": st.just(True) | st.just(1.5),
+        "scheme": st.just("1"),
+        "format": st.just(None),
+    }.get(name, st.just(True) | st.just([]))
+    assert as_entry({**found, name: data.draw(wrong)}) is None
+    del found[name]
+    assert as_entry(found) is None or name in ("expires_at", "session", "data", "size", "extra")
+
+
+def test_a_failure_record_is_no_entry() -> None:
+    found = {**as_dict(Entry("c", "", {}, "r", 0, 0)), "failed_at": 1.0}
+    assert as_entry(found) is None

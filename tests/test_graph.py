@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from little_pipelines.engine.graph import TaskGraph
+from little_pipelines.engine.graph import TaskGraph, topological_order
 from little_pipelines.engine.spec import TaskSpec
 from little_pipelines.errors import (
     CycleError,
@@ -149,3 +151,21 @@ def test_a_graph_of_the_same_tasks_keeps_its_order_and_checks_the_rest_anew():
         first.with_specs([spec("c", "b"), spec("a", "c"), spec("b", "a")])
     with pytest.raises(DuplicateTaskError):
         first.with_specs([spec("a"), spec("a"), spec("b", "a")])
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from("abcdefgh"),
+        st.lists(st.sampled_from("abcdefgh"), max_size=3).map(tuple),
+        max_size=8,
+    )
+)
+def test_topological_order_is_graphlibs_order(deps: dict[str, tuple[str, ...]]) -> None:
+    """The run order stays the one graphlib gave; a cycle is found alike (None)."""
+    import graphlib
+
+    try:
+        expected: list[str] | None = list(graphlib.TopologicalSorter(deps).static_order())
+    except graphlib.CycleError:
+        expected = None
+    assert topological_order(deps) == expected

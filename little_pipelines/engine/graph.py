@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import graphlib
 from collections.abc import Iterable, Iterator
 
 from little_pipelines.engine.spec import TaskSpec
@@ -14,7 +13,7 @@ from little_pipelines.errors import (
     did_you_mean,
 )
 
-__all__ = ["TaskGraph"]
+__all__ = ["TaskGraph", "topological_order"]
 
 
 class TaskGraph:
@@ -64,14 +63,20 @@ class TaskGraph:
         return graph
 
     def _sort(self) -> list[str]:
-        sorter = graphlib.TopologicalSorter({n: s.deps for n, s in self.specs.items()})
+        deps = {n: s.deps for n, s in self.specs.items()}
+        order = topological_order(deps)
+        if order is not None:
+            return order
+        import graphlib  # there is a cycle: graphlib names it
+
         try:
-            return list(sorter.static_order())
+            list(graphlib.TopologicalSorter(deps).static_order())
         except graphlib.CycleError as exc:
             cycle = list(reversed(exc.args[1]))
             spec = self.specs[cycle[0]]
             where = [f"{n} at {self.specs[n].where}" for n in cycle[:-1] if self.specs[n].where]
             raise CycleError(cycle, where, file=spec.file, line=spec.line) from None
+        raise AssertionError("topological_order found a cycle that graphlib did not")
 
     def __len__(self) -> int:
         return len(self.specs)
@@ -123,3 +128,29 @@ class TaskGraph:
             found.add(name)
             stack.extend(self.downstream[name])
         return sorted(found, key=self._position.__getitem__)
+
+
+def topological_order(deps: dict[str, tuple[str, ...]]) -> list[str] | None:
+    """The order graphlib's `static_order` gives, or None when there is a cycle.
+
+    The same first-ready-first-out walk, without graphlib's separate search for a cycle
+    (a third of sorting 10,000 tasks): a cycle is what the walk never reaches.
+    """
+    waiting: dict[str, int] = {}  # what each node still waits for, in graphlib's order
+    successors: dict[str, list[str]] = {}
+    for node, preds in deps.items():
+        waiting[node] = waiting.get(node, 0) + len(preds)
+        if node not in successors:
+            successors[node] = []
+        for pred in preds:
+            if pred not in waiting:
+                waiting[pred] = 0
+                successors[pred] = []
+            successors[pred].append(node)
+    order = [node for node, count in waiting.items() if count == 0]
+    for node in order:  # (the list grows as it is walked)
+        for succ in successors[node]:
+            waiting[succ] -= 1
+            if waiting[succ] == 0:
+                order.append(succ)
+    return order if len(order) == len(waiting) else None

@@ -103,36 +103,41 @@ def as_dict(entry: Entry) -> dict[str, Any]:
     return found
 
 
-_NUMBER = (int, float)
-_TYPES: dict[str, tuple[type, ...]] = {
-    "code": (str,),
-    "inputs": (str,),
-    "upstream": (dict,),
-    "result": (str,),
+# What each field may hold, as the exact types `json.loads` makes (so a bool is no number)
+_NUMBER = frozenset({int, float})
+_TYPES: dict[str, frozenset[type]] = {
+    "code": frozenset({str}),
+    "inputs": frozenset({str}),
+    "upstream": frozenset({dict}),
+    "result": frozenset({str}),
     "stored_at": _NUMBER,
     "duration_s": _NUMBER,
-    "expires_at": (*_NUMBER, type(None)),
-    "session": (str, type(None)),
-    "data": (str,),
-    "size": (int,),
-    "scheme": (int,),
-    "extra": (dict,),
+    "expires_at": _NUMBER | {type(None)},
+    "session": frozenset({str, type(None)}),
+    "data": frozenset({str}),
+    "size": frozenset({int}),
+    "scheme": frozenset({int}),
+    "extra": frozenset({dict}),
+    "format": frozenset({int}),
 }
 
 
 def as_entry(found: Any) -> Entry | None:
-    """An entry from its parsed JSON, or None if it is not one this version wrote."""
-    if not isinstance(found, dict) or found.get("scheme") != SCHEME:
-        return None
-    if found.get("format") != FORMAT or "failed_at" in found:  # another layout, or a failure
-        return None
-    fields = {k: v for k, v in found.items() if k != "format"}
-    for name, value in fields.items():
-        kinds = _TYPES.get(name)
-        if kinds is None or not isinstance(value, kinds) or isinstance(value, bool):
-            return None  # written by another version, or damaged: treat as absent
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in fields["upstream"].items()):
-        return None
-    if not fields.keys() >= _REQUIRED:
+    """An entry from its parsed JSON, or None if it is not one this version wrote.
+
+    A no-op run parses every task's entry, so this is one pass of exact type checks.
+    """
+    if type(found) is not dict or found.get("scheme") != SCHEME or found.get("format") != FORMAT:
+        return None  # another layout or version
+    types = _TYPES
+    for name, value in found.items():
+        kinds = types.get(name)
+        if kinds is None or type(value) not in kinds:
+            return None  # a failure record (`failed_at`), another version's, or damaged
+    if not found.keys() >= _REQUIRED:
         return None  # a field missing
+    if any(type(v) is not str for v in found["upstream"].values()):
+        return None  # (the keys of a JSON object are strings)
+    fields = dict(found)
+    del fields["format"]
     return Entry(**fields)
