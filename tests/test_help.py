@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -24,7 +25,9 @@ def test_help_names_every_option_with_its_help(name: str | None) -> None:
         if flag.hidden:  # accepted, but it changes nothing for this command
             assert f"{flag.names[0]} " not in text
             continue
-        at = text.index(f"{flag.names[0]} ")
+        found = re.search(rf"{re.escape(flag.names[0])}[ ,]", text)  # `--lf, --last-failed`
+        assert found is not None, flag.names
+        at = found.start()
         shown = text[text.rindex("\n", 0, at) : text.index("\n  -", at)]  # up to the next option
         assert all(n in shown for n in flag.names) and flag.help in shown
     assert "-h, --help" in text

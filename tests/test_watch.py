@@ -572,3 +572,33 @@ def test_watch_with_workers_runs_each_save_in_fresh_workers(tmp_path):
     finally:
         if proc.proc.poll() is None:
             proc.proc.kill()
+
+
+def test_watch_k_reruns_only_the_selection_and_a_new_matching_task_joins_it(project):
+    watching = WatchProcess(project, "-k", "b or new")
+    try:
+        first = watching.next_run()
+        assert statuses(first) == {"a": ("executed", "new"), "b": ("executed", "new")}
+        source = (project / "tasks_main.py").read_text()
+        write(
+            project / "tasks_main.py",
+            source.replace('"independent"', '"edited"') + "\ndef task_new(b):\n    return b\n",
+        )
+        second = watching.until(lambda run: "new" in statuses(run))
+        assert statuses(second) == {
+            "a": ("cached", None),
+            "b": ("cached", None),
+            "new": ("executed", "new"),
+        }  # c changed, but -k leaves it out
+        assert watching.stop() == 0
+    finally:
+        if watching.proc.poll() is None:
+            watching.proc.kill()
+
+
+def test_watch_with_a_broken_expression_exits_2_before_watching(project):
+    from e2e_helpers import lp_here
+
+    result = lp_here("watch", "-m", "slow and", cwd=project, home=project / ".home")
+    assert result.rc == 2
+    assert "-m 'slow and': it ends too soon" in result.err

@@ -117,6 +117,23 @@ class TaskGraph:
             wanted -= set(targets)
         return sorted(wanted, key=self._position.__getitem__)
 
+    def first(self, order: list[str], early: Iterable[str]) -> list[str]:
+        """`order` with `early` and what they need moved to the front, each part in order."""
+        chosen = set(order)
+        front = set(self.upstream(n for n in early if n in chosen)) & chosen
+        return [n for n in order if n in front] + [n for n in order if n not in front]
+
+    def downstream_of(self, names: Iterable[str]) -> list[str]:
+        """The names and every task that needs one of them, in execution order."""
+        reached: set[str] = set()
+        stack = self.check(names)
+        while stack:
+            name = stack.pop()
+            if name not in reached:
+                reached.add(name)
+                stack.extend(self.downstream[name])
+        return sorted(reached, key=self._position.__getitem__)
+
     def dependents(self, names: Iterable[str]) -> list[str]:
         """The named tasks and everything downstream of them, in execution order."""
         found: set[str] = set()

@@ -1,11 +1,13 @@
-"""`-k EXPR`: select tasks by name, with pytest's expression syntax.
+"""`-k EXPR` and `-m EXPR`: select tasks with pytest's expression syntax.
 
     expr     := and_expr ("or" and_expr)*
     and_expr := not_expr ("and" not_expr)*
     not_expr := "not" not_expr | "(" expr ")" | word
 
-A word matches a task when it is a substring of the task's name or of its file's stem, case
-insensitive, as pytest matches test names and their modules (`-k "load and not routes"`).
+With `-k` a word matches a task when it is a substring of the task's name or of its file's
+stem, case insensitive, as pytest matches test names and their modules
+(`-k "load and not routes"`). With `-m` a word matches a task that has it as a tag, exactly,
+as pytest matches marks (`-m "slow and not network"`).
 """
 
 from __future__ import annotations
@@ -23,19 +25,20 @@ _OPERATORS = {"and", "or", "not"}
 
 
 class KeywordError(LittlePipelinesError):
-    """An expression `-k` cannot read."""
+    """An expression `-k` or `-m` cannot read."""
 
 
 Match = Callable[[Iterable[str]], bool]
 
 
-def matcher(expression: str) -> Match:
-    """A function of a task's words (its name, its file's stem) that says if `expression`
-    selects it. Raises KeywordError naming the problem and where it is."""
+def matcher(expression: str, *, option: str = "-k") -> Match:
+    """A function of a task's words that says if `expression` selects it: for `-k` its name
+    and its file's stem (substrings), for `-m` its tags (whole words). Raises KeywordError
+    naming the problem and where it is."""
     tokens = _TOKEN.findall(expression)
     if not tokens:
-        raise KeywordError(f"-k {expression!r}: the expression is empty")
-    parser = _Parser(expression, tokens)
+        raise KeywordError(f"{option} {expression!r}: the expression is empty")
+    parser = _Parser(expression, tokens, option)
     found = parser.expr()
     if parser.at < len(tokens):
         parser.fail(f"unexpected {tokens[parser.at]!r}")
@@ -43,12 +46,14 @@ def matcher(expression: str) -> Match:
 
 
 class _Parser:
-    def __init__(self, expression: str, tokens: list[str]) -> None:
-        self.expression, self.tokens, self.at = expression, tokens, 0
+    def __init__(self, expression: str, tokens: list[str], option: str) -> None:
+        self.expression, self.tokens, self.option, self.at = expression, tokens, option, 0
 
     def fail(self, what: str) -> NoReturn:
+        words = "names" if self.option == "-k" else "tags"
         raise KeywordError(
-            f"-k {self.expression!r}: {what} (write names joined by and, or, not, and brackets)"
+            f"{self.option} {self.expression!r}: {what}"
+            f" (write {words} joined by and, or, not, and brackets)"
         )
 
     def peek(self) -> str | None:
@@ -87,5 +92,7 @@ class _Parser:
             return inner
         if token == ")" or token in _OPERATORS:
             self.fail(f"expected a name, found {token!r}")
+        if self.option == "-m":
+            return lambda tags: token in tags
         word = token.lower()
         return lambda words: any(word in w.lower() for w in words)

@@ -17,6 +17,7 @@ class RunOptions:
     every selected task, or the names to force. `skip`: tasks to mark skipped.
     `no_upstream`: run only the targets, on the cached results of their upstream.
     `dry_run`: say what would run, run nothing. `exitfirst`: stop at the first failure.
+    `first`: tasks to start as early as their upstream allows (`--failed-first`).
     """
 
     targets: tuple[str, ...] = ()
@@ -25,6 +26,7 @@ class RunOptions:
     no_upstream: bool = False
     dry_run: bool = False
     exitfirst: bool = False
+    first: frozenset[str] = frozenset()
 
     @classmethod
     def of(
@@ -36,7 +38,11 @@ class RunOptions:
         no_upstream: bool = False,
         dry_run: bool = False,
         exitfirst: bool = False,
+        first: Iterable[str] = (),
     ) -> RunOptions:
         """The options from loosely typed arguments (lists, sets, None)."""
         forced = force if isinstance(force, bool) else frozenset(force)
-        return cls(tuple(targets or ()), forced, frozenset(skip), no_upstream, dry_run, exitfirst)
+        return cls(
+            tuple(targets or ()), forced, frozenset(skip), no_upstream, dry_run, exitfirst,
+            frozenset(first),
+        )  # fmt: skip

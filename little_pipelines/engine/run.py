@@ -116,6 +116,8 @@ class _Run(Inline):
     def start_run(self, options: RunOptions) -> tuple[list[str], list[PlannedTask]]:
         """Select and plan; prepare (import) what will run, before anything is stored."""
         selected = self.select(options.targets or None, no_upstream=options.no_upstream)
+        if options.first:
+            selected = self.graph.first(selected, options.first)
         self.selected = set(selected)
         force = options.force
         self.forced = set(selected) if force is True else set(force or ())

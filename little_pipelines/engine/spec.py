@@ -77,6 +77,7 @@ class TaskSpec:
     expire: Any = None
     expire_of: Callable[[], Any] | None = None  # the policy when known only once imported
     cache: bool = True
+    tags: tuple[str, ...] = ()  # words that `-m` selects by (they decide nothing)
     on_upstream_error: OnUpstreamError = OnUpstreamError.FAIL
     file: str | None = None
     line: int | None = None

@@ -20,13 +20,18 @@ class TaskOptions:
     expire: Any = None
     inputs: tuple[str, ...] = ()
     cache: bool = True
+    tags: tuple[str, ...] = ()
 
 
 @overload
 def task(func: Callable[..., Any], /) -> Callable[..., Any]: ...
 @overload
 def task(
-    *, expire: Any = None, inputs: Iterable[str] | str = (), cache: bool = True
+    *,
+    expire: Any = None,
+    inputs: Iterable[str] | str = (),
+    cache: bool = True,
+    tags: Iterable[str] | str = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 def task(
     func: Callable[..., Any] | None = None,
@@ -35,22 +40,43 @@ def task(
     expire: Any = None,
     inputs: Iterable[str] | str = (),
     cache: bool = True,
+    tags: Iterable[str] | str = (),
 ) -> Any:
-    """Set a runner task's options: `@lp.task(expire=..., inputs=[...], cache=True)`.
+    """Set a runner task's options: `@lp.task(expire=..., inputs=[...], cache=True, tags=[...])`.
 
     `inputs` are paths or globs relative to the project root whose contents count towards the
-    task's freshness; `cache=False` runs the task every time. Write the options as literals:
-    they are read from the file without importing it.
+    task's freshness; `cache=False` runs the task every time; `tags` are words that
+    `lp run -m EXPR` selects by. Write the options as literals: they are read from the file
+    without importing it.
     """
-    paths = (inputs,) if isinstance(inputs, str) else inputs
-    if isinstance(paths, Iterable):
-        paths = tuple(paths)
-    if not isinstance(paths, tuple) or not all(isinstance(p, str) for p in paths):
-        raise TypeError(f"@lp.task inputs must be a path or a list of paths, not {inputs!r}")
-    options = TaskOptions(expire, paths, cache)
+    paths = _strings(inputs, "inputs must be a path or a list of paths")
+    options = TaskOptions(expire, paths, cache, check_tags(_strings(tags, TAGS_ARE)))
 
     def mark(f: Callable[..., Any]) -> Callable[..., Any]:
         f.__lp_task__ = options  # type: ignore[attr-defined]
         return f
 
     return mark(func) if func is not None else mark
+
+
+TAGS_ARE = "tags must be a word or a list of words"
+
+
+def _strings(value: Iterable[str] | str, what: str) -> tuple[str, ...]:
+    found = (value,) if isinstance(value, str) else value
+    if isinstance(found, Iterable):
+        found = tuple(found)
+    if not isinstance(found, tuple) or not all(isinstance(v, str) for v in found):
+        raise TypeError(f"@lp.task {what}, not {value!r}")
+    return found
+
+
+def check_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
+    """Tags as given, if each is a word `-m` can name (letters, digits, `_`, not a keyword)."""
+    for tag in tags:
+        if not tag.isidentifier() or tag in ("and", "or", "not"):
+            raise ValueError(
+                f"@lp.task tag {tag!r} is not a word -m can select by"
+                f" ({TAGS_ARE} of letters, digits and _)"
+            )
+    return tags

@@ -51,6 +51,9 @@ def _task_decorator(node: ast.FunctionDef) -> ast.expr | None:
     return None
 
 
+_OPTIONS = ("expire", "inputs", "cache", "tags")
+
+
 def _static_options(node: ast.FunctionDef, rel: str) -> dict[str, Any] | None:
     """The literal options of `@lp.task(...)`, or None when they are not literals."""
     deco = _task_decorator(node)
@@ -58,11 +61,10 @@ def _static_options(node: ast.FunctionDef, rel: str) -> dict[str, Any] | None:
     if not isinstance(deco, ast.Call):
         return options
     for keyword in deco.keywords:
-        if keyword.arg not in ("expire", "inputs", "cache"):
+        if keyword.arg not in _OPTIONS:
             raise DiscoveryError.at(
                 f"@lp.task has no option '{keyword.arg}'"
-                f"{did_you_mean(str(keyword.arg), ('expire', 'inputs', 'cache'))}"
-                " (options: expire, inputs, cache)",
+                f"{did_you_mean(str(keyword.arg), _OPTIONS)} (options: {', '.join(_OPTIONS)})",
                 rel,
                 deco.lineno,
             )
@@ -73,19 +75,27 @@ def _static_options(node: ast.FunctionDef, rel: str) -> dict[str, Any] | None:
             value = ast.literal_eval(keyword.value)
         except ValueError:
             return None
-        if keyword.arg == "inputs":
-            value = [value] if isinstance(value, str) else value
-            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-                raise DiscoveryError.at(
-                    "@lp.task inputs must be a path or a list of paths,"
-                    f" not {ast.unparse(keyword.value)}",
-                    rel,
-                    deco.lineno,
-                )
-            options["inputs"] = tuple(value)
+        if keyword.arg in ("inputs", "tags"):
+            options[keyword.arg] = _words(keyword.arg, value, keyword.value, rel, deco.lineno)
         elif keyword.arg == "cache":
             options["cache"] = bool(value)
     return options
+
+
+def _words(option: str, value: Any, node: ast.expr, rel: str, line: int) -> tuple[str, ...]:
+    """The paths of `inputs=`, or the tags of `tags=`: a string or a list of strings."""
+    from little_pipelines.project.decorator import TAGS_ARE, check_tags
+
+    value = [value] if isinstance(value, str) else value
+    what = "inputs must be a path or a list of paths" if option == "inputs" else TAGS_ARE
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise DiscoveryError.at(f"@lp.task {what}, not {ast.unparse(node)}", rel, line)
+    if option == "inputs":
+        return tuple(value)
+    try:
+        return check_tags(tuple(value))
+    except ValueError as exc:
+        raise DiscoveryError.at(str(exc), rel, line) from None
 
 
 def _signature(node: ast.FunctionDef, rel: str) -> tuple[list[str], set[str]]:

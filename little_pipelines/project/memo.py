@@ -29,9 +29,9 @@ __all__ = ["ReadCache"]
 
 _KEPT = (
     "name", "line", "function", "params", "defaults", "code", "inputs", "cache", "expire_text",
-    "notes",
+    "notes", "tags",
 )  # fmt: skip
-_STRINGS = ("params", "defaults", "inputs", "notes")
+_STRINGS = ("params", "defaults", "inputs", "notes", "tags")
 
 
 def _memo_task_ok(t: dict[str, Any]) -> bool:
@@ -197,6 +197,7 @@ class ReadCache:
                     "defaults": set(t["defaults"]),
                     "inputs": tuple(t["inputs"]),
                     "notes": tuple(t["notes"]),
+                    "tags": tuple(t["tags"]),
                 },
             )
             for t in tasks
@@ -232,6 +233,7 @@ class ReadCache:
         tasks = [{k: getattr(t, k) for k in _KEPT} for t in found.tasks]
         for t in tasks:
             t["defaults"], t["inputs"] = sorted(t["defaults"]), list(t["inputs"])
+            t["notes"], t["tags"] = list(t["notes"]), list(t["tags"])
         memo = {"scheme": SCHEME, "seen": seen, "tasks": tasks}
         self.cache.put_data(self._key(found.path), memo)
         self.kept[found.path] = (seen, found)

@@ -38,6 +38,7 @@ class TaskDef:
     inputs: tuple[str, ...] = ()
     cache: bool = True
     expire_text: str = ""
+    tags: tuple[str, ...] = ()
     dynamic: bool = False  # built by code: the imported function is the task
     live: Callable[..., Any] | None = None
     notes: tuple[str, ...] = ()  # where reading its code fell back to something coarser
@@ -110,6 +111,7 @@ def function_spec(
         paths=paths,
         expire_of=call.expire,
         cache=task.cache,
+        tags=task.tags,
         file=task.rel,
         line=task.line,
         meta={"expire_text": task.expire_text, "dynamic": task.dynamic, "notes": task.notes},

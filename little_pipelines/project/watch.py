@@ -46,6 +46,7 @@ class Watcher:
         on_run: Callable[[RunReport, list[str]], None] = lambda report, trigger: None,
         on_error: Callable[[Exception, list[str]], None] = lambda error, trigger: None,
         on_change: Callable[[list[str]], None] = lambda trigger: None,
+        select: Callable[[Project], list[str]] | None = None,
         changes: ChangeSource | None = None,
         stop_event: threading.Event | None = None,
     ) -> None:
@@ -59,6 +60,7 @@ class Watcher:
         self.on_run = on_run
         self.on_error = on_error
         self.on_change = on_change
+        self.select = select  # the targets of each run, chosen anew (-k, -m): saves add tasks
         self.stop_event = stop_event or threading.Event()
         self.paths = project.config.path_filter
         self.rules = WatchRules(self.paths, InputSet(project.root, (), self.paths))
@@ -193,10 +195,11 @@ class Watcher:
         self._changed.clear()
         reporter = self.reporter(trigger)
         try:
-            options = RunOptions.of(
-                self.targets, force=self.force and not trigger, exitfirst=self.exitfirst
-            )
             try:
+                targets = self.select(self.project) if self.select is not None else self.targets
+                options = RunOptions.of(
+                    targets, force=self.force and not trigger, exitfirst=self.exitfirst
+                )
                 report = self.project.run(
                     options,
                     # fresh workers for every run: module state from before a save never

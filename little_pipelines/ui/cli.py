@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import signal
 from contextlib import nullcontext
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.core
 from typer._click.exceptions import UsageError  # typer vendors click: its own classes
 
 from little_pipelines._version import __version__
+from little_pipelines.errors import LittlePipelinesError
 from little_pipelines.outcomes import ExitCode
 from little_pipelines.ui import flags
 from little_pipelines.ui.commands import COMMANDS
 from little_pipelines.ui.common import (
+    Selection,
     errors,
     open_project,
     opt,
@@ -27,10 +29,13 @@ from little_pipelines.ui.params import (
     DryRun,
     Executor,
     ExitFirst,
+    FailedFirst,
     Force,
     Jobs,
     Json,
     Keyword,
+    LastFailed,
+    Marker,
     NoUpstream,
     Quiet,
     Root,
@@ -38,6 +43,9 @@ from little_pipelines.ui.params import (
     Verbose,
 )
 from little_pipelines.ui.running import run_tasks
+
+if TYPE_CHECKING:
+    from little_pipelines.project.project import Project
 
 __all__ = ["app", "main"]
 
@@ -129,6 +137,9 @@ def run(
     address: Address = None,
     no_upstream: NoUpstream = False,
     keyword: Keyword = None,
+    marker: Marker = None,
+    last_failed: LastFailed = False,
+    failed_first: FailedFirst = False,
     as_json: Json = False,
     root: Root = None,
     verbose: Verbose = False,
@@ -137,7 +148,8 @@ def run(
     """`lp run`: the fast lane runs the same `run_tasks` (see fast.py)."""
     run_tasks(
         ctx, tasks, force, dry_run, exitfirst, jobs, executor, address, no_upstream, as_json,
-        root, verbose, quiet, keyword=keyword,
+        root, verbose, quiet, keyword=keyword, marker=marker, last_failed=last_failed,
+        failed_first=failed_first,
     )  # fmt: skip
 
 
@@ -150,6 +162,8 @@ def watch(
     jobs: Jobs = None,
     executor: Executor = ExecutorName.local,
     address: Address = None,
+    keyword: Keyword = None,
+    marker: Marker = None,
     as_json: Json = False,
     root: Root = None,
     verbose: Verbose = False,
@@ -168,6 +182,15 @@ def watch(
         project = open_project(ctx, root)
         if tasks:
             project.graph.check(tasks)
+        selection = Selection(keyword, marker)
+        if selection:
+            selection.apply(project, tasks)  # a broken expression ends here, exit 2
+
+    def select(project: Project) -> list[str]:
+        names = selection.apply(project, tasks)[0]
+        if not names:
+            raise LittlePipelinesError(f"no task matches {selection.describe()}: nothing to run")
+        return names
 
     view = WatchView(console, project, as_json=as_json, verbose=verbose, quiet=quiet)
 
@@ -182,6 +205,7 @@ def watch(
         on_run=view.on_run,
         on_error=view.on_error,
         on_change=view.on_change,
+        select=select if selection else None,
     )
     with errors(as_json=as_json, project=[project]):  # the watcher itself failing: exit 2
         try:

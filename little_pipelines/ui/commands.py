@@ -21,7 +21,18 @@ from little_pipelines.ui.common import (
     task_logs_to_stderr,
 )
 from little_pipelines.ui.flags import GraphFormat
-from little_pipelines.ui.params import Json, Keyword, Quiet, Root, Task, Tasks, Verbose, option
+from little_pipelines.ui.params import (
+    Json,
+    Keyword,
+    LastFailed,
+    Marker,
+    Quiet,
+    Root,
+    Task,
+    Tasks,
+    Verbose,
+    option,
+)
 from little_pipelines.ui.text import PlainConsole, output_console
 
 __all__ = ["COMMANDS"]
@@ -30,6 +41,8 @@ __all__ = ["COMMANDS"]
 def list_(
     ctx: typer.Context,
     keyword: Keyword = None,
+    marker: Marker = None,
+    last_failed: LastFailed = False,
     as_json: Json = False,
     root: Root = None,
     verbose: Verbose = False,
@@ -38,7 +51,7 @@ def list_(
     """`lp list` (the fast lane runs the same `list_command`)."""
     from little_pipelines.ui.views import list_command
 
-    list_command(ctx, as_json, root, verbose, quiet, keyword)
+    list_command(ctx, as_json, root, verbose, quiet, keyword, marker, last_failed)
 
 
 def graph(

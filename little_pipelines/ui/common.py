@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -168,14 +169,56 @@ def scheduler_address(
     return address if executor is ExecutorName.dask else None
 
 
-def keyword_selection(project: Project, expression: str, tasks: list[str] | None) -> list[str]:
-    """The tasks (the named ones, else all) that `-k expression` matches, in graph order."""
-    from little_pipelines.engine.keywords import matcher
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What `-k`, `-m` and `--lf` keep of the named tasks (or of all), as pytest's do."""
 
-    match = matcher(expression)
-    graph = project.graph
-    names = graph.check(tasks) if tasks else graph.order
-    return [n for n in names if match((n, Path(graph[n].file or "").stem))]
+    keyword: str | None = None
+    marker: str | None = None
+    last_failed: bool = False
+
+    def __bool__(self) -> bool:
+        return self.keyword is not None or self.marker is not None or self.last_failed
+
+    def describe(self) -> str:
+        said = [f"-k {self.keyword!r}"] if self.keyword is not None else []
+        said += [f"-m {self.marker!r}"] if self.marker is not None else []
+        return " and ".join(said + (["--lf"] if self.last_failed else []))
+
+    def apply(self, project: Project, tasks: list[str] | None) -> tuple[list[str], str | None]:
+        """The kept tasks in graph order, and a note for the user (or None).
+
+        `--lf` keeps what `failed_last_time` names; when no task failed it keeps all, as
+        pytest does.
+        """
+        from little_pipelines.engine.keywords import matcher
+
+        graph = project.graph
+        names = graph.check(tasks) if tasks else list(graph.order)
+        if self.keyword is not None:
+            by_name = matcher(self.keyword)
+            names = [n for n in names if by_name((n, Path(graph[n].file or "").stem))]
+        if self.marker is not None:
+            by_tag = matcher(self.marker, option="-m")
+            names = [n for n in names if by_tag(graph[n].tags)]
+        if not self.last_failed or not names:
+            return names, None
+        failed = failed_last_time(project, names)
+        if not failed:
+            return names, "--lf: no task failed last time, so every selected task runs"
+        return [n for n in names if n in failed], None
+
+
+def failed_last_time(project: Project, names: list[str]) -> set[str]:
+    """The tasks among `names` whose last run failed, and those downstream of them that
+    have no result (the failure kept them from running)."""
+    entries = project.cache.entries(names)
+    cache = project.cache
+    failed = [n for n in names if entries[n] is None and cache.failed_at(n) is not None]
+    if not failed:
+        return set()
+    chosen = set(names)
+    return {n for n in project.graph.downstream_of(failed) if n in chosen and entries[n] is None}
 
 
 def no_tasks(project: Project) -> str:

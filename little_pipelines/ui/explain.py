@@ -69,15 +69,19 @@ class _Explainer:
         entry = self.cache.entry(task)
         reason = self.reasons[task]
         where = f" ({spec.where})" if spec.where else ""
+        tags = f"{indent}  tags: {', '.join(spec.tags)} (for -m; they decide nothing)"
         if reason is None:
             assert entry is not None
             self._fresh(spec, entry, where, indent)
         elif reason is Reason.UPSTREAM:
             self._upstream(spec, entry, where, indent)
+            tags = ""  # (its upstream tasks' lines follow)
         else:
             self._because(
                 spec, entry, reason, f"{indent}'{task}'{where} would run: {reason}", indent
             )
+        if spec.tags and not indent and tags:
+            self.lines.append(tags)
 
     def _fresh(self, spec: TaskSpec, entry: Entry, where: str, indent: str) -> None:
         self.lines.append(

@@ -76,10 +76,21 @@ VERSION = Flag(("--version",), "Show the version.")
 FORMAT = Flag(("--format",), "Output format.", GraphFormat)
 KEYWORD = Flag(
     ("-k",),
-    "Only tasks whose name or file matches EXPR (substrings with and/or/not, as pytest).",
+    "Select tasks by name or file: substrings with and/or/not, as pytest's -k.",
     str,
     metavar="EXPR",
 )
+MARKER = Flag(
+    ("-m",),
+    "Select tasks by tags: tag names with and/or/not, as pytest's -m.",
+    str,
+    metavar="EXPR",
+)
+LAST_FAILED = Flag(
+    ("--lf", "--last-failed"),
+    "Select the tasks that failed last time and those they held up (all, if none failed).",
+)
+FAILED_FIRST = Flag(("--ff", "--failed-first"), "Run the tasks that failed last time first.")
 TASKS_HELP = "Task names (default: all)."
 TASK_HELP = "A task name."
 LP_HELP = "Run tasks_*.py pipelines with cached results: only what changed runs again."
@@ -105,6 +116,9 @@ RUN_FLAGS = {
     "address": ADDRESS,
     "no_upstream": NO_UPSTREAM,
     "keyword": KEYWORD,
+    "marker": MARKER,
+    "last_failed": LAST_FAILED,
+    "failed_first": FAILED_FIRST,
     "as_json": JSON,
     "root": ROOT,
     "verbose": VERBOSE,
@@ -115,8 +129,13 @@ RUN_FLAGS = {
 IMPORTS = Flag(("--verbose", "-v"), "Also name the tasks files lp had to import, and why.")
 NO_EFFECT = Flag(("--quiet", "-q"), "Accepted; changes nothing here.", hidden=True)
 PLAIN_FLAGS = {"root": ROOT, "verbose": IMPORTS, "quiet": NO_EFFECT}
-LIST_FLAGS = {"keyword": KEYWORD, "as_json": JSON, **PLAIN_FLAGS}
-WATCH_FLAGS = {k: f for k, f in RUN_FLAGS.items() if k not in ("dry_run", "no_upstream", "keyword")}
+SELECTION = ("keyword", "marker", "last_failed")
+LIST_FLAGS = {**{k: RUN_FLAGS[k] for k in SELECTION}, "as_json": JSON, **PLAIN_FLAGS}
+WATCH_FLAGS = {
+    k: f
+    for k, f in RUN_FLAGS.items()
+    if k not in ("dry_run", "no_upstream", "last_failed", "failed_first")
+}
 CLEAN_FLAGS = {**PLAIN_FLAGS, "quiet": Flag(("--quiet", "-q"), "Print nothing when it works.")}
 SHELL_FLAGS = {
     **PLAIN_FLAGS,

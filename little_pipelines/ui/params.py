@@ -15,10 +15,13 @@ __all__ = [
     "DryRun",
     "Executor",
     "ExitFirst",
+    "FailedFirst",
     "Force",
     "Jobs",
     "Json",
     "Keyword",
+    "LastFailed",
+    "Marker",
     "NoUpstream",
     "Quiet",
     "Root",
@@ -48,6 +51,9 @@ ExitFirst = Annotated[bool, option(flags.EXITFIRST)]
 DryRun = Annotated[bool, option(flags.DRY_RUN)]
 NoUpstream = Annotated[bool, option(flags.NO_UPSTREAM)]
 Keyword = Annotated[Optional[str], option(flags.KEYWORD)]  # noqa: UP045
+Marker = Annotated[Optional[str], option(flags.MARKER)]  # noqa: UP045
+LastFailed = Annotated[bool, option(flags.LAST_FAILED)]
+FailedFirst = Annotated[bool, option(flags.FAILED_FIRST)]
 
 
 def complete_tasks(ctx: typer.Context, incomplete: str) -> list[str]:

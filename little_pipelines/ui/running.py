@@ -15,8 +15,9 @@ from little_pipelines.outcomes import ExitCode, Reporter
 from little_pipelines.ui.common import (
     Context,
     LogsOnFirstRun,
+    Selection,
     errors,
-    keyword_selection,
+    failed_last_time,
     no_tasks,
     open_project,
     opt,
@@ -51,9 +52,13 @@ def run_tasks(
     verbose: bool = False,
     quiet: bool = False,
     keyword: str | None = None,
+    marker: str | None = None,
+    last_failed: bool = False,
+    failed_first: bool = False,
 ) -> None:
     """Run all tasks, or the named tasks plus everything upstream of them; SystemExit with
-    the exit code (SPEC section 3). `keyword` (-k) keeps the targets it matches."""
+    the exit code (SPEC section 3). `keyword` (-k), `marker` (-m) and `last_failed` (--lf)
+    keep the targets they select; `failed_first` (--ff) starts with what failed last time."""
     from little_pipelines.engine.options import RunOptions
     from little_pipelines.ui.console import NoticeReporter, make_reporter
 
@@ -79,13 +84,18 @@ def run_tasks(
             )
         if opt(ctx, "verbose", verbose) and len(project.graph):
             print_imported(project)
-        if keyword is not None:
-            tasks = keyword_selection(project, keyword, tasks)
+        selection = Selection(keyword, marker, last_failed)
+        if selection:
+            tasks, note = selection.apply(project, tasks)
             if not tasks:
-                _nothing_selected(project, keyword, console, as_json)
+                _nothing_selected(project, selection, console, as_json)
+            if note is not None and not as_json:
+                console.print(note, highlight=False, soft_wrap=True)
+        first = failed_last_time(project, list(project.graph.order)) if failed_first else ()
         options = RunOptions.of(
-            tasks, force=force, dry_run=dry_run, exitfirst=exitfirst, no_upstream=no_upstream
-        )
+            tasks, force=force, dry_run=dry_run, exitfirst=exitfirst, no_upstream=no_upstream,
+            first=first,
+        )  # fmt: skip
         routed = LogsOnFirstRun(reporter, *logs)
         json_out = reporter if isinstance(reporter, JsonReporter) else None
         report = _run_project(project, options, routed, jobs, dask_address, signals, json_out)
@@ -96,15 +106,17 @@ def run_tasks(
     raise SystemExit(report.exit_code)
 
 
-def _nothing_selected(project: Project, keyword: str, console: Any, as_json: bool) -> None:
-    """-k matched no task: say so (as pytest does when it deselects every test), exit 5."""
+def _nothing_selected(project: Project, selection: Selection, console: Any, as_json: bool) -> None:
+    """The selection kept no task: say so (as pytest does when it deselects every test),
+    exit 5."""
     from little_pipelines.outcomes import RunReport
     from little_pipelines.ui.output import print_json, run_json
 
     if as_json:
         print_json(run_json(project, RunReport()))
     else:
-        message = f"no task matches -k {keyword!r} ({len(project.graph)} tasks, none selected)"
+        n = len(project.graph)
+        message = f"no task matches {selection.describe()} ({n} tasks, none selected)"
         console.print(message, highlight=False, soft_wrap=True)
     raise SystemExit(ExitCode.NO_TASKS)
 

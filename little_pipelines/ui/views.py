@@ -55,6 +55,7 @@ def list_rows(project: Project) -> list[dict[str, Any]]:
                 "file": spec.file,
                 "line": spec.line,
                 "deps": list(spec.deps),
+                "tags": list(spec.tags),
                 "state": state,
                 "reason": None if reason is None else str(reason),
                 "expiry": expiry,
@@ -81,8 +82,8 @@ def render_list(console: Console | PlainConsole, rows: list[dict[str, Any]]) -> 
     if not rows:
         console.print("no tasks found (tasks are functions named task_<name> in tasks_*.py files)")
         return
-    header = ("task", "file:line", "needs", "state", "expiry", "last run")
-    cells = [
+    header: tuple[str, ...] = ("task", "file:line", "needs", "state", "expiry", "last run")
+    cells: list[tuple[str, ...]] = [
         (
             row["name"],
             f"{row['file']}:{row['line']}" if row["file"] else "—",
@@ -93,6 +94,9 @@ def render_list(console: Console | PlainConsole, rows: list[dict[str, Any]]) -> 
         )
         for row in rows
     ]
+    if any(row["tags"] for row in rows):  # a column only for projects that tag their tasks
+        header = (*header, "tags")
+        cells = [(*c, ", ".join(r["tags"])) for c, r in zip(cells, rows, strict=True)]
     widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
     styles = {
         TaskState.FRESH: "green",
@@ -107,7 +111,11 @@ def render_list(console: Console | PlainConsole, rows: list[dict[str, Any]]) -> 
     for row, cell in zip(rows, cells, strict=True):
         text.append("\n" + "  ".join(c.ljust(w) for c, w in zip(cell[:3], widths, strict=False)))
         text.append("  " + cell[3].ljust(widths[3]), styles.get(row["state"], ""))
-        text.append(("  " + cell[4].ljust(widths[4]) + "  " + cell[5]).rstrip())
+        text.append(
+            (
+                "  " + "  ".join(c.ljust(w) for c, w in zip(cell[4:], widths[4:], strict=True))
+            ).rstrip()
+        )
     console.print(text, soft_wrap=True)
 
 
@@ -137,24 +145,21 @@ def list_command(
     verbose: bool = False,
     quiet: bool = False,
     keyword: str | None = None,
+    marker: str | None = None,
+    last_failed: bool = False,
 ) -> None:
     """`lp list`: the table of tasks (or its JSON) on stdout; typer's command and the fast
-    lane both call it. `keyword` (-k) keeps the tasks it matches."""
-    from little_pipelines.ui.common import (
-        errors,
-        keyword_selection,
-        open_project,
-        opt,
-        print_notices,
-    )
+    lane both call it. `keyword` (-k), `marker` (-m) and `last_failed` (--lf) select."""
+    from little_pipelines.ui.common import Selection, errors, open_project, opt, print_notices
     from little_pipelines.ui.output import print_json
     from little_pipelines.ui.text import output_console
 
     with errors(as_json=as_json):
         project = open_project(ctx, root)
         rows = list_rows(project)
-        if keyword is not None:
-            kept = set(keyword_selection(project, keyword, None))
+        selection = Selection(keyword, marker, last_failed)
+        if selection:
+            kept = set(selection.apply(project, None)[0])
             rows = [row for row in rows if row["name"] in kept]
     print_notices(project, opt(ctx, "verbose", verbose))
     if as_json:
