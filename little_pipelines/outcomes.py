@@ -37,6 +37,7 @@ class Reason(enum.StrEnum):
     CODE = "code"
     UPSTREAM = "upstream"
     INPUTS = "inputs"
+    OUTPUTS = "outputs"
     EXPIRED = "expired"
     FORCED = "forced"
     ALWAYS = "always"

@@ -39,11 +39,12 @@ def task_day_chart(by_day):
     return charts.column_chart(days, values, "Boardings by day", highlight=weekends)
 
 
-@lp.task(expire=lp.expire.at_midnight())
+@lp.task(expire=lp.expire.at_midnight(), outputs=["output/report.html"])
 def task_report(
     summary, by_route, by_period, busiest_stops, route_chart, day_chart, data_quality, this
 ):
-    """output/report.html: rebuilt at least once a day (it says when it was made)."""
+    """output/report.html: rebuilt at least once a day (it says when it was made), and
+    whenever the file is deleted or edited by hand."""
     shares = summary["shares"]
     routes = "".join(
         _row([r["route_id"], r["name"], r["mode"]], [r["boardings"], f"{shares[r['route_id']]}%"])
@@ -79,6 +80,7 @@ def _row(texts, numbers):
     return "<tr>" + "".join(cells) + "</tr>"
 
 
+@lp.task(outputs=["output/boardings_by_day.csv"])
 def task_export(by_day, this):
     """output/boardings_by_day.csv, for the spreadsheet crowd."""
     path = this.root / "output" / "boardings_by_day.csv"

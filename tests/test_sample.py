@@ -70,3 +70,11 @@ def test_a_changed_data_file_reruns_from_the_raw_files_down(sample: Project) -> 
     assert ran["raw"] == ("executed", "inputs") and ran["routes"][0] == "executed"
     report = sample.read("output/report.html")
     assert re.search(r"<td>33</td><td>Night Bus</td>", report)
+
+
+def test_a_deleted_report_is_written_again_by_its_task_alone(sample: Project) -> None:
+    sample.run()
+    (sample.root / "output" / "report.html").unlink()
+    rerun = {name: s for name, s in statuses(sample.run()).items() if s[0] == "executed"}
+    assert rerun == {"report": ("executed", "outputs")}
+    assert sample.read("output/report.html").count("<svg") == 2

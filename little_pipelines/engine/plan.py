@@ -18,7 +18,7 @@ from typing import Any
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.spec import TaskSpec
 from little_pipelines.errors import LittlePipelinesError
-from little_pipelines.fingerprint.inputs import input_file_digests, inputs_digest
+from little_pipelines.fingerprint.inputs import input_file_digests, inputs_digest, output_digests
 from little_pipelines.outcomes import PlannedTask, Reason
 from little_pipelines.store.cache import Entry, ResultCache
 
@@ -86,6 +86,7 @@ class Planner:
         self.entries: dict[str, Entry | None] = {}
         self.digests: dict[str, str] = {}
         self.inputs: dict[str, tuple[str, dict[str, str]]] = {}
+        self.outputs: dict[str, dict[str, str]] = {}  # task -> its output files' digests now
         self.forced: set[str] = set()
         self.skip: set[str] = set()
         self.warnings: list[str] = []
@@ -150,6 +151,14 @@ class Planner:
             found = self.inputs[spec.name] = (inputs_digest(files), files)
         return found
 
+    def outputs_of(self, spec: TaskSpec) -> dict[str, str]:
+        """The digest of each of a task's output files as they are now ("missing")."""
+        found = self.outputs.get(spec.name)
+        if found is None:
+            root = spec.input_root or self.root or Path.cwd()
+            found = self.outputs[spec.name] = output_digests(root, spec.outputs)
+        return found
+
     def reason(self, spec: TaskSpec, entry: Entry | None) -> Reason | None:
         """Why `spec` must run now, given what its upstream tasks produced; None if fresh."""
         if spec.name in self.forced:
@@ -167,6 +176,8 @@ class Planner:
             current = digests.get(dep)
             if current is None or upstream.get(dep) != current:
                 return Reason.UPSTREAM
+        if spec.outputs and entry.extra.get("outputs") != self.outputs_of(spec):
+            return Reason.OUTPUTS  # one is missing, or not what the task wrote
         if entry.session is not None and entry.session != self.session:
             return Reason.EXPIRED
         if entry.expires_at is not None and self.clock() >= entry.expires_at:

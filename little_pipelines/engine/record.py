@@ -58,6 +58,15 @@ class Recorder(Planner):
             self._forget(spec.name)
             error = TaskError(*outcome.error) if outcome.error else None
             return TaskReport(spec.name, Status.FAILED, reason, outcome.duration_s, error=error)
+        if spec.outputs:
+            missing = self._unwritten(spec)
+            if missing:
+                self._forget(spec.name)
+                error = TaskError(
+                    "MissingOutput",
+                    f"task '{spec.name}' did not write its output {missing} (see its outputs=)",
+                )
+                return TaskReport(spec.name, Status.FAILED, reason, outcome.duration_s, error=error)
         result = outcome.digest or pickle_digest(outcome.data)
         previous = self.entries.get(spec.name)
         self.digests[spec.name] = self._store(spec, outcome.data, outcome.duration_s, result)
@@ -85,6 +94,8 @@ class Recorder(Planner):
             self._sources().add(key)
         if spec.inputs:
             entry.extra["inputs"] = self.input_files(spec)[1]
+        if spec.outputs:
+            entry.extra["outputs"] = self.outputs_of(spec)  # as the task left them
         policy = spec.policy()
         if policy is not None:
             self._expiry(entry, policy, now)
@@ -92,6 +103,12 @@ class Recorder(Planner):
         self.entries[spec.name] = entry
         self.results[spec.name] = (entry.data, data)
         return result
+
+    def _unwritten(self, spec: TaskSpec) -> str:
+        """The first output a task that just returned left missing, hashing them all anew."""
+        self.outputs.pop(spec.name, None)
+        written = self.outputs_of(spec)
+        return next((output for output, d in written.items() if d == "missing"), "")
 
     def _sources(self) -> set[str]:
         """The source keys stored already, of the tasks that may run (asked once per run)."""

@@ -273,7 +273,7 @@ class _Run(Inline):
     def _payload(self, spec: TaskSpec) -> dict[str, tuple[bytes, str | None]]:
         """Upstream results as stored (bytes), each with the tasks file that can read it."""
         payload = {}
-        for dep in spec.deps:
+        for dep in spec.deps if spec.arguments is None else spec.arguments:
             remote = self.graph[dep].remote
             payload[dep] = (self.data(dep), remote.path if remote else None)
         return payload

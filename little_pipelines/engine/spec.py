@@ -78,6 +78,8 @@ class TaskSpec:
     expire_of: Callable[[], Any] | None = None  # the policy when known only once imported
     cache: bool = True
     tags: tuple[str, ...] = ()  # words that `-m` selects by (they decide nothing)
+    outputs: tuple[str, ...] = ()  # files it writes, relative to `input_root` (or absolute)
+    arguments: tuple[str, ...] | None = None  # the deps it receives (None: all of them)
     on_upstream_error: OnUpstreamError = OnUpstreamError.FAIL
     file: str | None = None
     line: int | None = None

@@ -22,7 +22,14 @@ from pathlib import Path
 from little_pipelines.fingerprint.code import digest, file_digest
 from little_pipelines.paths import PathFilter
 
-__all__ = ["InputPattern", "InputSet", "expand_inputs", "input_file_digests", "inputs_digest"]
+__all__ = [
+    "InputPattern",
+    "InputSet",
+    "expand_inputs",
+    "input_file_digests",
+    "inputs_digest",
+    "output_digests",
+]
 
 _WILDCARDS = frozenset("*?[")
 
@@ -169,6 +176,18 @@ def input_file_digests(
             found[rel] = file_digest(path)
         except OSError:
             found[rel] = "missing"
+    return found
+
+
+def output_digests(root: Path, outputs: Iterable[str]) -> dict[str, str]:
+    """Each output file's digest by its path as declared ("missing" for one that is absent)."""
+    found: dict[str, str] = {}
+    for output in outputs:
+        path = Path(output)
+        try:
+            found[output] = file_digest(path if path.is_absolute() else root / path)
+        except OSError:  # absent, or a folder: not the file the task said it writes
+            found[output] = "missing"
     return found
 
 

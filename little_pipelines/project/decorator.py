@@ -21,6 +21,7 @@ class TaskOptions:
     inputs: tuple[str, ...] = ()
     cache: bool = True
     tags: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
 
 
 @overload
@@ -32,6 +33,7 @@ def task(
     inputs: Iterable[str] | str = (),
     cache: bool = True,
     tags: Iterable[str] | str = (),
+    outputs: Iterable[str] | str = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 def task(
     func: Callable[..., Any] | None = None,
@@ -41,16 +43,19 @@ def task(
     inputs: Iterable[str] | str = (),
     cache: bool = True,
     tags: Iterable[str] | str = (),
+    outputs: Iterable[str] | str = (),
 ) -> Any:
-    """Set a runner task's options: `@lp.task(expire=..., inputs=[...], cache=True, tags=[...])`.
+    """Set a runner task's options: `@lp.task(expire=..., inputs=[...], outputs=[...], ...)`.
 
     `inputs` are paths or globs relative to the project root whose contents count towards the
-    task's freshness; `cache=False` runs the task every time; `tags` are words that
-    `lp run -m EXPR` selects by. Write the options as literals: they are read from the file
-    without importing it.
+    task's freshness; `outputs` are the files the task writes (it runs again when one is
+    missing or changed, and a task whose `inputs` name one runs after it); `cache=False`
+    runs the task every time; `tags` are words that `lp run -m EXPR` selects by. Write the
+    options as literals: they are read from the file without importing it.
     """
     paths = _strings(inputs, "inputs must be a path or a list of paths")
-    options = TaskOptions(expire, paths, cache, check_tags(_strings(tags, TAGS_ARE)))
+    made = check_outputs(_strings(outputs, OUTPUTS_ARE))
+    options = TaskOptions(expire, paths, cache, check_tags(_strings(tags, TAGS_ARE)), made)
 
     def mark(f: Callable[..., Any]) -> Callable[..., Any]:
         f.__lp_task__ = options  # type: ignore[attr-defined]
@@ -60,6 +65,7 @@ def task(
 
 
 TAGS_ARE = "tags must be a word or a list of words"
+OUTPUTS_ARE = "outputs must be a file's path or a list of them"
 
 
 def _strings(value: Iterable[str] | str, what: str) -> tuple[str, ...]:
@@ -69,6 +75,17 @@ def _strings(value: Iterable[str] | str, what: str) -> tuple[str, ...]:
     if not isinstance(found, tuple) or not all(isinstance(v, str) for v in found):
         raise TypeError(f"@lp.task {what}, not {value!r}")
     return found
+
+
+def check_outputs(outputs: tuple[str, ...]) -> tuple[str, ...]:
+    """Outputs as given, if each is a plain path (a file the task writes, not a pattern)."""
+    for output in outputs:
+        if not output or any(c in output for c in "*?[") or output.endswith(("/", "\\")):
+            raise ValueError(
+                f"@lp.task output {output!r} is not a file's path ({OUTPUTS_ARE}:"
+                " name each file, without wildcards)"
+            )
+    return outputs
 
 
 def check_tags(tags: tuple[str, ...]) -> tuple[str, ...]:

@@ -51,7 +51,7 @@ def _task_decorator(node: ast.FunctionDef) -> ast.expr | None:
     return None
 
 
-_OPTIONS = ("expire", "inputs", "cache", "tags")
+_OPTIONS = ("expire", "inputs", "outputs", "cache", "tags")
 
 
 def _static_options(node: ast.FunctionDef, rel: str) -> dict[str, Any] | None:
@@ -75,7 +75,7 @@ def _static_options(node: ast.FunctionDef, rel: str) -> dict[str, Any] | None:
             value = ast.literal_eval(keyword.value)
         except ValueError:
             return None
-        if keyword.arg in ("inputs", "tags"):
+        if keyword.arg in ("inputs", "outputs", "tags"):
             options[keyword.arg] = _words(keyword.arg, value, keyword.value, rel, deco.lineno)
         elif keyword.arg == "cache":
             options["cache"] = bool(value)
@@ -83,17 +83,25 @@ def _static_options(node: ast.FunctionDef, rel: str) -> dict[str, Any] | None:
 
 
 def _words(option: str, value: Any, node: ast.expr, rel: str, line: int) -> tuple[str, ...]:
-    """The paths of `inputs=`, or the tags of `tags=`: a string or a list of strings."""
-    from little_pipelines.project.decorator import TAGS_ARE, check_tags
+    """The paths of `inputs=` or `outputs=`, or the tags of `tags=`: a string or a list of
+    strings."""
+    from little_pipelines.project.decorator import (
+        OUTPUTS_ARE,
+        TAGS_ARE,
+        check_outputs,
+        check_tags,
+    )
 
     value = [value] if isinstance(value, str) else value
-    what = "inputs must be a path or a list of paths" if option == "inputs" else TAGS_ARE
+    what = {"inputs": "inputs must be a path or a list of paths", "outputs": OUTPUTS_ARE}
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise DiscoveryError.at(f"@lp.task {what}, not {ast.unparse(node)}", rel, line)
+        raise DiscoveryError.at(
+            f"@lp.task {what.get(option, TAGS_ARE)}, not {ast.unparse(node)}", rel, line
+        )
     if option == "inputs":
         return tuple(value)
     try:
-        return check_tags(tuple(value))
+        return (check_outputs if option == "outputs" else check_tags)(tuple(value))
     except ValueError as exc:
         raise DiscoveryError.at(str(exc), rel, line) from None
 

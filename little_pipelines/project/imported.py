@@ -50,7 +50,7 @@ def tasks_by_import(
         if known is not None:
             if known.live_options and options is not None:
                 known.inputs, known.cache = tuple(options.inputs), options.cache
-                known.tags = options.tags
+                known.tags, known.outputs = options.tags, options.outputs
             tasks.append(known)
         elif value.__module__ == module.__name__:  # (imported from elsewhere: not a task here)
             whole = whole or _whole_file(index, path, rel)
@@ -98,6 +98,7 @@ def _built_task(
         inputs=tuple(options.inputs) if options else (),
         cache=options.cache if options else True,
         tags=options.tags if options else (),
+        outputs=options.outputs if options else (),
         dynamic=True,
         live=value,
         notes=whole[1],

@@ -29,9 +29,9 @@ __all__ = ["ReadCache"]
 
 _KEPT = (
     "name", "line", "function", "params", "defaults", "code", "inputs", "cache", "expire_text",
-    "notes", "tags",
+    "notes", "tags", "outputs",
 )  # fmt: skip
-_STRINGS = ("params", "defaults", "inputs", "notes", "tags")
+_STRINGS = ("params", "defaults", "inputs", "notes", "tags", "outputs")
 
 
 def _memo_task_ok(t: dict[str, Any]) -> bool:
@@ -198,6 +198,7 @@ class ReadCache:
                     "inputs": tuple(t["inputs"]),
                     "notes": tuple(t["notes"]),
                     "tags": tuple(t["tags"]),
+                    "outputs": tuple(t["outputs"]),
                 },
             )
             for t in tasks
@@ -234,6 +235,7 @@ class ReadCache:
         for t in tasks:
             t["defaults"], t["inputs"] = sorted(t["defaults"]), list(t["inputs"])
             t["notes"], t["tags"] = list(t["notes"]), list(t["tags"])
+            t["outputs"] = list(t["outputs"])
         memo = {"scheme": SCHEME, "seen": seen, "tasks": tasks}
         self.cache.put_data(self._key(found.path), memo)
         self.kept[found.path] = (seen, found)

@@ -28,6 +28,7 @@ from little_pipelines.project.config import Config, find_root, load_config
 from little_pipelines.project.discovery import find_task_files, read_project
 from little_pipelines.project.loader import Modules
 from little_pipelines.project.memo import ReadCache
+from little_pipelines.project.outputs import made_before, producers
 from little_pipelines.project.specs import TaskDef, dependencies, function_spec
 from little_pipelines.store.cache import DamagedResult, ResultCache
 
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     from little_pipelines.project.pipeline import ProjectPipeline
 
 __all__ = ["Project", "load"]
+
+# a task's upstream tasks: those its parameters name, and those whose outputs it reads
+Links = tuple[tuple[str, ...], tuple[str, ...]]
 
 
 class Project:
@@ -56,8 +60,9 @@ class Project:
         self._graph: TaskGraph | None = None
         # what the last reload read and built, reused while unchanged (watch rereads often)
         self._readings: dict[Path, Any] = {}
-        self._specs: dict[str, tuple[TaskDef, tuple[str, ...], TaskSpec]] = {}
+        self._specs: dict[str, tuple[TaskDef, Links, TaskSpec]] = {}
         self._known: set[str] = set()  # the task names of the last reading
+        self._made: dict[Path, TaskDef] = {}  # and its output files, with who writes them
         self._built: TaskGraph | None = None  # the last graph, kept after `invalidate`
         self._pipeline: ProjectPipeline | None = None
         self.defs: dict[str, TaskDef] = {}
@@ -104,21 +109,25 @@ class Project:
         paths = self.config.path_filter
         log_dir = str(self.log_dir)
         specs = []
-        built: dict[str, tuple[TaskDef, tuple[str, ...], TaskSpec]] = {}
-        same_names = known == self._known  # then a reading kept as it was names the same deps
+        built: dict[str, tuple[TaskDef, Links, TaskSpec]] = {}
+        made = producers(defs, self.root)
+        # then a reading kept as it was has the same dependencies
+        same = known == self._known and made == self._made
         for d in defs:
             kept = self._specs.get(d.name)
-            if kept is not None and kept[0] is d and same_names:
-                deps, spec = kept[1], kept[2]  # the same reading of the same file: the same spec
+            if kept is not None and kept[0] is d and same:
+                links, spec = kept[1], kept[2]  # the same reading of the same file: the same spec
             else:
-                deps = dependencies(d, known)
-                if kept is not None and kept[0] is d and kept[1] == deps:
+                links = dependencies(d, known), made_before(d, made, self.root, paths)
+                if kept is not None and kept[0] is d and kept[1] == links:
                     spec = kept[2]
                 else:
-                    spec = function_spec(d, deps, self._function, self.index, log_dir, paths)
-            built[d.name] = (d, deps, spec)
+                    spec = function_spec(
+                        d, links[0], self._function, self.index, log_dir, paths, after=links[1]
+                    )
+            built[d.name] = (d, links, spec)
             specs.append(spec)
-        self._specs, self._known = built, known
+        self._specs, self._known, self._made = built, known, made
         indexes = {self.root: self.index}
         for obj in objects:
             obj.join(self.pipeline)

@@ -39,6 +39,7 @@ class TaskDef:
     cache: bool = True
     expire_text: str = ""
     tags: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
     dynamic: bool = False  # built by code: the imported function is the task
     live: Callable[..., Any] | None = None
     notes: tuple[str, ...] = ()  # where reading its code fell back to something coarser
@@ -93,8 +94,13 @@ def function_spec(
     index: SourceIndex,
     log_dir: str | None = None,
     paths: PathFilter | None = None,
+    after: tuple[str, ...] = (),
 ) -> TaskSpec:
-    """The engine spec of a function task; `load` imports its function when it must run."""
+    """The engine spec of a function task; `load` imports its function when it must run.
+
+    `deps` are the tasks its parameters name; `after` those whose outputs its inputs name,
+    which it runs after and is decided by as by any upstream task, without receiving them.
+    """
     remote = None
     if not task.dynamic:
         wants_this = "this" in task.params
@@ -105,8 +111,10 @@ def function_spec(
         name=task.name,
         invoke=call.invoke,
         code=task.code,
-        deps=deps,
+        deps=deps + after,
+        arguments=deps if after else None,
         inputs=task.inputs,
+        outputs=task.outputs,
         input_root=index.root,
         paths=paths,
         expire_of=call.expire,

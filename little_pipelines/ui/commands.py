@@ -5,9 +5,11 @@ They are plain functions; cli.py registers them on the `lp` app, after run and w
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from collections.abc import Callable
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,6 +28,7 @@ from little_pipelines.ui.params import (
     Keyword,
     LastFailed,
     Marker,
+    Outputs,
     Quiet,
     Root,
     Task,
@@ -34,6 +37,9 @@ from little_pipelines.ui.params import (
     option,
 )
 from little_pipelines.ui.text import PlainConsole, output_console
+
+if TYPE_CHECKING:
+    from little_pipelines.project.project import Project
 
 __all__ = ["COMMANDS"]
 
@@ -143,6 +149,7 @@ def print_value(value: object) -> None:
 def clean(
     ctx: typer.Context,
     tasks: Tasks = None,
+    outputs: Outputs = False,
     root: Root = None,
     verbose: Verbose = False,
     quiet: Quiet = False,
@@ -157,11 +164,28 @@ def clean(
                 dropped = sum(project.cache.drop(name) for name in names)
                 message = f"dropped {dropped} cached result(s)"
             else:
+                names = list(project.graph.order) if outputs else []
                 project.cache.reset()
                 message = f"dropped every cached result in {project.config.state_dir}"
+            if outputs:
+                message += f"; deleted {_delete_outputs(project, names)} output file(s)"
     print_notices(project, opt(ctx, "verbose", verbose))
     if not opt(ctx, "quiet", quiet):
         err_console().print(message, highlight=False)
+
+
+def _delete_outputs(project: Project, names: list[str]) -> int:
+    """Delete the output files that the named tasks declare; how many there were."""
+    graph, deleted = project.graph, 0
+    for name in names:
+        spec = graph[name]
+        root = spec.input_root or project.root
+        for output in spec.outputs:
+            path = Path(output) if Path(output).is_absolute() else root / output
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                path.unlink()
+                deleted += 1
+    return deleted
 
 
 def shell(

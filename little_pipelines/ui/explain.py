@@ -11,7 +11,7 @@ from pathlib import Path
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.plan import decide, process_session
 from little_pipelines.engine.spec import TaskSpec
-from little_pipelines.fingerprint.inputs import input_file_digests
+from little_pipelines.fingerprint.inputs import input_file_digests, output_digests
 from little_pipelines.outcomes import Reason
 from little_pipelines.store.cache import ResultCache
 from little_pipelines.store.entries import Entry
@@ -116,6 +116,10 @@ class _Explainer:
             assert entry is not None
             lines.append(f"{head} — an input file changed:")
             lines.extend(_input_changes(spec, entry.extra.get("inputs", {}), indent))
+        elif reason is Reason.OUTPUTS:
+            assert entry is not None
+            lines.append(f"{head} — an output file is not what the task wrote:")
+            lines.extend(_output_changes(spec, entry.extra.get("outputs", {}), indent))
         elif reason is Reason.CODE:
             assert entry is not None
             lines.append(f"{head} — its code changed:")
@@ -179,6 +183,17 @@ def _input_changes(spec: TaskSpec, stored: dict[str, str], indent: str) -> list[
         else:
             out.append(f"{indent}  changed: {rel}")
     return out or [f"{indent}  (the set of input files changed)"]
+
+
+def _output_changes(spec: TaskSpec, stored: dict[str, str], indent: str) -> list[str]:
+    current = output_digests(spec.input_root or Path.cwd(), spec.outputs)
+    out = []
+    for output, now in current.items():
+        if now == "missing":
+            out.append(f"{indent}  missing: {output}")
+        elif stored.get(output) != now:
+            out.append(f"{indent}  changed since the task wrote it: {output}")
+    return out or [f"{indent}  (the list of outputs changed)"]
 
 
 def _code_diff(old: str | None, spec: TaskSpec, indent: str) -> list[str]:

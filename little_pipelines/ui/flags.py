@@ -136,7 +136,11 @@ WATCH_FLAGS = {
     for k, f in RUN_FLAGS.items()
     if k not in ("dry_run", "no_upstream", "last_failed", "failed_first")
 }
-CLEAN_FLAGS = {**PLAIN_FLAGS, "quiet": Flag(("--quiet", "-q"), "Print nothing when it works.")}
+CLEAN_FLAGS = {
+    "outputs": Flag(("--outputs",), "Also delete the output files the tasks declare (outputs=)."),
+    **PLAIN_FLAGS,
+    "quiet": Flag(("--quiet", "-q"), "Print nothing when it works."),
+}
 SHELL_FLAGS = {
     **PLAIN_FLAGS,
     "quiet": Flag(("--quiet", "-q"), "Start in quiet mode: runs print only failures and totals."),

@@ -23,6 +23,7 @@ __all__ = [
     "LastFailed",
     "Marker",
     "NoUpstream",
+    "Outputs",
     "Quiet",
     "Root",
     "Task",
@@ -54,6 +55,7 @@ Keyword = Annotated[Optional[str], option(flags.KEYWORD)]  # noqa: UP045
 Marker = Annotated[Optional[str], option(flags.MARKER)]  # noqa: UP045
 LastFailed = Annotated[bool, option(flags.LAST_FAILED)]
 FailedFirst = Annotated[bool, option(flags.FAILED_FIRST)]
+Outputs = Annotated[bool, option(flags.CLEAN_FLAGS["outputs"])]
 
 
 def complete_tasks(ctx: typer.Context, incomplete: str) -> list[str]:

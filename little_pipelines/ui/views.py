@@ -56,6 +56,7 @@ def list_rows(project: Project) -> list[dict[str, Any]]:
                 "line": spec.line,
                 "deps": list(spec.deps),
                 "tags": list(spec.tags),
+                "outputs": list(spec.outputs),
                 "state": state,
                 "reason": None if reason is None else str(reason),
                 "expiry": expiry,
