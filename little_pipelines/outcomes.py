@@ -90,9 +90,10 @@ class TaskReport:
     line: int | None = None
     error: TaskError | None = None
     detail: str = ""
+    attempts: int | None = None  # how often it was called (for a task with `retries=`)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found = {
             "name": self.name,
             "status": str(self.status),
             "reason": None if self.reason is None else str(self.reason),
@@ -101,6 +102,9 @@ class TaskReport:
             "line": self.line,
             "error": None if self.error is None else self.error.to_json(),
         }
+        if self.attempts is not None:
+            found["attempts"] = self.attempts
+        return found
 
 
 @dataclass(slots=True)

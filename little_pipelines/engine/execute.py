@@ -8,9 +8,10 @@ or records as a failure in the same way wherever the task ran. A worker gets a t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,7 +23,37 @@ from little_pipelines.store.entries import serialize
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-__all__ = ["Executor", "Outcome", "RemoteCall", "call_guarded", "perform", "run_remote"]
+__all__ = [
+    "Attempts",
+    "Executor",
+    "Outcome",
+    "RemoteCall",
+    "TaskTimeout",
+    "call_guarded",
+    "failed_tries",
+    "perform",
+    "run_remote",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Attempts:
+    """How a task is tried: `retries` more times after a failure, `delay` seconds apart,
+    each try stopped after `timeout` seconds (`@lp.task(retries=, retry_delay=, timeout=)`)."""
+
+    retries: int = 0
+    delay: float = 0.0
+    timeout: float | None = None
+
+    def limit(self) -> float | None:
+        """The longest all tries may take, pauses included (None: no timeout)."""
+        if self.timeout is None:
+            return None
+        return self.timeout * (self.retries + 1) + self.delay * self.retries
+
+
+class TaskTimeout(BaseException):
+    """A task ran past its timeout. Not an Exception: a task's `except Exception` lets it by."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +69,7 @@ class RemoteCall:
     # `modules(root)` makes a worker's importer of the project's files (with `load(path)`,
     # `ensure_importable()` and `refresh()`); a module-level function, so it pickles by name
     modules: Callable[[str], Any] | None = None
+    attempts: Attempts | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +80,7 @@ class Outcome:
     duration_s: float
     error: tuple[str, str, str] | None = None  # type, message, traceback
     digest: str | None = None  # values.value_digest of the result
+    failures: tuple[str, ...] = ()  # how each try before the last failed (`retries=`)
 
 
 class Executor(Protocol):
@@ -88,20 +121,35 @@ def perform(
     *,
     in_worker: bool = False,
     prepare: Callable[[], Callable[[], Any]] | None = None,
+    attempts: Attempts | None = None,
 ) -> Outcome:
     """Call a task and serialize what it returned; its own errors become the outcome's.
 
     `prepare`, if given, makes the call to time (importing the task's module, loading its
     upstream results): its errors are the task's too, but its time is not the task's.
-    Ctrl-C (KeyboardInterrupt) stops the run; in a worker, which has no Ctrl-C of its own,
-    it fails the task like any other exception.
+    `attempts` says how often to try and how long each try may take; the duration counts
+    every try and pause. Ctrl-C (KeyboardInterrupt) stops the run; in a worker, which has no
+    Ctrl-C of its own, it fails the task like any other exception.
     """
+    attempts = attempts or Attempts()
     started = time.perf_counter()
+    failures: list[str] = []
     try:
         if prepare is not None:
             invoke = prepare()
             started = time.perf_counter()
-        value = invoke()
+        while True:
+            try:
+                with _deadline(name, attempts.timeout):
+                    value = invoke()
+                break
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                if len(failures) == attempts.retries:
+                    raise
+                failures.append(f"{type(exc).__name__}: {exc}")
+                time.sleep(attempts.delay)
     except KeyboardInterrupt:
         if not in_worker:
             raise
@@ -109,9 +157,8 @@ def perform(
         return Outcome(None, time.perf_counter() - started, (error.type, error.message, ""))
     except BaseException as exc:  # sys.exit(), GeneratorExit, ...: the task fails alone
         error = TaskError.from_exception(exc)
-        return Outcome(
-            None, time.perf_counter() - started, (error.type, error.message, error.traceback)
-        )
+        trouble = (error.type, error.message, error.traceback)
+        return Outcome(None, time.perf_counter() - started, trouble, failures=tuple(failures))
     duration = time.perf_counter() - started
     try:
         data = serialize(value)
@@ -121,7 +168,40 @@ def perform(
             f"task '{name}' returned a {type(value).__qualname__}, which cannot be {what}: {exc}"
         )
         return Outcome(None, duration, (type(exc).__name__, message, ""))
-    return Outcome(data, duration, digest=value_digest(value, data))
+    return Outcome(data, duration, digest=value_digest(value, data), failures=tuple(failures))
+
+
+def failed_tries(outcome: Outcome, attempts: Attempts | None) -> list[str]:
+    """The log lines for the tries of a task that failed before its last one."""
+    total = 1 + (attempts.retries if attempts is not None else 0)
+    return [f"try {n} of {total} failed: {f}" for n, f in enumerate(outcome.failures, start=1)]
+
+
+@contextlib.contextmanager
+def _deadline(name: str, seconds: float | None) -> Iterator[None]:
+    """Raise TaskTimeout in the task after `seconds`, where a signal can (the main thread on
+    POSIX: lp's own, or a worker process's); elsewhere the task runs unbounded."""
+    import signal
+    import threading
+
+    if (
+        seconds is None
+        or not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise TaskTimeout(f"task '{name}' ran longer than its timeout of {seconds:g}s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _upstream_values(
@@ -201,7 +281,13 @@ def run_remote(
         return lambda: call_guarded(lambda: func(**kwargs))
 
     try:
-        return perform(call.name, lambda: None, in_worker=True, prepare=ready)
+        outcome = perform(
+            call.name, lambda: None, in_worker=True, prepare=ready, attempts=call.attempts
+        )
+        if task_logs is not None and entered:
+            for line in failed_tries(outcome, call.attempts):
+                task_logs.note(call.name, "WARNING", line)
+        return outcome
     finally:
         if task_logs is not None and entered:
             if kept:

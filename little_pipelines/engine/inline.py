@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from little_pipelines.engine.execute import call_guarded, perform
+from little_pipelines.engine.execute import call_guarded, failed_tries, perform
 from little_pipelines.engine.guard import InProcess
 from little_pipelines.engine.logs import TaskLogs, task_logger
 from little_pipelines.engine.record import Recorder
@@ -115,15 +115,18 @@ class Inline(Recorder):
         guard = self.guard
         started = time.perf_counter()
         try:
+            tries = spec.attempts
             if guard is not None:
-                outcome = perform(spec.name, lambda: guard.call(spec.name, call))
+                outcome = perform(spec.name, lambda: guard.call(spec.name, call), attempts=tries)
             else:
-                outcome = perform(spec.name, lambda: call_guarded(call))
+                outcome = perform(spec.name, lambda: call_guarded(call), attempts=tries)
         except KeyboardInterrupt as exc:  # Ctrl-C (or SIGTERM, SIGHUP): the run stops
             self._forget(spec.name)
             stopped = interrupted(spec.name, reason)
             stopped.duration_s = time.perf_counter() - started
             raise Interrupted(stopped) from exc
+        for line in failed_tries(outcome, spec.attempts):
+            self._note(spec.name, "WARNING", line)
         if outcome.error is not None:
             trace = outcome.error[2]
             self._note(spec.name, "ERROR", f"failed after {outcome.duration_s:.3f}s\n{trace}")

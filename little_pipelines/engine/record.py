@@ -54,6 +54,14 @@ class Recorder(Planner):
 
     def _settle(self, spec: TaskSpec, reason: Reason, outcome: Outcome) -> TaskReport:
         """Store what a task returned, or record that it failed: wherever it ran."""
+        task = self._settled(spec, reason, outcome)
+        if spec.attempts is not None:  # (a key of --json only for tasks that may retry)
+            task.attempts = len(outcome.failures) + 1
+        if outcome.failures and task.status is Status.EXECUTED:
+            task.detail = task.detail or f"after {len(outcome.failures) + 1} tries"
+        return task
+
+    def _settled(self, spec: TaskSpec, reason: Reason, outcome: Outcome) -> TaskReport:
         if outcome.error is not None or outcome.data is None:
             self._forget(spec.name)
             error = TaskError(*outcome.error) if outcome.error else None

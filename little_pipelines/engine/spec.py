@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from loguru import Logger
 
-    from little_pipelines.engine.execute import RemoteCall
+    from little_pipelines.engine.execute import Attempts, RemoteCall
     from little_pipelines.fingerprint.code import SourceIndex
     from little_pipelines.paths import PathFilter
 
@@ -80,6 +80,7 @@ class TaskSpec:
     tags: tuple[str, ...] = ()  # words that `-m` selects by (they decide nothing)
     outputs: tuple[str, ...] = ()  # files it writes, relative to `input_root` (or absolute)
     arguments: tuple[str, ...] | None = None  # the deps it receives (None: all of them)
+    attempts: Attempts | None = None  # retries and timeout (None: one try, unbounded)
     on_upstream_error: OnUpstreamError = OnUpstreamError.FAIL
     file: str | None = None
     line: int | None = None

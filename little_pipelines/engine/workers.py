@@ -13,7 +13,7 @@ from typing import Any
 from little_pipelines.engine.execute import Outcome, RemoteCall, run_remote
 from little_pipelines.errors import LittlePipelinesError
 
-__all__ = ["Slot", "WorkerDied"]
+__all__ = ["Slot", "TimedOut", "WorkerDied"]
 
 
 class WorkerDied(LittlePipelinesError):
@@ -30,6 +30,19 @@ class WorkerDied(LittlePipelinesError):
         )
         self.task = task
         self.exitcode = exitcode
+
+
+class TimedOut(WorkerDied):
+    """A task in a worker ran past its timeout where the worker could not stop it itself."""
+
+    def __init__(self, task: str, limit: float) -> None:
+        LittlePipelinesError.__init__(
+            self,
+            f"task '{task}' ran past its timeout ({limit:g}s in all) where it could not be"
+            " interrupted, so its worker process was stopped",
+        )
+        self.task = task
+        self.exitcode = None
 
 
 def _signal_name(number: int) -> str:
@@ -176,7 +189,13 @@ class Slot:
                 self._reap()
                 if attempt == 2:
                     raise
-        wait([self._conn, self._process.sentinel])
+        limit = call.attempts.limit() if call.attempts is not None else None
+        # the worker stops a try at its timeout itself; one stuck where no signal reaches
+        # (in C code) is stopped from here, a little later
+        if not wait([self._conn, self._process.sentinel], None if limit is None else limit + 2):
+            self.kill()
+            self._reap()
+            raise TimedOut(call.name, limit or 0.0)
         try:
             if self._conn.poll():
                 outcome: Outcome = self._conn.recv()

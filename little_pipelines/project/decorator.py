@@ -22,6 +22,9 @@ class TaskOptions:
     cache: bool = True
     tags: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
+    retries: int = 0
+    retry_delay: float = 0.0
+    timeout: float | None = None
 
 
 @overload
@@ -34,6 +37,9 @@ def task(
     cache: bool = True,
     tags: Iterable[str] | str = (),
     outputs: Iterable[str] | str = (),
+    retries: int = 0,
+    retry_delay: float = 0.0,
+    timeout: float | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 def task(
     func: Callable[..., Any] | None = None,
@@ -44,18 +50,24 @@ def task(
     cache: bool = True,
     tags: Iterable[str] | str = (),
     outputs: Iterable[str] | str = (),
+    retries: int = 0,
+    retry_delay: float = 0.0,
+    timeout: float | None = None,
 ) -> Any:
     """Set a runner task's options: `@lp.task(expire=..., inputs=[...], outputs=[...], ...)`.
 
     `inputs` are paths or globs relative to the project root whose contents count towards the
     task's freshness; `outputs` are the files the task writes (it runs again when one is
     missing or changed, and a task whose `inputs` name one runs after it); `cache=False`
-    runs the task every time; `tags` are words that `lp run -m EXPR` selects by. Write the
-    options as literals: they are read from the file without importing it.
+    runs the task every time; `tags` are words that `lp run -m EXPR` selects by. A task that
+    fails is tried `retries` more times, `retry_delay` seconds apart, and each try stops
+    after `timeout` seconds. Write the options as literals: they are read from the file
+    without importing it.
     """
     paths = _strings(inputs, "inputs must be a path or a list of paths")
     made = check_outputs(_strings(outputs, OUTPUTS_ARE))
-    options = TaskOptions(expire, paths, cache, check_tags(_strings(tags, TAGS_ARE)), made)
+    tries = check_attempts(retries, retry_delay, timeout)
+    options = TaskOptions(expire, paths, cache, check_tags(_strings(tags, TAGS_ARE)), made, *tries)
 
     def mark(f: Callable[..., Any]) -> Callable[..., Any]:
         f.__lp_task__ = options  # type: ignore[attr-defined]
@@ -75,6 +87,22 @@ def _strings(value: Iterable[str] | str, what: str) -> tuple[str, ...]:
     if not isinstance(found, tuple) or not all(isinstance(v, str) for v in found):
         raise TypeError(f"@lp.task {what}, not {value!r}")
     return found
+
+
+def check_attempts(retries: Any, retry_delay: Any, timeout: Any) -> tuple[int, float, float | None]:
+    """`retries` (a count), `retry_delay` (seconds, 0 or more) and `timeout` (seconds, more
+    than 0, or None) as given, if they are such (ValueError saying which is not)."""
+
+    def number(value: Any) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    if not number(retries) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"@lp.task retries must be a whole number, 0 or more, not {retries!r}")
+    if not number(retry_delay) or retry_delay < 0:
+        raise ValueError(f"@lp.task retry_delay must be seconds, 0 or more, not {retry_delay!r}")
+    if timeout is not None and (not number(timeout) or timeout <= 0):
+        raise ValueError(f"@lp.task timeout must be seconds, more than 0, not {timeout!r}")
+    return retries, float(retry_delay), None if timeout is None else float(timeout)
 
 
 def check_outputs(outputs: tuple[str, ...]) -> tuple[str, ...]:

@@ -51,7 +51,8 @@ def _task_decorator(node: ast.FunctionDef) -> ast.expr | None:
     return None
 
 
-_OPTIONS = ("expire", "inputs", "outputs", "cache", "tags")
+_OPTIONS = ("expire", "inputs", "outputs", "cache", "tags", "retries", "retry_delay", "timeout")
+_ATTEMPTS = ("retries", "retry_delay", "timeout")
 
 
 def _static_options(node: ast.FunctionDef, rel: str) -> dict[str, Any] | None:
@@ -79,6 +80,18 @@ def _static_options(node: ast.FunctionDef, rel: str) -> dict[str, Any] | None:
             options[keyword.arg] = _words(keyword.arg, value, keyword.value, rel, deco.lineno)
         elif keyword.arg == "cache":
             options["cache"] = bool(value)
+        else:
+            options[keyword.arg] = value
+    if any(name in options for name in _ATTEMPTS):
+        from little_pipelines.project.decorator import check_attempts
+
+        defaults = (0, 0.0, None)
+        given = [options.get(n, d) for n, d in zip(_ATTEMPTS, defaults, strict=True)]
+        try:
+            checked = check_attempts(*given)
+        except ValueError as exc:
+            raise DiscoveryError.at(str(exc), rel, deco.lineno) from None
+        options.update(zip(_ATTEMPTS, checked, strict=True))
     return options
 
 

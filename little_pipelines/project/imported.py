@@ -51,6 +51,8 @@ def tasks_by_import(
             if known.live_options and options is not None:
                 known.inputs, known.cache = tuple(options.inputs), options.cache
                 known.tags, known.outputs = options.tags, options.outputs
+                known.retries, known.retry_delay = options.retries, options.retry_delay
+                known.timeout = options.timeout
             tasks.append(known)
         elif value.__module__ == module.__name__:  # (imported from elsewhere: not a task here)
             whole = whole or _whole_file(index, path, rel)
@@ -99,6 +101,9 @@ def _built_task(
         cache=options.cache if options else True,
         tags=options.tags if options else (),
         outputs=options.outputs if options else (),
+        retries=options.retries if options else 0,
+        retry_delay=options.retry_delay if options else 0.0,
+        timeout=options.timeout if options else None,
         dynamic=True,
         live=value,
         notes=whole[1],

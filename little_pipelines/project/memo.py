@@ -29,7 +29,7 @@ __all__ = ["ReadCache"]
 
 _KEPT = (
     "name", "line", "function", "params", "defaults", "code", "inputs", "cache", "expire_text",
-    "notes", "tags", "outputs",
+    "notes", "tags", "outputs", "retries", "retry_delay", "timeout",
 )  # fmt: skip
 _STRINGS = ("params", "defaults", "inputs", "notes", "tags", "outputs")
 
@@ -42,6 +42,10 @@ def _memo_task_ok(t: dict[str, Any]) -> bool:
     if not all(isinstance(x, str) for x in texts):
         return False
     if type(t["line"]) is not int or type(t["cache"]) is not bool:
+        return False
+    if type(t["retries"]) is not int or type(t["retry_delay"]) is not float:
+        return False
+    if t["timeout"] is not None and type(t["timeout"]) is not float:
         return False
     return all(isinstance(t[k], list) and all(isinstance(x, str) for x in t[k]) for k in _STRINGS)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from little_pipelines.engine.execute import RemoteCall
+from little_pipelines.engine.execute import Attempts, RemoteCall
 from little_pipelines.engine.spec import TaskContext, TaskSpec
 from little_pipelines.errors import UnknownDependencyError
 from little_pipelines.fingerprint.code import Definition, SourceIndex
@@ -40,6 +40,9 @@ class TaskDef:
     expire_text: str = ""
     tags: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
+    retries: int = 0
+    retry_delay: float = 0.0
+    timeout: float | None = None
     dynamic: bool = False  # built by code: the imported function is the task
     live: Callable[..., Any] | None = None
     notes: tuple[str, ...] = ()  # where reading its code fell back to something coarser
@@ -102,10 +105,13 @@ def function_spec(
     which it runs after and is decided by as by any upstream task, without receiving them.
     """
     remote = None
+    attempts = None
+    if task.retries or task.timeout is not None:
+        attempts = Attempts(task.retries, task.retry_delay, task.timeout)
     if not task.dynamic:
         wants_this = "this" in task.params
         args = (task.name, str(index.root), str(task.path), task.function, wants_this, log_dir)
-        remote = RemoteCall(*args, worker_modules)
+        remote = RemoteCall(*args, worker_modules, attempts)
     call = _FunctionCall(task, deps, load, index)
     return TaskSpec(
         name=task.name,
@@ -115,6 +121,7 @@ def function_spec(
         arguments=deps if after else None,
         inputs=task.inputs,
         outputs=task.outputs,
+        attempts=attempts,
         input_root=index.root,
         paths=paths,
         expire_of=call.expire,

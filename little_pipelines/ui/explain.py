@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from little_pipelines.engine.execute import Attempts
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.plan import decide, process_session
 from little_pipelines.engine.spec import TaskSpec
@@ -82,6 +83,8 @@ class _Explainer:
             )
         if spec.tags and not indent and tags:
             self.lines.append(tags)
+        if spec.attempts is not None and not indent:
+            self.lines.append(f"  {_tries(spec.attempts)}")
 
     def _fresh(self, spec: TaskSpec, entry: Entry, where: str, indent: str) -> None:
         self.lines.append(
@@ -183,6 +186,17 @@ def _input_changes(spec: TaskSpec, stored: dict[str, str], indent: str) -> list[
         else:
             out.append(f"{indent}  changed: {rel}")
     return out or [f"{indent}  (the set of input files changed)"]
+
+
+def _tries(attempts: Attempts) -> str:
+    """`retries=`, `retry_delay=` and `timeout=` in words."""
+    said = []
+    if attempts.retries:
+        apart = f", {attempts.delay:g}s apart" if attempts.delay else ""
+        said.append(f"a failure is tried again up to {attempts.retries} times{apart}")
+    if attempts.timeout is not None:
+        said.append(f"each try stops after {attempts.timeout:g}s")
+    return "; ".join(said)
 
 
 def _output_changes(spec: TaskSpec, stored: dict[str, str], indent: str) -> list[str]:
