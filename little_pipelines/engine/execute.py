@@ -140,8 +140,11 @@ def perform(
             started = time.perf_counter()
         while True:
             try:
-                with _deadline(name, attempts.timeout):
+                if attempts.timeout is None:
                     value = invoke()
+                else:
+                    with _deadline(name, attempts.timeout):
+                        value = invoke()
                 break
             except KeyboardInterrupt:
                 raise
