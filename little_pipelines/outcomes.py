@@ -60,22 +60,47 @@ class TaskError:
     type: str
     message: str
     traceback: str = ""
+    captured: str = ""  # what the task printed (pytest's "Captured stdout"), when taken
 
     def to_json(self) -> dict[str, str]:
         return {"type": self.type, "message": self.message}
 
     @classmethod
-    def from_exception(cls, exc: BaseException) -> TaskError:
-        """The exception with its traceback trimmed to the user's frames (none of ours)."""
+    def from_exception(cls, exc: BaseException, *, show_locals: bool = False) -> TaskError:
+        """The exception with its traceback trimmed to the user's frames (none of ours);
+        with `show_locals`, each frame's local variables under it (as pytest's `-l`)."""
         import traceback
 
         ours = str(Path(__file__).resolve().parent)
-        frames = [
-            f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(ours)
-        ]
-        text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
+        text = "Traceback (most recent call last):\n"
+        tb = exc.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            if not frame.f_code.co_filename.startswith(ours):
+                summary = traceback.extract_tb(tb, limit=1)
+                text += "".join(traceback.format_list(summary))
+                if show_locals:
+                    text += "".join(f"    {line}\n" for line in _locals(frame.f_locals))
+            tb = tb.tb_next
         text += "".join(traceback.format_exception_only(type(exc), exc))
         return cls(type(exc).__name__, str(exc), text)
+
+
+def _locals(values: dict[str, Any]) -> list[str]:
+    """`name = repr` for a frame's local variables, each repr cut short, as pytest's `-l`."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = 120
+    lines = []
+    width = max((len(name) for name in values), default=0)
+    for name, value in values.items():
+        try:
+            shown = short.repr(value)
+        except Exception as exc:  # a repr that fails says so instead
+            shown = f"<repr failed: {type(exc).__name__}>"
+        lines.append(f"{name.ljust(width)} = {shown}")
+    return lines
 
 
 @dataclass(slots=True)
@@ -91,6 +116,7 @@ class TaskReport:
     error: TaskError | None = None
     detail: str = ""
     attempts: int | None = None  # how often it was called (for a task with `retries=`)
+    warnings: int = 0  # how many warnings it raised
 
     def to_json(self) -> dict[str, Any]:
         found = {

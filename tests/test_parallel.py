@@ -179,9 +179,13 @@ def test_with_json_what_tasks_print_anywhere_goes_to_stderr(tmp_path: Path) -> N
         "    os.system('echo from a shell')\n    return 1\n\n\n"
         "def task_b():\n    print('hello from b')\n    return 2\n",
     )
-    for args in (("-j", "2"), ()):
+    for args in (("-j", "2", "-s"), ("-s",), ("-j", "2"), ()):
         p.lp("clean", "-q")
         result = p.lp("run", "--json", *args)
         assert json.loads(result.out)["counts"]["executed"] == 2, result.out
-        for line in ("hello from a", "from a shell", "hello from b"):
-            assert line in result.err, (args, result.err)
+        if "-s" in args:  # let through: to stderr
+            for line in ("hello from a", "from a shell", "hello from b"):
+                assert line in result.err, (args, result.err)
+        else:  # captured: into the task's log
+            assert "hello from a" not in result.err
+            assert "hello from a" in p.read(".little_pipelines/logs/a.log")

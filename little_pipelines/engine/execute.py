@@ -9,6 +9,8 @@ or records as a failure in the same way wherever the task ran. A worker gets a t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import io
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
@@ -30,8 +32,9 @@ __all__ = [
     "RemoteCall",
     "TaskTimeout",
     "call_guarded",
-    "failed_tries",
+    "log_lines",
     "perform",
+    "real_stream",
     "run_remote",
 ]
 
@@ -70,6 +73,8 @@ class RemoteCall:
     # `ensure_importable()` and `refresh()`); a module-level function, so it pickles by name
     modules: Callable[[str], Any] | None = None
     attempts: Attempts | None = None
+    show_locals: bool = False  # a failure's traceback shows each frame's locals (`-l`)
+    capture: bool = False  # what the task prints is taken (at the file descriptors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,9 @@ class Outcome:
     error: tuple[str, str, str] | None = None  # type, message, traceback
     digest: str | None = None  # values.value_digest of the result
     failures: tuple[str, ...] = ()  # how each try before the last failed (`retries=`)
+    stdout: str = ""  # what the task printed, when it was captured
+    stderr: str = ""
+    warnings: tuple[str, ...] = ()  # the warnings it raised: "file:line: Category: message"
 
 
 class Executor(Protocol):
@@ -122,15 +130,43 @@ def perform(
     in_worker: bool = False,
     prepare: Callable[[], Callable[[], Any]] | None = None,
     attempts: Attempts | None = None,
+    show_locals: bool = False,
+    post_mortem: Callable[[BaseException], None] | None = None,
+    capture: str | None = None,
 ) -> Outcome:
     """Call a task and serialize what it returned; its own errors become the outcome's.
 
     `prepare`, if given, makes the call to time (importing the task's module, loading its
     upstream results): its errors are the task's too, but its time is not the task's.
     `attempts` says how often to try and how long each try may take; the duration counts
-    every try and pause. Ctrl-C (KeyboardInterrupt) stops the run; in a worker, which has no
-    Ctrl-C of its own, it fails the task like any other exception.
+    every try and pause. `show_locals` puts each frame's locals in the traceback;
+    `post_mortem(exc)` is called with the exception of the last try while its frames are
+    alive (`--pdb`). `capture` takes what the task prints: "sys" (sys.stdout and sys.stderr,
+    in lp's process), "fd" (the file descriptors too, in a worker) or None (`-s`); warnings
+    it raises are kept either way. Ctrl-C (KeyboardInterrupt) stops the run; in a worker,
+    which has no Ctrl-C of its own, it fails the task like any other exception.
     """
+    import warnings
+
+    box = _Captured()
+    with _capturing(capture, box), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        outcome = _perform(name, invoke, in_worker, prepare, attempts, show_locals, post_mortem)
+    found = tuple(
+        f"{_where(w.filename)}:{w.lineno}: {w.category.__name__}: {w.message}" for w in caught
+    )
+    return dataclasses.replace(outcome, stdout=box.stdout, stderr=box.stderr, warnings=found)
+
+
+def _perform(
+    name: str,
+    invoke: Callable[[], Any],
+    in_worker: bool,
+    prepare: Callable[[], Callable[[], Any]] | None,
+    attempts: Attempts | None,
+    show_locals: bool,
+    post_mortem: Callable[[BaseException], None] | None,
+) -> Outcome:
     attempts = attempts or Attempts()
     started = time.perf_counter()
     failures: list[str] = []
@@ -159,7 +195,9 @@ def perform(
         error = TaskError("KeyboardInterrupt", "interrupted")
         return Outcome(None, time.perf_counter() - started, (error.type, error.message, ""))
     except BaseException as exc:  # sys.exit(), GeneratorExit, ...: the task fails alone
-        error = TaskError.from_exception(exc)
+        error = TaskError.from_exception(exc, show_locals=show_locals)
+        if post_mortem is not None:
+            post_mortem(exc)
         trouble = (error.type, error.message, error.traceback)
         return Outcome(None, time.perf_counter() - started, trouble, failures=tuple(failures))
     duration = time.perf_counter() - started
@@ -174,10 +212,103 @@ def perform(
     return Outcome(data, duration, digest=value_digest(value, data), failures=tuple(failures))
 
 
-def failed_tries(outcome: Outcome, attempts: Attempts | None) -> list[str]:
-    """The log lines for the tries of a task that failed before its last one."""
+def log_lines(outcome: Outcome, attempts: Attempts | None) -> list[tuple[str, str]]:
+    """What a call adds to its task's log: the tries that failed before the last one, what
+    it printed (when captured) and its warnings, each with its level."""
     total = 1 + (attempts.retries if attempts is not None else 0)
-    return [f"try {n} of {total} failed: {f}" for n, f in enumerate(outcome.failures, start=1)]
+    lines = [
+        ("WARNING", f"try {n} of {total} failed: {f}")
+        for n, f in enumerate(outcome.failures, start=1)
+    ]
+    lines += [("WARNING", warning) for warning in outcome.warnings]
+    for stream, text in (("stdout", outcome.stdout), ("stderr", outcome.stderr)):
+        if text:
+            lines.append(("OUTPUT", f"captured {stream}:\n{text.rstrip()}"))
+    return lines
+
+
+def _where(filename: str) -> str:
+    """A warning's file, relative to the current folder (the project's root) when below it."""
+    try:
+        return str(Path(filename).relative_to(Path.cwd()))
+    except ValueError:
+        return filename
+
+
+class _Sink(io.TextIOWrapper):
+    """What a task writes to sys.stdout or sys.stderr while captured; `lp_replaced` is the
+    stream it stands in for, where lp's own output (task log lines) still goes."""
+
+    def __init__(self, replaced: Any) -> None:
+        self.lp_bytes = io.BytesIO()
+        super().__init__(self.lp_bytes, "utf-8", "replace", write_through=True)
+        self.lp_replaced = replaced
+
+    def text(self) -> str:
+        return self.lp_bytes.getvalue().decode("utf-8", "replace")
+
+
+def real_stream(stream: Any) -> Any:
+    """The stream behind a task's capture (or `stream` itself, when not captured)."""
+    return getattr(stream, "lp_replaced", stream)
+
+
+@dataclass(slots=True)
+class _Captured:
+    stdout: str = ""
+    stderr: str = ""
+
+
+@contextlib.contextmanager
+def _capturing(how: str | None, box: _Captured) -> Iterator[None]:
+    """Take what is printed meanwhile into `box` (see perform's `capture`)."""
+    import sys
+
+    if how is None:
+        yield
+        return
+    if how == "fd":
+        with _fd_capture(box):
+            yield
+        return
+    saved = sys.stdout, sys.stderr
+    sinks = [_Sink(stream) for stream in saved]
+    sys.stdout, sys.stderr = sinks
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+        box.stdout, box.stderr = (sink.text() for sink in sinks)
+
+
+@contextlib.contextmanager
+def _fd_capture(box: _Captured) -> Iterator[None]:
+    """Capture at the file descriptors: also what C code and child processes write."""
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        saved = [os.dup(1), os.dup(2)]
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        try:
+            yield
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            texts = []
+            for file in (out, err):
+                file.seek(0)
+                texts.append(file.read().decode("utf-8", "replace"))
+            box.stdout, box.stderr = texts
 
 
 @contextlib.contextmanager
@@ -285,11 +416,17 @@ def run_remote(
 
     try:
         outcome = perform(
-            call.name, lambda: None, in_worker=True, prepare=ready, attempts=call.attempts
+            call.name,
+            lambda: None,
+            in_worker=True,
+            prepare=ready,
+            attempts=call.attempts,
+            show_locals=call.show_locals,
+            capture="fd" if call.capture else None,
         )
         if task_logs is not None and entered:
-            for line in failed_tries(outcome, call.attempts):
-                task_logs.note(call.name, "WARNING", line)
+            for level, line in log_lines(outcome, call.attempts):
+                task_logs.note(call.name, level, line)
         return outcome
     finally:
         if task_logs is not None and entered:

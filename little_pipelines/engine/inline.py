@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from little_pipelines.engine.execute import call_guarded, failed_tries, perform
+from little_pipelines.engine.execute import call_guarded, log_lines, perform
 from little_pipelines.engine.guard import InProcess
 from little_pipelines.engine.logs import TaskLogs, task_logger
 from little_pipelines.engine.record import Recorder
@@ -74,6 +74,9 @@ class Inline(Recorder):
 
     # set by the run once known (they are not part of what the planner decides with)
     logs: TaskLogs | None = None
+    show_locals = False  # failures show each frame's locals (-l)
+    capture = False  # what tasks print goes to their logs, and with a failure (not -s)
+    post_mortem: Callable[[BaseException], None] | None = None  # --pdb
     guard: InProcess | None = None
     report: RunReport | None = None
     reporter: Reporter | None = None
@@ -115,18 +118,22 @@ class Inline(Recorder):
         guard = self.guard
         started = time.perf_counter()
         try:
-            tries = spec.attempts
-            if guard is not None:
-                outcome = perform(spec.name, lambda: guard.call(spec.name, call), attempts=tries)
-            else:
-                outcome = perform(spec.name, lambda: call_guarded(call), attempts=tries)
+            invoke = (lambda: guard.call(spec.name, call)) if guard else lambda: call_guarded(call)
+            outcome = perform(
+                spec.name,
+                invoke,
+                attempts=spec.attempts,
+                show_locals=self.show_locals,
+                post_mortem=self.post_mortem,
+                capture="sys" if self.capture else None,
+            )
         except KeyboardInterrupt as exc:  # Ctrl-C (or SIGTERM, SIGHUP): the run stops
             self._forget(spec.name)
             stopped = interrupted(spec.name, reason)
             stopped.duration_s = time.perf_counter() - started
             raise Interrupted(stopped) from exc
-        for line in failed_tries(outcome, spec.attempts):
-            self._note(spec.name, "WARNING", line)
+        for level, line in log_lines(outcome, spec.attempts):
+            self._note(spec.name, level, line)
         if outcome.error is not None:
             trace = outcome.error[2]
             self._note(spec.name, "ERROR", f"failed after {outcome.duration_s:.3f}s\n{trace}")

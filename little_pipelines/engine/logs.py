@@ -112,7 +112,7 @@ class TaskLogs:
         handle = self._files.get(name)
         if handle is None and name not in self._waiting:
             handle = self._existing(name)
-        if handle is None and (self.every_task or level in ("ERROR", "WARNING")):
+        if handle is None and (self.every_task or level in ("ERROR", "WARNING", "OUTPUT")):
             handle = self._handle(name)
         if handle is None:
             self._waiting.setdefault(name, []).append(note)  # written if the task logs

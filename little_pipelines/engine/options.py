@@ -18,6 +18,9 @@ class RunOptions:
     `no_upstream`: run only the targets, on the cached results of their upstream.
     `dry_run`: say what would run, run nothing. `exitfirst`: stop at the first failure.
     `first`: tasks to start as early as their upstream allows (`--failed-first`).
+    `show_locals`: failures show each frame's locals (`-l`). `pdb`: a task that fails in this
+    process stops in the debugger, in the failing frame (`--pdb`). `capture`: what a task
+    prints goes to its log and shows with its failure (the `lp` command's default; `-s`).
     """
 
     targets: tuple[str, ...] = ()
@@ -27,6 +30,9 @@ class RunOptions:
     dry_run: bool = False
     exitfirst: bool = False
     first: frozenset[str] = frozenset()
+    show_locals: bool = False
+    pdb: bool = False
+    capture: bool = False
 
     @classmethod
     def of(
@@ -39,10 +45,13 @@ class RunOptions:
         dry_run: bool = False,
         exitfirst: bool = False,
         first: Iterable[str] = (),
+        show_locals: bool = False,
+        pdb: bool = False,
+        capture: bool = False,
     ) -> RunOptions:
         """The options from loosely typed arguments (lists, sets, None)."""
         forced = force if isinstance(force, bool) else frozenset(force)
         return cls(
             tuple(targets or ()), forced, frozenset(skip), no_upstream, dry_run, exitfirst,
-            frozenset(first),
+            frozenset(first), show_locals, pdb, capture,
         )  # fmt: skip

@@ -47,6 +47,16 @@ def _expired_how(entry: Entry | None) -> str:
     return ""
 
 
+def _printed(outcome: Outcome) -> str:
+    """What a failed task printed, as pytest shows it under a failure."""
+    parts = [
+        f"----- captured {stream} -----\n{text.rstrip()}"
+        for stream, text in (("stdout", outcome.stdout), ("stderr", outcome.stderr))
+        if text.strip()
+    ]
+    return "\n".join(parts)
+
+
 class Recorder(Planner):
     """The planner, plus storing results and recording failures as a run makes them."""
 
@@ -55,6 +65,8 @@ class Recorder(Planner):
     def _settle(self, spec: TaskSpec, reason: Reason, outcome: Outcome) -> TaskReport:
         """Store what a task returned, or record that it failed: wherever it ran."""
         task = self._settled(spec, reason, outcome)
+        task.warnings = len(outcome.warnings)
+        self.warnings.extend(f"task '{spec.name}': {w}" for w in outcome.warnings)
         if spec.attempts is not None:  # (a key of --json only for tasks that may retry)
             task.attempts = len(outcome.failures) + 1
         if outcome.failures and task.status is Status.EXECUTED:
@@ -64,7 +76,7 @@ class Recorder(Planner):
     def _settled(self, spec: TaskSpec, reason: Reason, outcome: Outcome) -> TaskReport:
         if outcome.error is not None or outcome.data is None:
             self._forget(spec.name)
-            error = TaskError(*outcome.error) if outcome.error else None
+            error = TaskError(*outcome.error, _printed(outcome)) if outcome.error else None
             return TaskReport(spec.name, Status.FAILED, reason, outcome.duration_s, error=error)
         if spec.outputs:
             missing = self._unwritten(spec)

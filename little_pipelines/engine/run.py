@@ -73,6 +73,9 @@ def run(
     reporter = reporter or Reporter()
     state = _Run(graph, cache, clock=clock, root=root, results=results, session=session)
     state.guard, state.reporter, state.executor, state.stop = guard, reporter, executor, stop
+    state.show_locals, state.capture = options.show_locals, options.capture
+    if options.pdb:
+        state.post_mortem = _post_mortem
     selected, plan = state.start_run(options)
     planned = list(state.warnings)  # what planning found (a stale upstream of --no-upstream)
     state.warnings[:0] = notices
@@ -102,6 +105,19 @@ def run(
     report.duration_s = time.perf_counter() - started
     reporter.run_finished(report)
     return report
+
+
+def _post_mortem(exc: BaseException) -> None:
+    """`--pdb`: the debugger in the frame where the task failed, as pytest's `--pdb`."""
+    import pdb
+    import sys
+
+    # (to the process's own streams: what the task prints is being captured meanwhile)
+    print(f"\n{type(exc).__name__}: {exc}\n(--pdb: the failing task's frame; c goes on)",
+          file=sys.__stderr__)  # fmt: skip
+    debugger = pdb.Pdb(stdin=sys.__stdin__, stdout=sys.__stdout__)
+    debugger.reset()
+    debugger.interaction(None, exc.__traceback__)
 
 
 class _Run(Inline):
@@ -224,8 +240,13 @@ class _Run(Inline):
         if task is not None:
             return task
         assert spec.remote is not None
+        call = spec.remote
+        if self.show_locals or self.capture:
+            import dataclasses
+
+            call = dataclasses.replace(call, show_locals=self.show_locals, capture=self.capture)
         try:
-            return executor.submit(spec.remote, self._payload(spec))
+            return executor.submit(call, self._payload(spec))
         except Exception as exc:  # e.g. a pool broken by a dead worker
             return self._lost(spec, reason, exc)
 

@@ -111,7 +111,7 @@ def function_spec(
     if not task.dynamic:
         wants_this = "this" in task.params
         args = (task.name, str(index.root), str(task.path), task.function, wants_this, log_dir)
-        remote = RemoteCall(*args, worker_modules, attempts)
+        remote = RemoteCall(*args, modules=worker_modules, attempts=attempts)
     call = _FunctionCall(task, deps, load, index)
     return TaskSpec(
         name=task.name,

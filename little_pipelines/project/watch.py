@@ -47,6 +47,7 @@ class Watcher:
         on_error: Callable[[Exception, list[str]], None] = lambda error, trigger: None,
         on_change: Callable[[list[str]], None] = lambda trigger: None,
         select: Callable[[Project], list[str]] | None = None,
+        capture: bool = False,
         changes: ChangeSource | None = None,
         stop_event: threading.Event | None = None,
     ) -> None:
@@ -61,6 +62,7 @@ class Watcher:
         self.on_error = on_error
         self.on_change = on_change
         self.select = select  # the targets of each run, chosen anew (-k, -m): saves add tasks
+        self.capture = capture  # what tasks print goes to their logs (not -s)
         self.stop_event = stop_event or threading.Event()
         self.paths = project.config.path_filter
         self.rules = WatchRules(self.paths, InputSet(project.root, (), self.paths))
@@ -198,7 +200,10 @@ class Watcher:
             try:
                 targets = self.select(self.project) if self.select is not None else self.targets
                 options = RunOptions.of(
-                    targets, force=self.force and not trigger, exitfirst=self.exitfirst
+                    targets,
+                    force=self.force and not trigger,
+                    exitfirst=self.exitfirst,
+                    capture=self.capture,
                 )
                 report = self.project.run(
                     options,

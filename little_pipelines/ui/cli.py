@@ -36,9 +36,12 @@ from little_pipelines.ui.params import (
     Keyword,
     LastFailed,
     Marker,
+    NoCapture,
     NoUpstream,
+    Pdb,
     Quiet,
     Root,
+    ShowLocals,
     Tasks,
     Verbose,
 )
@@ -140,6 +143,9 @@ def run(
     marker: Marker = None,
     last_failed: LastFailed = False,
     failed_first: FailedFirst = False,
+    no_capture: NoCapture = False,
+    show_locals: ShowLocals = False,
+    pdb: Pdb = False,
     as_json: Json = False,
     root: Root = None,
     verbose: Verbose = False,
@@ -149,7 +155,7 @@ def run(
     run_tasks(
         ctx, tasks, force, dry_run, exitfirst, jobs, executor, address, no_upstream, as_json,
         root, verbose, quiet, keyword=keyword, marker=marker, last_failed=last_failed,
-        failed_first=failed_first,
+        failed_first=failed_first, no_capture=no_capture, show_locals=show_locals, pdb=pdb,
     )  # fmt: skip
 
 
@@ -164,6 +170,7 @@ def watch(
     address: Address = None,
     keyword: Keyword = None,
     marker: Marker = None,
+    no_capture: NoCapture = False,
     as_json: Json = False,
     root: Root = None,
     verbose: Verbose = False,
@@ -206,6 +213,7 @@ def watch(
         on_error=view.on_error,
         on_change=view.on_change,
         select=select if selection else None,
+        capture=not no_capture,
     )
     with errors(as_json=as_json, project=[project]):  # the watcher itself failing: exit 2
         try:

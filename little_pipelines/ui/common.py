@@ -55,11 +55,18 @@ def task_logs_to_stderr(verbose: bool, quiet: bool = False) -> None:
     if quiet:
         return
 
+    from little_pipelines.engine.execute import real_stream
+
     def line(record: Any) -> str:
         task = record["extra"].get("lp_task")
         return ("{extra[lp_task]} | " if task else "") + "{level} | {message}\n{exception}"
 
-    logger.add(sys.stderr, level="INFO" if verbose else "WARNING", format=line)
+    def write(message: str) -> None:  # stderr as it is now, past a task's capture
+        real_stream(sys.stderr).write(message)
+
+    stream = real_stream(sys.stderr)
+    colour = stream.isatty() and not os.environ.get("NO_COLOR")
+    logger.add(write, level="INFO" if verbose else "WARNING", format=line, colorize=colour)
 
 
 class LogsOnFirstRun(Reporter):

@@ -7,6 +7,7 @@ are what a person sees. Human output goes to stderr so that `lp run --json` owns
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from little_pipelines.ui.output import print_warning
@@ -61,17 +62,24 @@ def make_console(*, stderr: bool = True, no_color: bool | None = None) -> Consol
     from rich.console import Console
 
     # rich's no_color only strips colours and still emits bold/dim codes; drop styles entirely.
+    # The stream is fixed now: while a task runs, sys.stdout and sys.stderr are its capture,
+    # which the live display's refreshes must not write into.
     return Console(
-        stderr=stderr, no_color=no_color, color_system=None if no_color else "auto", highlight=False
+        file=sys.stderr if stderr else sys.stdout,
+        no_color=no_color,
+        color_system=None if no_color else "auto",
+        highlight=False,
     )
 
 
 def make_reporter(
-    console: AnyConsole, *, verbose: bool = False, quiet: bool = False
+    console: AnyConsole, *, verbose: bool = False, quiet: bool = False, live: bool = True
 ) -> ConsoleReporter:
-    """The live reporter on a real terminal, the plain one on pipes, CI and dumb terminals."""
+    """The live reporter on a real terminal (unless not `live`), the plain one on pipes, CI
+    and dumb terminals."""
     if (
-        not isinstance(console, PlainConsole)
+        live
+        and not isinstance(console, PlainConsole)
         and console.is_terminal
         and not console.is_dumb_terminal
     ):
@@ -234,7 +242,8 @@ class ConsoleReporter(NoticeReporter):
         error = task.error
         if error is None:
             return task.detail or "failed (no error was recorded)"
-        return error.traceback.rstrip() or f"{error.type}: {error.message}"
+        body = error.traceback.rstrip() or f"{error.type}: {error.message}"
+        return f"{body}\n{error.captured}" if error.captured else body
 
     def _print_failure(self, task: TaskReport) -> None:
         self._print(Line(f"✗ {task.name} failed{location(task)}"))
@@ -252,6 +261,9 @@ class ConsoleReporter(NoticeReporter):
             if stopped:
                 parts.append(f"{stopped} interrupted")
         parts += [f"{counts[k]} {k}" for k in ("skipped", "upstream_failed") if counts[k]]
+        warned = sum(t.warnings for t in report.tasks)
+        if warned:
+            parts.append(f"{warned} warning{'s' if warned > 1 else ''}")
         text = f"{', '.join(parts)} in {format_duration(report.duration_s)}"
         if report.import_s >= _IMPORT_SHOWN_S:  # e.g. pandas, imported by a tasks file
             text += f" (and {format_duration(report.import_s)} importing tasks files)"

@@ -91,6 +91,11 @@ LAST_FAILED = Flag(
     "Select the tasks that failed last time and those they held up (all, if none failed).",
 )
 FAILED_FIRST = Flag(("--ff", "--failed-first"), "Run the tasks that failed last time first.")
+NO_CAPTURE = Flag(
+    ("-s", "--no-capture"), "Let tasks print to the terminal (else it goes to their logs)."
+)
+SHOW_LOCALS = Flag(("--show-locals", "-l"), "Show each frame's local variables in failures.")
+PDB = Flag(("--pdb",), "Stop in the debugger where a task fails (tasks run in lp's process).")
 TASKS_HELP = "Task names (default: all)."
 TASK_HELP = "A task name."
 LP_HELP = "Run tasks_*.py pipelines with cached results: only what changed runs again."
@@ -119,6 +124,9 @@ RUN_FLAGS = {
     "marker": MARKER,
     "last_failed": LAST_FAILED,
     "failed_first": FAILED_FIRST,
+    "no_capture": NO_CAPTURE,
+    "show_locals": SHOW_LOCALS,
+    "pdb": PDB,
     "as_json": JSON,
     "root": ROOT,
     "verbose": VERBOSE,
@@ -134,7 +142,7 @@ LIST_FLAGS = {**{k: RUN_FLAGS[k] for k in SELECTION}, "as_json": JSON, **PLAIN_F
 WATCH_FLAGS = {
     k: f
     for k, f in RUN_FLAGS.items()
-    if k not in ("dry_run", "no_upstream", "last_failed", "failed_first")
+    if k not in ("dry_run", "no_upstream", "last_failed", "failed_first", "show_locals", "pdb")
 }
 CLEAN_FLAGS = {
     "outputs": Flag(("--outputs",), "Also delete the output files the tasks declare (outputs=)."),

@@ -22,10 +22,13 @@ __all__ = [
     "Keyword",
     "LastFailed",
     "Marker",
+    "NoCapture",
     "NoUpstream",
     "Outputs",
+    "Pdb",
     "Quiet",
     "Root",
+    "ShowLocals",
     "Task",
     "Tasks",
     "Verbose",
@@ -56,6 +59,9 @@ Marker = Annotated[Optional[str], option(flags.MARKER)]  # noqa: UP045
 LastFailed = Annotated[bool, option(flags.LAST_FAILED)]
 FailedFirst = Annotated[bool, option(flags.FAILED_FIRST)]
 Outputs = Annotated[bool, option(flags.CLEAN_FLAGS["outputs"])]
+ShowLocals = Annotated[bool, option(flags.SHOW_LOCALS)]
+NoCapture = Annotated[bool, option(flags.NO_CAPTURE)]
+Pdb = Annotated[bool, option(flags.PDB)]
 
 
 def complete_tasks(ctx: typer.Context, incomplete: str) -> list[str]:

@@ -55,16 +55,26 @@ def run_tasks(
     marker: str | None = None,
     last_failed: bool = False,
     failed_first: bool = False,
+    no_capture: bool = False,
+    show_locals: bool = False,
+    pdb: bool = False,
 ) -> None:
     """Run all tasks, or the named tasks plus everything upstream of them; SystemExit with
     the exit code (SPEC section 3). `keyword` (-k), `marker` (-m) and `last_failed` (--lf)
-    keep the targets they select; `failed_first` (--ff) starts with what failed last time."""
+    keep the targets they select; `failed_first` (--ff) starts with what failed last time;
+    `show_locals` (-l) and `pdb` (--pdb) are for debugging a failure."""
     from little_pipelines.engine.options import RunOptions
     from little_pipelines.ui.console import NoticeReporter, make_reporter
 
     if no_upstream and not tasks:
         usage("--no-upstream needs task names: lp run NAME --no-upstream")
     dask_address = scheduler_address(executor, address, jobs)
+    if pdb and (as_json or dask_address or (jobs or 1) > 1):
+        usage(
+            "--pdb stops in the debugger in lp's own process:"
+            " it does not go with --json, -j N or --executor dask"
+        )
+    jobs = 1 if pdb else jobs  # (over the jobs setting too: the debugger needs this process)
     console = output_console()  # plain lines off a terminal, without importing rich
     logs = (opt(ctx, "verbose", verbose), as_json or opt(ctx, "quiet", quiet))
     holder: list[Any] = []
@@ -80,7 +90,10 @@ def run_tasks(
             raise SystemExit(ExitCode.NO_TASKS)
         else:
             reporter = make_reporter(
-                console, verbose=opt(ctx, "verbose", verbose), quiet=opt(ctx, "quiet", quiet)
+                console,
+                verbose=opt(ctx, "verbose", verbose),
+                quiet=opt(ctx, "quiet", quiet),
+                live=not pdb,  # the debugger's prompt needs the terminal
             )
         if opt(ctx, "verbose", verbose) and len(project.graph):
             print_imported(project)
@@ -94,7 +107,7 @@ def run_tasks(
         first = failed_last_time(project, list(project.graph.order)) if failed_first else ()
         options = RunOptions.of(
             tasks, force=force, dry_run=dry_run, exitfirst=exitfirst, no_upstream=no_upstream,
-            first=first,
+            first=first, show_locals=show_locals, pdb=pdb, capture=not no_capture,
         )  # fmt: skip
         routed = LogsOnFirstRun(reporter, *logs)
         json_out = reporter if isinstance(reporter, JsonReporter) else None
