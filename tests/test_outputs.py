@@ -156,3 +156,21 @@ def test_literal_outputs_import_nothing_and_others_import_and_say_so(tmp_path: P
     listing = p.lp("list", "-v")
     assert "the options of task_report are not literals" in listing.flat_err
     assert p.listing()["publish"]["deps"] == ["report"]
+
+
+def test_a_task_whose_inputs_cover_its_own_output_is_fresh_after_it_runs(tmp_path: Path) -> None:
+    """Its output is no input of its own: else every run would find its inputs changed."""
+    p = Project(tmp_path)
+    p.write("data/rows.csv", "a,b\n")
+    p.write(
+        "tasks_x.py",
+        "import little_pipelines as lp\n\n\n"
+        "@lp.task(inputs=['data'], outputs=['data/summary.txt'])\n"
+        "def task_summary(this):\n"
+        "    rows = (this.root / 'data' / 'rows.csv').read_text()\n"
+        "    (this.root / 'data' / 'summary.txt').write_text(str(len(rows)))\n",
+    )
+    assert p.run()["counts"]["executed"] == 1
+    assert p.run()["counts"]["executed"] == 0
+    p.write("data/rows.csv", "a,b\nc,d\n")
+    assert statuses(p.run()) == {"summary": ("executed", "inputs")}

@@ -147,7 +147,7 @@ class Planner:
         found = self.inputs.get(spec.name)
         if found is None:
             root = spec.input_root or self.root or Path.cwd()
-            files = input_file_digests(root, spec.inputs, spec.paths)
+            files = input_file_digests(root, spec.inputs, spec.paths, spec.outputs)
             found = self.inputs[spec.name] = (inputs_digest(files), files)
         return found
 

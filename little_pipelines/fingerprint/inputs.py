@@ -166,11 +166,21 @@ def expand_inputs(
 
 
 def input_file_digests(
-    root: Path, patterns: Iterable[str], paths: PathFilter | None = None
+    root: Path,
+    patterns: Iterable[str],
+    paths: PathFilter | None = None,
+    leave_out: Iterable[str] = (),
 ) -> dict[str, str]:
-    """Each input file's digest by relative path ("missing" for a named file that is absent)."""
+    """Each input file's digest by relative path ("missing" for a named file that is absent).
+
+    `leave_out` are the task's own outputs: a file it writes is never its input (else it
+    would run again after every run).
+    """
     found: dict[str, str] = {}
+    own = {Path(os.path.normpath(root / output)) for output in leave_out}
     for path in expand_inputs(root, patterns, paths):
+        if path in own:
+            continue
         rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
         try:
             found[rel] = file_digest(path)

@@ -173,7 +173,7 @@ def _fallbacks(spec: TaskSpec, indent: str) -> list[str]:
 
 def _input_changes(spec: TaskSpec, stored: dict[str, str], indent: str) -> list[str]:
     root = spec.input_root or Path.cwd()
-    current = input_file_digests(root, spec.inputs, spec.paths)
+    current = input_file_digests(root, spec.inputs, spec.paths, spec.outputs)
     out = []
     for rel in sorted(set(stored) | set(current)):
         old, new = stored.get(rel), current.get(rel)
