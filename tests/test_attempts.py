@@ -154,9 +154,10 @@ def test_the_options_show_in_list_and_why(tmp_path: Path) -> None:
     [
         ("retries=-1", "retries must be a whole number, 0 or more, not -1"),
         ("retries=True", "retries must be a whole number, 0 or more, not True"),
-        ("retry_delay=-2", "retry_delay must be seconds, 0 or more, not -2"),
-        ("timeout=0", "timeout must be seconds, more than 0, not 0"),
-        ("timeout='1m'", "timeout must be seconds, more than 0, not '1m'"),
+        ("retry_delay=-2", "retry_delay must be seconds, 0 to 604,800, not -2"),
+        ("timeout=0", "timeout must be seconds, more than 0 and at most 604,800, not 0"),
+        ("timeout=1e308", "timeout must be seconds, more than 0 and at most 604,800, not 1e+308"),
+        ("timeout='1m'", "timeout must be seconds, more than 0 and at most 604,800, not '1m'"),
     ],
 )
 def test_a_bad_option_is_an_error_naming_the_file_and_line(
@@ -184,3 +185,13 @@ def test_literal_options_import_nothing_and_others_import_and_say_so(tmp_path: P
     assert "the options of task_broken are not literals" in listing.err
     assert {t["name"]: t["retries"] for t in listing.json["tasks"]}["broken"] == 1
     assert p.exists("imports.log")
+
+
+def test_a_timeout_in_a_worker_does_not_count_importing_the_tasks_file(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write(
+        "tasks_x.py",
+        "import time\n\nimport little_pipelines as lp\n\ntime.sleep(1.5)  # a slow import\n\n\n"
+        "@lp.task(timeout=0.5)\ndef task_fast():\n    return 1\n",
+    )
+    assert statuses(p.run("-j", "2")) == {"fast": ("executed", "new")}

@@ -78,3 +78,28 @@ def test_warnings_show_with_the_task_and_are_counted(tmp_path: Path) -> None:
     assert "task 'old': tasks_x.py:19: DeprecationWarning: use new_api() instead" in result.err
     assert "1 executed, 0 cached, 0 failed, 1 warning in" in result.err
     assert "DeprecationWarning: use new_api() instead" in p.read(".little_pipelines/logs/old.log")
+
+
+ODD = """\
+import subprocess
+import sys
+
+
+def task_child():
+    subprocess.run([sys.executable, "-c", "print('from a child')"], stdout=sys.stdout, check=True)
+    sys.stdout.buffer.write(b"raw bytes\\n")
+    print("then closed")
+    sys.stdout.close()
+    return 1
+"""
+
+
+def test_captured_streams_work_for_children_bytes_and_closing(tmp_path: Path) -> None:
+    """Code that hands sys.stdout to a child process, writes bytes, or closes it, works."""
+    p = Project(tmp_path)
+    p.write("tasks_x.py", ODD)
+    result = p.lp("run")
+    assert result.rc == 0, result.err
+    log = p.read(".little_pipelines/logs/child.log")
+    for line in ("from a child", "raw bytes", "then closed"):
+        assert line in log

@@ -174,3 +174,50 @@ def test_a_task_whose_inputs_cover_its_own_output_is_fresh_after_it_runs(tmp_pat
     assert p.run()["counts"]["executed"] == 0
     p.write("data/rows.csv", "a,b\nc,d\n")
     assert statuses(p.run()) == {"summary": ("executed", "inputs")}
+
+
+def test_an_output_left_from_an_earlier_version_does_not_count_as_written(
+    tmp_path: Path,
+) -> None:
+    """The task changed to write another file: the old one must not pass for its output."""
+    p = Project(tmp_path)
+    p.write("tasks_report.py", REPORT)
+    p.run()
+    p.replace("tasks_report.py", '/ "report.txt").write_text', '/ "other.txt").write_text')
+    data = p.run(rc=1)
+    assert statuses(data)["report"] == ("failed", "code")
+    assert statuses(data)["publish"] == ("upstream_failed", None)
+    failure = next(t for t in data["tasks"] if t["name"] == "report")["error"]["message"]
+    assert "did not write its output output/report.txt in this run" in failure
+
+
+def test_outputs_are_found_by_their_normal_path_and_clean_says_what_it_cannot_delete(
+    tmp_path: Path,
+) -> None:
+    p = Project(tmp_path)
+    p.write(
+        "tasks_x.py",
+        "import pathlib\n\nimport little_pipelines as lp\n\n\n"
+        "@lp.task(outputs=['sub/../norm.txt', 'kept'])\ndef task_a(this):\n"
+        "    (this.root / 'norm.txt').write_text('n')\n"
+        "    (this.root / 'kept').mkdir(exist_ok=True)\n"
+        "    (this.root / 'kept' / 'x').write_text('x')\n",
+    )
+    first = p.run(rc=1)  # 'kept' is a folder: no file the task wrote
+    assert "did not write its output kept" in first["tasks"][0]["error"]["message"]
+    p.replace("tasks_x.py", "'sub/../norm.txt', 'kept'", "'sub/../norm.txt'")
+    assert statuses(p.run()) == {"a": ("executed", "new")}  # (its last run failed)
+    p.replace("tasks_x.py", "outputs=['sub/../norm.txt']", "outputs=['sub/../norm.txt', 'kept']")
+    cleaned = p.lp("clean", "--outputs")
+    assert cleaned.rc == 0
+    assert "could not delete kept" in cleaned.err and "deleted 1 output file(s)" in cleaned.err
+    assert not p.exists("norm.txt")
+
+
+def test_a_writer_named_as_a_parameter_too_is_one_dependency(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write(
+        "tasks_report.py",
+        REPORT.replace("def task_publish(this)", "def task_publish(report, this)"),
+    )
+    assert p.listing()["publish"]["deps"] == ["report"]

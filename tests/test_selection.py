@@ -253,3 +253,13 @@ def test_ff_runs_what_failed_first_and_then_the_rest(tmp_path: Path) -> None:
     order = [t["name"] for t in p.run("--ff")["tasks"]]
     assert order == ["raw", "parse", "report", "other"]
     assert [t["name"] for t in p.run("--force")["tasks"]] == ["raw", "parse", "other", "report"]
+
+
+def test_an_expression_nested_too_deeply_is_a_clear_error(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write("tasks_sales.py", TAGGED)
+    deep = "(" * 3000 + "db" + ")" * 3000
+    for option in ("-m", "-k"):
+        result = p.lp("list", option, deep)
+        assert result.rc == 2 and "it is nested too deeply" in result.flat_err
+        assert "internal error" not in result.flat_err

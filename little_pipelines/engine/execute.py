@@ -235,17 +235,67 @@ def _where(filename: str) -> str:
         return filename
 
 
-class _Sink(io.TextIOWrapper):
-    """What a task writes to sys.stdout or sys.stderr while captured; `lp_replaced` is the
-    stream it stands in for, where lp's own output (task log lines) still goes."""
+class _Sink(io.TextIOBase):
+    """What a task writes to sys.stdout or sys.stderr while captured, kept in memory.
+
+    `lp_replaced` is the stream it stands in for, where lp's own output (task log lines)
+    still goes. Code that asks for a file descriptor (`subprocess.run(stdout=sys.stdout)`)
+    gets one of a temporary file, read back with the rest; a task that closes the stream
+    loses nothing it wrote.
+    """
 
     def __init__(self, replaced: Any) -> None:
-        self.lp_bytes = io.BytesIO()
-        super().__init__(self.lp_bytes, "utf-8", "replace", write_through=True)
+        super().__init__()
         self.lp_replaced = replaced
+        self._parts: list[str] = []
+        self._file: Any = None  # the temporary file behind fileno(), once asked for
+        self.buffer = _BinarySink(self._parts)
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self.closed:
+            raise ValueError("I/O operation on closed file.")
+        self._parts.append(text)
+        return len(text)
+
+    def fileno(self) -> int:
+        if self._file is None:
+            import tempfile
+
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by text())
+        fd: int = self._file.fileno()
+        return fd
+
+    def isatty(self) -> bool:
+        return False
 
     def text(self) -> str:
-        return self.lp_bytes.getvalue().decode("utf-8", "replace")
+        written = "".join(self._parts)
+        if self._file is not None:
+            self._file.seek(0)
+            written += self._file.read().decode("utf-8", "replace")
+            self._file.close()
+        return written
+
+
+class _BinarySink:
+    """`sys.stdout.buffer` of a captured stream: bytes written are kept as text."""
+
+    def __init__(self, parts: list[str]) -> None:
+        self._parts = parts
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data).decode("utf-8", "replace"))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
 
 
 def real_stream(stream: Any) -> Any:
@@ -334,8 +384,10 @@ def _deadline(name: str, seconds: float | None) -> Iterator[None]:
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)  # (an alarm due right now may still fire)
+        finally:
+            signal.signal(signal.SIGALRM, previous)
 
 
 def _upstream_values(
@@ -372,6 +424,7 @@ def run_remote(
     upstream: Mapping[str, tuple[bytes, str | None]],
     importers: MutableMapping[str, Any],
     logs: MutableMapping[str, Any] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> Outcome:
     """Run one task in a worker process; never raises for the task's own errors.
 
@@ -412,6 +465,8 @@ def run_remote(
         if call.wants_this:
             name = call.name
             kwargs["this"] = TaskContext(name, lambda: task_logger(name), Path(call.root))
+        if on_start is not None:  # imported and loaded: the call, and its timeout, start now
+            on_start()
         return lambda: call_guarded(lambda: func(**kwargs))
 
     try:

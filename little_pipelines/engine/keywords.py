@@ -39,7 +39,10 @@ def matcher(expression: str, *, option: str = "-k") -> Match:
     if not tokens:
         raise KeywordError(f"{option} {expression!r}: the expression is empty")
     parser = _Parser(expression, tokens, option)
-    found = parser.expr()
+    try:
+        found = parser.expr()
+    except RecursionError:
+        parser.fail("it is nested too deeply")
     if parser.at < len(tokens):
         parser.fail(f"unexpected {tokens[parser.at]!r}")
     return found

@@ -18,7 +18,12 @@ from typing import Any
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.spec import TaskSpec
 from little_pipelines.errors import LittlePipelinesError
-from little_pipelines.fingerprint.inputs import input_file_digests, inputs_digest, output_digests
+from little_pipelines.fingerprint.inputs import (
+    input_file_digests,
+    inputs_digest,
+    output_digests,
+    output_stamps,
+)
 from little_pipelines.outcomes import PlannedTask, Reason
 from little_pipelines.store.cache import Entry, ResultCache
 
@@ -87,6 +92,8 @@ class Planner:
         self.digests: dict[str, str] = {}
         self.inputs: dict[str, tuple[str, dict[str, str]]] = {}
         self.outputs: dict[str, dict[str, str]] = {}  # task -> its output files' digests now
+        # task -> its outputs' stamps before it ran (a file it left as it was, it did not write)
+        self.stamps: dict[str, dict[str, tuple[int, int, int] | None]] = {}
         self.forced: set[str] = set()
         self.skip: set[str] = set()
         self.warnings: list[str] = []
@@ -229,4 +236,9 @@ class Planner:
             # the inputs as they are before the task reads them: a file saved while it runs
             # then differs from what is stored, and the next run runs it again
             self.input_files(spec)
+        if reason is not None and spec.outputs:
+            self.stamps[spec.name] = output_stamps(self._root(spec), spec.outputs)
         return entry, reason
+
+    def _root(self, spec: TaskSpec) -> Path:
+        return spec.input_root or self.root or Path.cwd()

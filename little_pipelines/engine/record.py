@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from little_pipelines.engine.execute import Outcome
 from little_pipelines.engine.plan import Planner
 from little_pipelines.engine.spec import TaskSpec
+from little_pipelines.fingerprint.inputs import output_stamps
 from little_pipelines.fingerprint.values import pickle_digest
 from little_pipelines.outcomes import Reason, Status, TaskError, TaskReport
 from little_pipelines.store.cache import Entry
@@ -84,7 +85,8 @@ class Recorder(Planner):
                 self._forget(spec.name)
                 error = TaskError(
                     "MissingOutput",
-                    f"task '{spec.name}' did not write its output {missing} (see its outputs=)",
+                    f"task '{spec.name}' did not write its output {missing} in this run"
+                    " (see its outputs=; a file left from before does not count)",
                 )
                 return TaskReport(spec.name, Status.FAILED, reason, outcome.duration_s, error=error)
         result = outcome.digest or pickle_digest(outcome.data)
@@ -125,10 +127,18 @@ class Recorder(Planner):
         return result
 
     def _unwritten(self, spec: TaskSpec) -> str:
-        """The first output a task that just returned left missing, hashing them all anew."""
+        """The first output a task that just returned did not write (missing, or left as it
+        was before the run: a file from an earlier version of the task), hashing them anew."""
         self.outputs.pop(spec.name, None)
         written = self.outputs_of(spec)
-        return next((output for output, d in written.items() if d == "missing"), "")
+        missing = next((output for output, d in written.items() if d == "missing"), "")
+        if missing:
+            return missing
+        before = self.stamps.pop(spec.name, {})
+        if not before:
+            return ""
+        after = output_stamps(self._root(spec), spec.outputs)
+        return next((o for o, stamp in before.items() if stamp and stamp == after[o]), "")
 
     def _sources(self) -> set[str]:
         """The source keys stored already, of the tasks that may run (asked once per run)."""

@@ -77,7 +77,7 @@ class TaskSpec:
     expire: Any = None
     expire_of: Callable[[], Any] | None = None  # the policy when known only once imported
     cache: bool = True
-    tags: tuple[str, ...] = ()  # words that `-m` selects by (they decide nothing)
+    tags: tuple[str, ...] = ()  # words that `-m` selects by
     outputs: tuple[str, ...] = ()  # files it writes, relative to `input_root` (or absolute)
     arguments: tuple[str, ...] | None = None  # the deps it receives (None: all of them)
     attempts: Attempts | None = None  # retries and timeout (None: one try, unbounded)

@@ -13,7 +13,9 @@ from typing import Any
 from little_pipelines.engine.execute import Outcome, RemoteCall, run_remote
 from little_pipelines.errors import LittlePipelinesError
 
-__all__ = ["Slot", "TimedOut", "WorkerDied"]
+__all__ = ["STARTED", "Slot", "TimedOut", "WorkerDied"]
+
+STARTED = "started"  # a worker's word that a task with a timeout is now being called
 
 
 class WorkerDied(LittlePipelinesError):
@@ -113,7 +115,9 @@ def _worker_main(conn: Any, parent_pid: int) -> None:
         if job is None:
             break
         call, upstream = job
-        conn.send(run_remote(call, upstream, importers, logs))
+        timed = call.attempts is not None and call.attempts.timeout is not None
+        on_start = (lambda: conn.send(STARTED)) if timed else None
+        conn.send(run_remote(call, upstream, importers, logs, on_start))
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
@@ -190,19 +194,25 @@ class Slot:
                 if attempt == 2:
                     raise
         limit = call.attempts.limit() if call.attempts is not None else None
-        # the worker stops a try at its timeout itself; one stuck where no signal reaches
-        # (in C code) is stopped from here, a little later
-        if not wait([self._conn, self._process.sentinel], None if limit is None else limit + 2):
-            self.kill()
-            self._reap()
-            raise TimedOut(call.name, limit or 0.0)
-        try:
-            if self._conn.poll():
-                outcome: Outcome = self._conn.recv()
-                return outcome
-        except (EOFError, OSError):
-            pass
-        raise WorkerDied(call.name, self._reap())
+        patience: float | None = None  # until the call starts (imports take their time)
+        while True:
+            # the worker stops a try at its timeout itself; one stuck where no signal
+            # reaches (in C code) is stopped from here, a little after
+            if not wait([self._conn, self._process.sentinel], patience):
+                self.kill()
+                self._reap()
+                raise TimedOut(call.name, limit or 0.0)
+            try:
+                if self._conn.poll():
+                    answer: Any = self._conn.recv()
+                    if answer == STARTED:
+                        patience = None if limit is None else limit + 2
+                        continue
+                    outcome: Outcome = answer
+                    return outcome
+            except (EOFError, OSError):
+                pass
+            raise WorkerDied(call.name, self._reap())
 
     def _reap(self) -> int | None:
         """Forget a dead (or doomed) worker; its exit code."""

@@ -29,6 +29,8 @@ __all__ = [
     "input_file_digests",
     "inputs_digest",
     "output_digests",
+    "output_file",
+    "output_stamps",
 ]
 
 _WILDCARDS = frozenset("*?[")
@@ -177,7 +179,7 @@ def input_file_digests(
     would run again after every run).
     """
     found: dict[str, str] = {}
-    own = {Path(os.path.normpath(root / output)) for output in leave_out}
+    own = {output_file(root, output) for output in leave_out}
     for path in expand_inputs(root, patterns, paths):
         if path in own:
             continue
@@ -189,15 +191,34 @@ def input_file_digests(
     return found
 
 
+def output_file(root: Path, output: str) -> Path:
+    """Where a declared output is: relative to the root, or absolute; `.` and `..` resolved."""
+    path = Path(output)
+    return Path(os.path.normpath(path if path.is_absolute() else root / path))
+
+
 def output_digests(root: Path, outputs: Iterable[str]) -> dict[str, str]:
     """Each output file's digest by its path as declared ("missing" for one that is absent)."""
     found: dict[str, str] = {}
     for output in outputs:
-        path = Path(output)
         try:
-            found[output] = file_digest(path if path.is_absolute() else root / path)
+            found[output] = file_digest(output_file(root, output))
         except OSError:  # absent, or a folder: not the file the task said it writes
             found[output] = "missing"
+    return found
+
+
+def output_stamps(root: Path, outputs: Iterable[str]) -> dict[str, tuple[int, int, int] | None]:
+    """Each output file's change time, modification time and size (None when absent): a
+    file whose stamp a run did not change was not written by it."""
+    found: dict[str, tuple[int, int, int] | None] = {}
+    for output in outputs:
+        try:
+            st = os.stat(output_file(root, output))
+        except OSError:
+            found[output] = None
+        else:
+            found[output] = (st.st_ctime_ns, st.st_mtime_ns, st.st_size)
     return found
 
 

@@ -89,6 +89,9 @@ def _strings(value: Iterable[str] | str, what: str) -> tuple[str, ...]:
     return found
 
 
+_A_WEEK = 7 * 24 * 3600  # longer than any timeout or pause meant, and what a timer can hold
+
+
 def check_attempts(retries: Any, retry_delay: Any, timeout: Any) -> tuple[int, float, float | None]:
     """`retries` (a count), `retry_delay` (seconds, 0 or more) and `timeout` (seconds, more
     than 0, or None) as given, if they are such (ValueError saying which is not)."""
@@ -98,10 +101,15 @@ def check_attempts(retries: Any, retry_delay: Any, timeout: Any) -> tuple[int, f
 
     if not number(retries) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"@lp.task retries must be a whole number, 0 or more, not {retries!r}")
-    if not number(retry_delay) or retry_delay < 0:
-        raise ValueError(f"@lp.task retry_delay must be seconds, 0 or more, not {retry_delay!r}")
-    if timeout is not None and (not number(timeout) or timeout <= 0):
-        raise ValueError(f"@lp.task timeout must be seconds, more than 0, not {timeout!r}")
+    if not number(retry_delay) or not 0 <= retry_delay <= _A_WEEK:
+        raise ValueError(
+            f"@lp.task retry_delay must be seconds, 0 to {_A_WEEK:,}, not {retry_delay!r}"
+        )
+    if timeout is not None and (not number(timeout) or not 0 < timeout <= _A_WEEK):
+        raise ValueError(
+            f"@lp.task timeout must be seconds, more than 0 and at most {_A_WEEK:,},"
+            f" not {timeout!r}"
+        )
     return retries, float(retry_delay), None if timeout is None else float(timeout)
 
 

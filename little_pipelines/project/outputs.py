@@ -7,22 +7,15 @@ as a parameter. Two tasks that write one file are an error naming both.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from little_pipelines.errors import DiscoveryError
-from little_pipelines.fingerprint.inputs import InputSet
+from little_pipelines.fingerprint.inputs import InputSet, output_file
 from little_pipelines.paths import PathFilter
 from little_pipelines.project.specs import TaskDef
 
-__all__ = ["made_before", "output_path", "producers"]
-
-
-def output_path(root: Path, output: str) -> Path:
-    """Where an output is: relative to the root, or absolute; `.` and `..` resolved."""
-    path = Path(output)
-    return Path(os.path.normpath(path if path.is_absolute() else root / path))
+__all__ = ["made_before", "producers"]
 
 
 def producers(defs: Iterable[TaskDef], root: Path) -> dict[Path, TaskDef]:
@@ -30,7 +23,7 @@ def producers(defs: Iterable[TaskDef], root: Path) -> dict[Path, TaskDef]:
     found: dict[Path, TaskDef] = {}
     for task in defs:
         for output in task.outputs:
-            path = output_path(root, output)
+            path = output_file(root, output)
             first = found.setdefault(path, task)
             if first is not task:
                 raise DiscoveryError.at(
@@ -49,6 +42,13 @@ def made_before(
     if not task.inputs or not made:
         return ()
     wanted = InputSet(root, task.inputs, paths)
+    named = set(task.params)  # a writer it also names as a parameter is upstream already
     return tuple(
-        sorted({p.name for path, p in made.items() if p is not task and wanted.matches(path)})
+        sorted(
+            {
+                p.name
+                for path, p in made.items()
+                if p is not task and p.name not in named and wanted.matches(path)
+            }
+        )
     )

@@ -5,10 +5,8 @@ They are plain functions; cli.py registers them on the `lp` app, after run and w
 
 from __future__ import annotations
 
-import contextlib
 import signal
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -23,6 +21,7 @@ from little_pipelines.ui.common import (
     task_logs_to_stderr,
 )
 from little_pipelines.ui.flags import GraphFormat
+from little_pipelines.ui.output import print_warning
 from little_pipelines.ui.params import (
     Json,
     Keyword,
@@ -176,15 +175,21 @@ def clean(
 
 def _delete_outputs(project: Project, names: list[str]) -> int:
     """Delete the output files that the named tasks declare; how many there were."""
+    from little_pipelines.fingerprint.inputs import output_file
+
     graph, deleted = project.graph, 0
     for name in names:
         spec = graph[name]
-        root = spec.input_root or project.root
         for output in spec.outputs:
-            path = Path(output) if Path(output).is_absolute() else root / output
-            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            path = output_file(spec.input_root or project.root, output)
+            try:
                 path.unlink()
-                deleted += 1
+            except FileNotFoundError:
+                continue
+            except OSError as exc:  # a folder, no permission: say so, go on with the rest
+                print_warning(err_console(), f"could not delete {output}: {exc.strerror or exc}")
+                continue
+            deleted += 1
     return deleted
 
 

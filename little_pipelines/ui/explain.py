@@ -70,7 +70,7 @@ class _Explainer:
         entry = self.cache.entry(task)
         reason = self.reasons[task]
         where = f" ({spec.where})" if spec.where else ""
-        tags = f"{indent}  tags: {', '.join(spec.tags)} (for -m; they decide nothing)"
+        tags = f"{indent}  tags: {', '.join(spec.tags)} (for -m)"
         if reason is None:
             assert entry is not None
             self._fresh(spec, entry, where, indent)
