@@ -16,6 +16,7 @@ __all__ = [
     "Status",
     "TaskError",
     "TaskReport",
+    "message_of",
 ]
 
 
@@ -83,7 +84,15 @@ class TaskError:
                     text += "".join(f"    {line}\n" for line in _locals(frame.f_locals))
             tb = tb.tb_next
         text += "".join(traceback.format_exception_only(type(exc), exc))
-        return cls(type(exc).__name__, str(exc), text)
+        return cls(type(exc).__name__, message_of(exc), text)
+
+
+def message_of(exc: BaseException) -> str:
+    """`str(exc)`, or a note when the exception's own `__str__` fails too."""
+    try:
+        return str(exc)
+    except Exception as inner:
+        return f"(its message could not be shown: {type(inner).__name__} in its __str__)"
 
 
 def _locals(values: dict[str, Any]) -> list[str]:

@@ -382,3 +382,21 @@ def test_a_cache_folder_that_cannot_be_made_says_so_not_how_to_reset_it(tmp_path
         assert "cannot create the cache folder /proc/lp-no-such-cache" in result.flat_err
         assert "cache_dir in pyproject.toml" in result.flat_err
         assert "rm -r" not in result.err  # deleting what is not there resets nothing
+
+
+def test_an_exception_whose_message_cannot_be_shown_fails_its_task_alone(tmp_path: Path) -> None:
+    """Its own `__str__` raising must not turn a task's failure into lp's internal error."""
+    p = Project(tmp_path)
+    p.write(
+        "tasks_x.py",
+        "class Odd(Exception):\n    def __str__(self):\n        raise RuntimeError('no')\n\n\n"
+        "def task_odd():\n    raise Odd()\n\n\ndef task_fine():\n    return 1\n",
+    )
+    for args in ((), ("-j", "2")):
+        result = p.lp("run", "--force", *args)
+        assert result.rc == 1 and "internal error" not in result.flat_err
+        assert "Odd: <exception str() failed>" in result.flat_err  # (as Python shows it)
+        assert "1 executed, 0 cached, 1 failed" in result.flat_err
+        data = p.run("--force", *args, rc=1)
+        odd = next(t for t in data["tasks"] if t["name"] == "odd")
+        assert odd["error"]["message"].startswith("(its message could not be shown")

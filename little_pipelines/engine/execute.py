@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from little_pipelines.fingerprint.values import value_digest
-from little_pipelines.outcomes import TaskError
+from little_pipelines.outcomes import TaskError, message_of
 from little_pipelines.store.entries import serialize
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def _perform(
             except BaseException as exc:
                 if len(failures) == attempts.retries:
                     raise
-                failures.append(f"{type(exc).__name__}: {exc}")
+                failures.append(f"{type(exc).__name__}: {message_of(exc)}")
                 time.sleep(attempts.delay)
     except KeyboardInterrupt:
         if not in_worker:
