@@ -14,7 +14,8 @@ from e2e_helpers import Project, statuses
 from hypothesis import given
 from hypothesis import strategies as st
 
-from little_pipelines.engine.execute import Attempts, perform
+from little_pipelines.engine.execute import perform
+from little_pipelines.engine.supervise import Attempts
 
 
 @given(st.integers(0, 4), st.integers(0, 4))

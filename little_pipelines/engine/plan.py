@@ -153,8 +153,7 @@ class Planner:
             return "", {}
         found = self.inputs.get(spec.name)
         if found is None:
-            root = spec.input_root or self.root or Path.cwd()
-            files = input_file_digests(root, spec.inputs, spec.paths, spec.outputs)
+            files = input_file_digests(self._root(spec), spec.inputs, spec.paths, spec.outputs)
             found = self.inputs[spec.name] = (inputs_digest(files), files)
         return found
 
@@ -162,8 +161,7 @@ class Planner:
         """The digest of each of a task's output files as they are now ("missing")."""
         found = self.outputs.get(spec.name)
         if found is None:
-            root = spec.input_root or self.root or Path.cwd()
-            found = self.outputs[spec.name] = output_digests(root, spec.outputs)
+            found = self.outputs[spec.name] = output_digests(self._root(spec), spec.outputs)
         return found
 
     def reason(self, spec: TaskSpec, entry: Entry | None) -> Reason | None:
@@ -241,4 +239,5 @@ class Planner:
         return entry, reason
 
     def _root(self, spec: TaskSpec) -> Path:
+        """The folder a task's inputs and outputs are relative to."""
         return spec.input_root or self.root or Path.cwd()

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from loguru import Logger
 
-    from little_pipelines.engine.execute import Attempts, RemoteCall
+    from little_pipelines.engine.execute import RemoteCall
+    from little_pipelines.engine.supervise import Attempts
     from little_pipelines.fingerprint.code import SourceIndex
     from little_pipelines.paths import PathFilter
 

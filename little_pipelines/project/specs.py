@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from little_pipelines.engine.execute import Attempts, RemoteCall
+from little_pipelines.engine.execute import RemoteCall
 from little_pipelines.engine.spec import TaskContext, TaskSpec
+from little_pipelines.engine.supervise import Attempts
 from little_pipelines.errors import UnknownDependencyError
 from little_pipelines.fingerprint.code import Definition, SourceIndex
 from little_pipelines.paths import PathFilter

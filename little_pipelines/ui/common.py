@@ -55,7 +55,7 @@ def task_logs_to_stderr(verbose: bool, quiet: bool = False) -> None:
     if quiet:
         return
 
-    from little_pipelines.engine.execute import real_stream
+    from little_pipelines.engine.supervise import real_stream
 
     def line(record: Any) -> str:
         task = record["extra"].get("lp_task")

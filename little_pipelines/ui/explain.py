@@ -8,10 +8,10 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from little_pipelines.engine.execute import Attempts
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.plan import decide, process_session
 from little_pipelines.engine.spec import TaskSpec
+from little_pipelines.engine.supervise import Attempts
 from little_pipelines.fingerprint.inputs import input_file_digests, output_digests
 from little_pipelines.outcomes import Reason
 from little_pipelines.store.cache import ResultCache
