@@ -57,6 +57,8 @@ class RemoteCall:
     attempts: Attempts | None = None
     show_locals: bool = False  # a failure's traceback shows each frame's locals (`-l`)
     capture: bool = False  # what the task prints is taken (at the file descriptors)
+    # `bind(func, upstream) -> kwargs` when the call is not each parameter from its task
+    bind: Callable[[Callable[..., Any], Mapping[str, Any]], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +283,8 @@ def run_remote(
         modules.refresh()  # a helper edited since the worker's last task runs afresh
         func = getattr(modules.load(Path(call.path)), call.function)
         kwargs = _upstream_values(modules, upstream)
+        if call.bind is not None:
+            kwargs = call.bind(func, kwargs)
         if call.wants_this:
             name = call.name
             kwargs["this"] = TaskContext(name, lambda: task_logger(name), Path(call.root))

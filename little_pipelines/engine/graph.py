@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 
 from little_pipelines.engine.spec import TaskSpec
@@ -93,20 +94,47 @@ class TaskGraph:
         except KeyError:
             raise self.not_found(name) from None
 
+    @functools.cached_property
+    def groups(self) -> dict[str, list[str]]:
+        """The tasks of each group (a parametrized function's instances), in graph order."""
+        found: dict[str, list[str]] = {}
+        for name in self.order:
+            group = self.specs[name].group
+            if group:
+                found.setdefault(group, []).append(name)
+        return found
+
     def not_found(self, name: str) -> TaskNotFoundError:
         """The error for an unknown task name, with a suggestion."""
+        members = self.groups.get(name)
+        if members:
+            shown = ", ".join(members[:5]) + (", ..." if len(members) > 5 else "")
+            return TaskNotFoundError(
+                f"'{name}' is parametrized: name one of its {len(members)} tasks ({shown}),"
+                f" e.g. '{members[0]}' (see: lp list)"
+            )
         return TaskNotFoundError(
             f"no task named '{name}'{did_you_mean(name, self.specs)} (see: lp list)"
         )
 
     def check(self, names: Iterable[str]) -> list[str]:
-        """The names, each checked to exist (TaskNotFoundError otherwise)."""
-        return [self[name].name for name in names]
+        """The names, each checked to exist (TaskNotFoundError otherwise); a group's name
+        (a parametrized function's) stands for all its tasks, as in `lp run clean`."""
+        out: list[str] = []
+        for name in names:
+            if name in self.specs:
+                out.append(name)
+            elif name in self.groups:
+                out.extend(self.groups[name])
+            else:
+                raise self.not_found(name)
+        return out
 
     def upstream(self, targets: Iterable[str], *, include_targets: bool = True) -> list[str]:
         """Targets and everything they need, in execution order."""
         wanted: set[str] = set()
-        stack = self.check(targets)
+        chosen = self.check(targets)
+        stack = list(chosen)
         while stack:
             name = stack.pop()
             if name in wanted:
@@ -114,7 +142,7 @@ class TaskGraph:
             wanted.add(name)
             stack.extend(self.specs[name].deps)
         if not include_targets:
-            wanted -= set(targets)
+            wanted -= set(chosen)
         return sorted(wanted, key=self._position.__getitem__)
 
     def first(self, order: list[str], early: Iterable[str]) -> list[str]:

@@ -181,6 +181,8 @@ class Planner:
             current = digests.get(dep)
             if current is None or upstream.get(dep) != current:
                 return Reason.UPSTREAM
+        if len(upstream) != len(spec.deps):  # one it read is no longer upstream (a value gone)
+            return Reason.UPSTREAM
         if spec.outputs and entry.extra.get("outputs") != self.outputs_of(spec):
             return Reason.OUTPUTS  # one is missing, or not what the task wrote
         if entry.session is not None and entry.session != self.session:

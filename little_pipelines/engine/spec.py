@@ -79,6 +79,7 @@ class TaskSpec:
     expire_of: Callable[[], Any] | None = None  # the policy when known only once imported
     cache: bool = True
     tags: tuple[str, ...] = ()  # words that `-m` selects by
+    group: str = ""  # the name that stands for it and its siblings (a parametrized function)
     outputs: tuple[str, ...] = ()  # files it writes, relative to `input_root` (or absolute)
     arguments: tuple[str, ...] | None = None  # the deps it receives (None: all of them)
     attempts: Attempts | None = None  # retries and timeout (None: one try, unbounded)

@@ -12,7 +12,7 @@ import ast
 import contextlib
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from little_pipelines.fingerprint.digests import content_digest
@@ -48,6 +48,18 @@ class ModuleIndex:
         self._feeds_version = 0
         self._recorders: list[set[Path]] = []
         self._rels: dict[Path, str] = {}  # see _rel
+        # definitions made from a statement other than as written (see `variant`)
+        self._variants: dict[tuple[Path, int], tuple[ast.AST, Definition]] = {}
+
+    def variant(self, path: Path, node: ast.AST, make: Callable[[ast.AST], ast.AST]) -> Definition:
+        """The definition of `make(node)`, a statement of `path` changed (a task function
+        without its parametrize marks), made once for all who ask while the node is current."""
+        key = path, getattr(node, "lineno", 0)  # (a new parse of the file replaces it)
+        kept = self._variants.get(key)
+        if kept is None or kept[0] is not node:
+            kept = node, Definition.of(make(node), self.module(path).lines)
+            self._variants[key] = kept
+        return kept[1]
 
     @contextlib.contextmanager
     def recording(self) -> Iterator[set[Path]]:

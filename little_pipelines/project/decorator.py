@@ -6,11 +6,11 @@ an imported function carries (`__lp_task__`), for the options that are not.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
-__all__ = ["TaskOptions", "task"]
+__all__ = ["TaskDecorator", "TaskOptions", "task"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,53 +27,95 @@ class TaskOptions:
     timeout: float | None = None
 
 
-@overload
-def task(func: Callable[..., Any], /) -> Callable[..., Any]: ...
-@overload
-def task(
-    *,
-    expire: Any = None,
-    inputs: Iterable[str] | str = (),
-    cache: bool = True,
-    tags: Iterable[str] | str = (),
-    outputs: Iterable[str] | str = (),
-    retries: int = 0,
-    retry_delay: float = 0.0,
-    timeout: float | None = None,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
-def task(
-    func: Callable[..., Any] | None = None,
-    /,
-    *,
-    expire: Any = None,
-    inputs: Iterable[str] | str = (),
-    cache: bool = True,
-    tags: Iterable[str] | str = (),
-    outputs: Iterable[str] | str = (),
-    retries: int = 0,
-    retry_delay: float = 0.0,
-    timeout: float | None = None,
-) -> Any:
-    """Set a runner task's options: `@lp.task(expire=..., inputs=[...], outputs=[...], ...)`.
+F = TypeVar("F", bound=Callable[..., Any])
 
-    `inputs` are paths or globs relative to the project root whose contents count towards the
-    task's freshness; `outputs` are the files the task writes (it runs again when one is
-    missing or changed, and a task whose `inputs` name one runs after it); `cache=False`
-    runs the task every time; `tags` are words that `lp run -m EXPR` selects by. A task that
-    fails is tried `retries` more times, `retry_delay` seconds apart, and each try stops
-    after `timeout` seconds. Write the options as literals: they are read from the file
-    without importing it.
-    """
-    paths = _strings(inputs, "inputs must be a path or a list of paths")
-    made = check_outputs(_strings(outputs, OUTPUTS_ARE))
-    tries = check_attempts(retries, retry_delay, timeout)
-    options = TaskOptions(expire, paths, cache, check_tags(_strings(tags, TAGS_ARE)), made, *tries)
 
-    def mark(f: Callable[..., Any]) -> Callable[..., Any]:
-        f.__lp_task__ = options  # type: ignore[attr-defined]
-        return f
+class TaskDecorator:
+    """`lp.task`: `@lp.task(...)` sets a runner task's options, `@lp.task.parametrize(...)`
+    makes one function many tasks."""
 
-    return mark(func) if func is not None else mark
+    @overload
+    def __call__(self, func: F, /) -> F: ...
+    @overload
+    def __call__(
+        self,
+        /,
+        *,
+        expire: Any = None,
+        inputs: Iterable[str] | str = (),
+        cache: bool = True,
+        tags: Iterable[str] | str = (),
+        outputs: Iterable[str] | str = (),
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        timeout: float | None = None,
+    ) -> Callable[[F], F]: ...
+    def __call__(
+        self,
+        func: Callable[..., Any] | None = None,
+        /,
+        *,
+        expire: Any = None,
+        inputs: Iterable[str] | str = (),
+        cache: bool = True,
+        tags: Iterable[str] | str = (),
+        outputs: Iterable[str] | str = (),
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        timeout: float | None = None,
+    ) -> Any:
+        """Set a runner task's options: `@lp.task(expire=..., inputs=[...], outputs=[...], ...)`.
+
+        `inputs` are paths or globs relative to the project root whose contents count towards
+        the task's freshness; `outputs` are the files the task writes (it runs again when one
+        is missing or changed, and a task whose `inputs` name one runs after it); `cache=False`
+        runs the task every time; `tags` are words that `lp run -m EXPR` selects by. A task
+        that fails is tried `retries` more times, `retry_delay` seconds apart, and each try
+        stops after `timeout` seconds. In a parametrized task, `{name}` in an input or output
+        is that parameter's value. Write the options as literals: they are read from the file
+        without importing it.
+        """
+        paths = _strings(inputs, "inputs must be a path or a list of paths")
+        made = check_outputs(_strings(outputs, OUTPUTS_ARE))
+        tries = check_attempts(retries, retry_delay, timeout)
+        tagged = check_tags(_strings(tags, TAGS_ARE))
+        options = TaskOptions(expire, paths, cache, tagged, made, *tries)
+
+        def mark(f: Callable[..., Any]) -> Callable[..., Any]:
+            f.__lp_task__ = options  # type: ignore[attr-defined]
+            return f
+
+        return mark(func) if func is not None else mark
+
+    @staticmethod
+    def parametrize(
+        names: str | Sequence[str],
+        values: Iterable[Any],
+        ids: Iterable[str | None] | Callable[[Any], str | None] | None = None,
+    ) -> Callable[[F], F]:
+        """Make one task function many tasks, as `pytest.mark.parametrize`.
+
+        `@lp.task.parametrize("region", ["east", "west"])` on `task_clean(region, raw)` makes
+        the tasks `clean[east]` and `clean[west]`, each called with its `region` and cached on
+        its own; a downstream parameter named `clean` receives `{"east": ..., "west": ...}`.
+        `names` may be `"a, b"` with rows of two values; `ids` names the rows (a list, or a
+        function of each value); stacked marks make every combination, ids joined by `-`.
+        """
+        from little_pipelines.project.params import ATTRIBUTE, make_mark
+
+        made = make_mark(names, values, ids)
+
+        def mark(f: F) -> F:
+            setattr(f, ATTRIBUTE, (*getattr(f, ATTRIBUTE, ()), made))
+            return f
+
+        return mark
+
+    def __repr__(self) -> str:
+        return "lp.task"
+
+
+task = TaskDecorator()
 
 
 TAGS_ARE = "tags must be a word or a list of words"

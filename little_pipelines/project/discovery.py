@@ -22,7 +22,8 @@ from little_pipelines.fingerprint.code import SourceIndex
 from little_pipelines.fingerprint.scopes import module_bindings
 from little_pipelines.project.config import Config
 from little_pipelines.project.loader import Modules
-from little_pipelines.project.specs import FileTasks, TaskDef, task_closure
+from little_pipelines.project.params import Mark, is_mark, literal_marks
+from little_pipelines.project.specs import FileTasks, TaskDef, instances, task_closure
 
 if TYPE_CHECKING:
     from little_pipelines.project.memo import ReadCache
@@ -176,6 +177,25 @@ def _is_literal(node: ast.expr | None) -> bool:
     return True
 
 
+def _marks(node: ast.FunctionDef, rel: str) -> list[Mark] | None:
+    """A task function's literal parametrize marks (None: not literals; [] for none)."""
+    if not node.decorator_list:
+        return []
+    try:
+        return literal_marks(node)
+    except (TypeError, ValueError) as exc:
+        line = next((d.lineno for d in node.decorator_list if is_mark(d)), node.lineno)
+        raise _error(str(exc), rel, line) from None
+
+
+def _instances(task: TaskDef, marks: list[Mark], line: int) -> list[TaskDef]:
+    """The tasks one function makes: itself, or one per parametrized instance."""
+    try:
+        return instances(task, marks)
+    except ValueError as exc:
+        raise _error(f"task '{task.name}': {exc}", task.rel, line) from None
+
+
 def read_file(index: SourceIndex, path: Path, root: Path) -> FileTasks:
     """Read one tasks file's tasks statically (SyntaxError becomes DiscoveryError).
 
@@ -213,22 +233,29 @@ def _read_file(index: SourceIndex, path: Path, rel: str) -> FileTasks:
                 found.dynamic = True
                 found.why = found.why or f"the options of {stmt.name} are not literals"
             params, defaults = _signature(stmt, rel)  # type: ignore[arg-type]
+            marks = _marks(stmt, rel)  # type: ignore[arg-type]
+            if marks is None:  # expanded from the imported function instead
+                found.dynamic = True
+                found.why = found.why or f"the parametrize values of {stmt.name} are not literals"
+            elif options is None and marks:  # its inputs are filled from the live options
+                marks = None
             closure = task_closure(index, path, stmt)
-            found.tasks.append(
-                TaskDef(
-                    name=stmt.name[len(TASK_PREFIX) :],
-                    path=path,
-                    rel=rel,
-                    line=stmt.lineno,
-                    function=stmt.name,
-                    params=params,
-                    defaults=defaults,
-                    code=index.closure_digest(closure),
-                    notes=tuple(index.closure_notes(closure)),
-                    live_options=options is None,
-                    **(options or {}),
-                )
+            task = TaskDef(
+                name=stmt.name[len(TASK_PREFIX) :],
+                path=path,
+                rel=rel,
+                line=stmt.lineno,
+                function=stmt.name,
+                params=params,
+                defaults=defaults,
+                code=index.closure_digest(closure),
+                notes=tuple(index.closure_notes(closure)),
+                live_options=options is None,
+                live_marks=marks is None,
+                **(options or {}),
             )
+            first = next((d.lineno for d in stmt.decorator_list if is_mark(d)), stmt.lineno)
+            found.tasks.extend(_instances(task, marks or [], first))
     found.uses = used  # every file this reading looked at
     return found
 
@@ -267,6 +294,7 @@ def read_project(
         else:
             defs.extend(found.tasks)
     seen: dict[str, str] = {}
+    groups: dict[str, str] = {}  # a parametrized function's name, which parameters name too
     for item in defs:
         where = f"{item.rel}:{item.line}"
         if item.name in seen:
@@ -274,6 +302,12 @@ def read_project(
                 item.name, seen[item.name], where, file=item.rel, line=item.line
             )
         seen[item.name] = where
+        if item.group:
+            groups.setdefault(item.group, where)
+    for group, where in groups.items():
+        if group in seen:
+            rel, _, line = where.rpartition(":")
+            raise DuplicateTaskError(group, seen[group], where, file=rel, line=int(line))
     for task in objects:
         if task.name in seen:
             raise DuplicateTaskError(task.name, seen[task.name], "an lp.Task object")

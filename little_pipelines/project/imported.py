@@ -17,7 +17,8 @@ from little_pipelines.errors import DiscoveryError
 from little_pipelines.fingerprint.code import SourceIndex, digest
 from little_pipelines.project.discovery import TASK_PREFIX
 from little_pipelines.project.loader import Modules
-from little_pipelines.project.specs import FileTasks, TaskDef
+from little_pipelines.project.params import ATTRIBUTE, Mark
+from little_pipelines.project.specs import FileTasks, TaskDef, instances
 
 __all__ = ["tasks_by_import"]
 
@@ -36,7 +37,9 @@ def tasks_by_import(
     path = found.path
     module = modules.load(path)
     rel = path.relative_to(root).as_posix()
-    static = {t.function: t for t in found.tasks}
+    static: dict[str, list[TaskDef]] = {}
+    for t in found.tasks:
+        static.setdefault(t.function, []).append(t)
     whole: tuple[str, tuple[str, ...]] | None = None  # the file's digest, and its notes
     tasks: list[Any] = []
     for attr, value in vars(module).items():
@@ -46,18 +49,34 @@ def tasks_by_import(
         if not attr.startswith(TASK_PREFIX) or not inspect.isfunction(value):
             continue
         options = getattr(value, "__lp_task__", None)
-        known = static.get(attr)
-        if known is not None:
+        read = static.get(attr)
+        if read is not None:
+            known = read[0]
             if known.live_options and options is not None:
                 known.inputs, known.cache = tuple(options.inputs), options.cache
                 known.tags, known.outputs = options.tags, options.outputs
                 known.retries, known.retry_delay = options.retries, options.retry_delay
                 known.timeout = options.timeout
-            tasks.append(known)
+            tasks.extend(_expanded(known, value) if known.live_marks else read)
         elif value.__module__ == module.__name__:  # (imported from elsewhere: not a task here)
             whole = whole or _whole_file(index, path, rel)
-            tasks.append(_built_task(index, path, rel, attr, value, whole))
+            tasks.extend(_expanded(_built_task(index, path, rel, attr, value, whole), value))
     return tasks
+
+
+def _expanded(task: TaskDef, func: Any) -> list[TaskDef]:
+    """A function's tasks, from the parametrize marks the imported function carries."""
+    marks = getattr(func, ATTRIBUTE, ())
+    if not isinstance(marks, tuple) or not all(isinstance(m, Mark) for m in marks):
+        raise DiscoveryError.at(
+            f"{task.function}.{ATTRIBUTE} was changed by hand; use @lp.task.parametrize",
+            task.rel,
+            task.line,
+        )
+    try:
+        return instances(task, marks)
+    except ValueError as exc:
+        raise DiscoveryError.at(f"task '{task.name}': {exc}", task.rel, task.line) from None
 
 
 def _whole_file(index: SourceIndex, path: Path, rel: str) -> tuple[str, tuple[str, ...]]:

@@ -29,19 +29,22 @@ __all__ = ["ReadCache"]
 
 _KEPT = (
     "name", "line", "function", "params", "defaults", "code", "inputs", "cache", "expire_text",
-    "notes", "tags", "outputs", "retries", "retry_delay", "timeout",
+    "notes", "tags", "outputs", "retries", "retry_delay", "timeout", "group", "instance_id",
+    "instance_index", "bound", "values_text",
 )  # fmt: skip
-_STRINGS = ("params", "defaults", "inputs", "notes", "tags", "outputs")
+_STRINGS = ("params", "defaults", "inputs", "notes", "tags", "outputs", "bound")
 
 
 def _memo_task_ok(t: dict[str, Any]) -> bool:
     """Whether a remembered task has exactly the fields put() writes, each of its type."""
     if set(t) != set(_KEPT):
         return False
-    texts = (t["name"], t["function"], t["code"], t["expire_text"])
-    if not all(isinstance(x, str) for x in texts):
+    texts = (t["name"], t["function"], t["code"], t["expire_text"], t["group"], t["instance_id"])
+    if not all(isinstance(x, str) for x in (*texts, t["values_text"])):
         return False
-    if type(t["line"]) is not int or type(t["cache"]) is not bool:
+    if type(t["line"]) is not int or type(t["instance_index"]) is not int:
+        return False
+    if type(t["cache"]) is not bool:
         return False
     if type(t["retries"]) is not int or type(t["retry_delay"]) is not float:
         return False
@@ -203,6 +206,7 @@ class ReadCache:
                     "notes": tuple(t["notes"]),
                     "tags": tuple(t["tags"]),
                     "outputs": tuple(t["outputs"]),
+                    "bound": tuple(t["bound"]),
                 },
             )
             for t in tasks
@@ -239,7 +243,7 @@ class ReadCache:
         for t in tasks:
             t["defaults"], t["inputs"] = sorted(t["defaults"]), list(t["inputs"])
             t["notes"], t["tags"] = list(t["notes"]), list(t["tags"])
-            t["outputs"] = list(t["outputs"])
+            t["outputs"], t["bound"] = list(t["outputs"]), list(t["bound"])
         memo = {"scheme": SCHEME, "seen": seen, "tasks": tasks}
         self.cache.put_data(self._key(found.path), memo)
         self.kept[found.path] = (seen, found)

@@ -36,13 +36,18 @@ def producers(defs: Iterable[TaskDef], root: Path) -> dict[Path, TaskDef]:
 
 
 def made_before(
-    task: TaskDef, made: dict[Path, TaskDef], root: Path, paths: PathFilter
+    task: TaskDef,
+    made: dict[Path, TaskDef],
+    root: Path,
+    paths: PathFilter,
+    deps: tuple[str, ...] = (),
 ) -> tuple[str, ...]:
-    """The tasks whose outputs `task`'s inputs name, by name (sorted, itself left out)."""
+    """The tasks whose outputs `task`'s inputs name, by name (sorted, itself and its `deps`
+    left out: a writer it names as a parameter is upstream already)."""
     if not task.inputs or not made:
         return ()
     wanted = InputSet(root, task.inputs, paths)
-    named = set(task.params)  # a writer it also names as a parameter is upstream already
+    named = set(deps)
     return tuple(
         sorted(
             {

@@ -29,7 +29,8 @@ from little_pipelines.project.discovery import find_task_files, read_project
 from little_pipelines.project.loader import Modules
 from little_pipelines.project.memo import ReadCache
 from little_pipelines.project.outputs import made_before, producers
-from little_pipelines.project.specs import TaskDef, dependencies, function_spec
+from little_pipelines.project.params import Binding
+from little_pipelines.project.specs import Names, TaskDef, dependencies, function_spec
 from little_pipelines.store.cache import DamagedResult, ResultCache
 
 if TYPE_CHECKING:
@@ -37,8 +38,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Project", "load"]
 
-# a task's upstream tasks: those its parameters name, and those whose outputs it reads
-Links = tuple[tuple[str, ...], tuple[str, ...]]
+# a task's upstream tasks: those its parameters name, those whose outputs it reads, and
+# how its call is filled from them (None: each parameter from its task)
+Links = tuple[tuple[str, ...], tuple[str, ...], Binding | None]
 
 
 class Project:
@@ -113,17 +115,20 @@ class Project:
         made = producers(defs, self.root)
         # then a reading kept as it was has the same dependencies
         same = known == self._known and made == self._made
+        names: Names | None = None  # made when a task's dependencies must be found
         for d in defs:
             kept = self._specs.get(d.name)
             if kept is not None and kept[0] is d and same:
                 links, spec = kept[1], kept[2]  # the same reading of the same file: the same spec
             else:
-                links = dependencies(d, known), made_before(d, made, self.root, paths)
+                names = names or Names.of(known, defs)
+                deps, binding = dependencies(d, names)
+                links = deps, made_before(d, made, self.root, paths, deps), binding
                 if kept is not None and kept[0] is d and kept[1] == links:
                     spec = kept[2]
                 else:
                     spec = function_spec(
-                        d, links[0], self._function, self.index, log_dir, paths, after=links[1]
+                        d, deps, self._function, self.index, log_dir, paths, links[1], binding
                     )
             built[d.name] = (d, links, spec)
             specs.append(spec)

@@ -8,7 +8,8 @@ when it must run.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Collection, Mapping
+import dataclasses
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,31 @@ from typing import Any
 from little_pipelines.engine.execute import RemoteCall
 from little_pipelines.engine.spec import TaskContext, TaskSpec
 from little_pipelines.engine.supervise import Attempts
-from little_pipelines.errors import UnknownDependencyError
-from little_pipelines.fingerprint.code import Definition, SourceIndex
+from little_pipelines.errors import DiscoveryError, UnknownDependencyError
+from little_pipelines.fingerprint.code import Definition, SourceIndex, digest
 from little_pipelines.paths import PathFilter
 from little_pipelines.project.loader import worker_modules
+from little_pipelines.project.params import (
+    Binding,
+    Mark,
+    Source,
+    expand,
+    fill,
+    instance_name,
+    is_mark,
+    values_digest,
+    without_marks,
+)
 
-__all__ = ["FileTasks", "TaskDef", "dependencies", "function_spec", "task_closure"]
+__all__ = [
+    "FileTasks",
+    "Names",
+    "TaskDef",
+    "dependencies",
+    "function_spec",
+    "instances",
+    "task_closure",
+]
 
 
 @dataclass(slots=True)
@@ -48,6 +68,14 @@ class TaskDef:
     live: Callable[..., Any] | None = None
     notes: tuple[str, ...] = ()  # where reading its code fell back to something coarser
     live_options: bool = False  # options that are not literals: read after importing
+    live_marks: bool = False  # parametrize marks that are not literals: expanded after importing
+    # an instance of a parametrized function: the function's task name (`clean` of
+    # `clean[east]`), its id and position, the parameters its values fill, and those values
+    group: str = ""
+    instance_id: str = ""
+    instance_index: int = -1
+    bound: tuple[str, ...] = ()
+    values_text: str = ""
 
 
 @dataclass(slots=True)
@@ -63,12 +91,47 @@ class FileTasks:
 
 def task_closure(index: SourceIndex, path: Path, node: ast.AST) -> list[tuple[Path, Definition]]:
     """A task function's code: its definition (with every other binding of its name, and
-    whatever changes it) and all the project code that reaches."""
+    whatever changes it) and all the project code that reaches. A parametrized function's
+    marks are left out when it is bound once: each instance counts its own values."""
     module = index.module(path)
     definition = module.defs.get(getattr(node, "name", ""))
     if definition is None or node not in _statements(definition.node):
         definition = Definition.of(node, module.lines)
+    elif (
+        definition.node is node
+        and isinstance(node, ast.FunctionDef)
+        and any(is_mark(d) for d in node.decorator_list)
+    ):
+        definition = index.variant(path, node, without_marks)  # type: ignore[arg-type]
     return index.closure_of([(path, definition)])
+
+
+def instances(task: TaskDef, marks: Sequence[Mark]) -> list[TaskDef]:
+    """The tasks a parametrized function makes, `name[id]` each, with its own code digest
+    (the function's and its values'), inputs and outputs; [task] itself without marks.
+    ValueError for marks that do not fit the function."""
+    if not marks:
+        return [task]
+    out = []
+    for instance in expand(marks, task.params):
+        values, note = values_digest(instance)
+        shown = ", ".join(f"{k}={v!r}" for k, v in instance.values.items())
+        out.append(
+            dataclasses.replace(
+                task,
+                name=instance_name(task.name, instance.id),
+                code=digest(task.code, "values", values),
+                inputs=fill(task.inputs, instance.values),
+                outputs=fill(task.outputs, instance.values),
+                group=task.name,
+                instance_id=instance.id,
+                instance_index=instance.index,
+                bound=tuple(instance.values),
+                values_text=shown if len(shown) <= 120 else shown[:119] + "…",
+                notes=task.notes if note is None else (*task.notes, note),
+            )
+        )
+    return out
 
 
 def _statements(node: ast.AST) -> list[ast.AST]:
@@ -78,17 +141,70 @@ def _statements(node: ast.AST) -> list[ast.AST]:
     return [node]
 
 
-def dependencies(task: TaskDef, known: Collection[str]) -> tuple[str, ...]:
-    """The upstream tasks a function task names; a parameter with a default may name none."""
-    deps = []
+@dataclass(frozen=True, slots=True)
+class Names:
+    """The project's task names as a parameter can name them: a task, every instance of a
+    parametrized function (by the function's name), or one instance (by its id alone)."""
+
+    tasks: frozenset[str]
+    groups: Mapping[str, tuple[tuple[str, str], ...]]  # function's task name: (id, instance)
+    ids: Mapping[str, tuple[str, ...]]  # an instance's id: the instances with that id
+
+    @classmethod
+    def of(cls, names: Collection[str], defs: Collection[TaskDef]) -> Names:
+        groups: dict[str, list[tuple[str, str]]] = {}
+        ids: dict[str, list[str]] = {}
+        for d in defs:
+            if d.group:
+                groups.setdefault(d.group, []).append((d.instance_id, d.name))
+                if d.instance_id.isidentifier():
+                    ids.setdefault(d.instance_id, []).append(d.name)
+        return cls(
+            frozenset(names),
+            {g: tuple(m) for g, m in groups.items()},
+            {i: tuple(n) for i, n in ids.items() if i not in names and i not in groups},
+        )
+
+
+def dependencies(task: TaskDef, names: Names) -> tuple[tuple[str, ...], Binding | None]:
+    """The upstream tasks a function task names, and how its call is filled from them when
+    that is more than each parameter from its task (None); a parameter with a default may
+    name none. A parameter named like a parametrized function gets `{id: result}`."""
+    deps: list[str] = []
+    sources: list[tuple[str, Source]] = []
+    plain = True
     for param in task.params:
-        if param == "this":
+        if param == "this" or param in task.bound:
             continue
-        if param in known:
+        if param in names.tasks:
             deps.append(param)
+            sources.append((param, param))
+        elif param in names.groups:
+            members = names.groups[param]
+            deps.extend(name for _, name in members)
+            sources.append((param, members))
+            plain = False
+        elif param in names.ids:
+            found = names.ids[param]
+            if len(found) > 1:
+                raise DiscoveryError.at(
+                    f"parameter '{param}' of task '{task.name}' is the id of several"
+                    f" parametrized tasks ({', '.join(found)}); name the function instead"
+                    " to receive {id: result} of every instance",
+                    task.rel,
+                    task.line,
+                )
+            deps.append(found[0])
+            sources.append((param, found[0]))
+            plain = False
         elif param not in task.defaults:
+            known = names.tasks | names.groups.keys()
             raise UnknownDependencyError(task.name, param, known, file=task.rel, line=task.line)
-    return tuple(deps)
+    binding = None
+    if not plain or task.group:
+        instance = (task.instance_index, task.instance_id) if task.group else None
+        binding = Binding(task.name, tuple(sources), instance)
+    return tuple(dict.fromkeys(deps)), binding
 
 
 def function_spec(
@@ -99,11 +215,13 @@ def function_spec(
     log_dir: str | None = None,
     paths: PathFilter | None = None,
     after: tuple[str, ...] = (),
+    binding: Binding | None = None,
 ) -> TaskSpec:
     """The engine spec of a function task; `load` imports its function when it must run.
 
     `deps` are the tasks its parameters name; `after` those whose outputs its inputs name,
     which it runs after and is decided by as by any upstream task, without receiving them.
+    `binding` fills the call when its parameters are not each one upstream task's result.
     """
     remote = None
     attempts = None
@@ -112,8 +230,8 @@ def function_spec(
     if not task.dynamic:
         wants_this = "this" in task.params
         args = (task.name, str(index.root), str(task.path), task.function, wants_this, log_dir)
-        remote = RemoteCall(*args, modules=worker_modules, attempts=attempts)
-    call = _FunctionCall(task, deps, load, index)
+        remote = RemoteCall(*args, modules=worker_modules, attempts=attempts, bind=binding)
+    call = _FunctionCall(task, deps, load, index, binding)
     return TaskSpec(
         name=task.name,
         invoke=call.invoke,
@@ -128,9 +246,15 @@ def function_spec(
         expire_of=call.expire,
         cache=task.cache,
         tags=task.tags,
+        group=task.group,
         file=task.rel,
         line=task.line,
-        meta={"expire_text": task.expire_text, "dynamic": task.dynamic, "notes": task.notes},
+        meta={
+            "expire_text": task.expire_text,
+            "dynamic": task.dynamic,
+            "notes": task.notes,
+            "values": task.values_text,
+        },
         prepare=call.prepare,
         source=call.source,
         remote=remote,
@@ -151,8 +275,10 @@ class _FunctionCall:
         deps: tuple[str, ...],
         load: Callable[[TaskDef], Callable[..., Any]],
         index: SourceIndex,
+        binding: Binding | None = None,
     ) -> None:
         self.task, self.deps, self.load, self.index = task, deps, load, index
+        self.binding = binding
         self.wants_this = "this" in task.params
         self.policy: Any = None  # the expiry policy of the imported function, once prepared
 
@@ -174,7 +300,11 @@ class _FunctionCall:
             return "# (the source could not be read: the file was changing)"
 
     def invoke(self, upstream: Mapping[str, Any], this: TaskContext) -> Any:
-        kwargs = {name: upstream[name] for name in self.deps}
+        func = self.load(self.task)
+        if self.binding is not None:
+            kwargs = self.binding(func, upstream)
+        else:
+            kwargs = {name: upstream[name] for name in self.deps}
         if self.wants_this:
             kwargs["this"] = this
-        return self.load(self.task)(**kwargs)
+        return func(**kwargs)

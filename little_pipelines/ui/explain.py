@@ -85,6 +85,12 @@ class _Explainer:
             self.lines.append(tags)
         if spec.attempts is not None and not indent:
             self.lines.append(f"  {_tries(spec.attempts)}")
+        if spec.group and not indent:
+            siblings = len(self.graph.groups.get(spec.group, ()))
+            values = spec.meta.get("values") or "its values"
+            self.lines.append(
+                f"  parametrized: {values} (one of the {siblings} tasks of '{spec.group}')"
+            )
 
     def _fresh(self, spec: TaskSpec, entry: Entry, where: str, indent: str) -> None:
         self.lines.append(
@@ -144,6 +150,13 @@ class _Explainer:
 
     def _upstream(self, spec: TaskSpec, entry: Entry | None, where: str, indent: str) -> None:
         task, reasons = spec.name, self.reasons
+        gone = sorted(set(entry.upstream) - set(spec.deps)) if entry is not None else []
+        if gone:
+            self.lines.append(
+                f"{indent}'{task}'{where} would run: upstream — it was made from tasks that are"
+                f" no longer upstream of it: {', '.join(gone)}"
+            )
+            return
         if any(reasons[d] is None and self._changed(entry, d) for d in spec.deps):
             self.lines.append(
                 f"{indent}'{task}'{where} would run: upstream — an upstream result changed:"

@@ -56,6 +56,8 @@ def list_rows(project: Project) -> list[dict[str, Any]]:
                 "line": spec.line,
                 "deps": list(spec.deps),
                 "tags": list(spec.tags),
+                "group": spec.group or None,
+                "values": spec.meta.get("values") or None,
                 "outputs": list(spec.outputs),
                 "retries": spec.attempts.retries if spec.attempts else 0,
                 "retry_delay": spec.attempts.delay if spec.attempts else 0.0,
