@@ -22,10 +22,12 @@ if TYPE_CHECKING:
     from little_pipelines.library.task import Task
     from little_pipelines.project.decorator import task
     from little_pipelines.project.project import load
+    from little_pipelines.store.formats import Format, register_format
     from little_pipelines.ui.shell import Shell
 
 __all__ = [
     "DependencyFailure",
+    "Format",
     "Pipeline",
     "PipelineValidationError",
     "Shell",
@@ -35,12 +37,14 @@ __all__ = [
     "expire",
     "find_tasks",
     "load",
+    "register_format",
     "task",
     "util",
 ]
 
 _LAZY = {
     "DependencyFailure": "errors",
+    "Format": "store.formats",
     "Pipeline": "library.pipeline",
     "PipelineValidationError": "errors",
     "Shell": "ui.shell",
@@ -49,6 +53,7 @@ _LAZY = {
     "__version__": "_version",
     "find_tasks": "library.pipeline",
     "load": "project.project",
+    "register_format": "store.formats",
     "task": "project.decorator",
 }
 

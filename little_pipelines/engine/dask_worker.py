@@ -12,7 +12,7 @@ from typing import Any
 
 from distributed import WorkerPlugin, get_worker
 
-from little_pipelines.engine.execute import Outcome, RemoteCall, run_remote
+from little_pipelines.engine.execute import Outcome, Payload, RemoteCall, run_remote
 
 __all__ = ["PLUGIN", "Importers", "run_on_worker"]
 
@@ -37,7 +37,7 @@ class Importers(WorkerPlugin):
         self.logs.clear()
 
 
-def run_on_worker(call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]) -> Outcome:
+def run_on_worker(call: RemoteCall, upstream: Mapping[str, Payload]) -> Outcome:
     """Run one task on this Dask worker with the worker's own importers."""
     plugin = get_worker().plugins[PLUGIN]
     assert isinstance(plugin, Importers)

@@ -23,9 +23,10 @@ from little_pipelines.engine.supervise import (
     deadline,
     where,
 )
+from little_pipelines.fingerprint.digests import digest
 from little_pipelines.fingerprint.values import value_digest
 from little_pipelines.outcomes import TaskError, message_of
-from little_pipelines.store.entries import serialize
+from little_pipelines.store import formats
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -33,12 +34,18 @@ if TYPE_CHECKING:
 __all__ = [
     "Executor",
     "Outcome",
+    "Payload",
     "RemoteCall",
     "call_guarded",
     "log_lines",
     "perform",
     "run_remote",
 ]
+
+
+# an upstream result as sent to a worker: its stored bytes, the tasks file that made it (whose
+# import may be needed to read it) and its format (store/formats.py)
+Payload = tuple[bytes, str | None, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,7 @@ class RemoteCall:
     capture: bool = False  # what the task prints is taken (at the file descriptors)
     # `bind(func, upstream) -> kwargs` when the call is not each parameter from its task
     bind: Callable[[Callable[..., Any], Mapping[str, Any]], dict[str, Any]] | None = None
+    store: str | None = None  # the result's format (`store=`; None: chosen by the value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +81,7 @@ class Outcome:
     stdout: str = ""  # what the task printed, when it was captured
     stderr: str = ""
     warnings: tuple[str, ...] = ()  # the warnings it raised: "file:line: Category: message"
+    store: str = "pickle"  # the format of `data` (store/formats.py)
 
 
 class Executor(Protocol):
@@ -89,9 +98,7 @@ class Executor(Protocol):
     def start(self) -> None:
         """Get ready for tasks soon to come (workers start while lp still prepares)."""
 
-    def submit(
-        self, call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]
-    ) -> Future[Outcome]: ...
+    def submit(self, call: RemoteCall, upstream: Mapping[str, Payload]) -> Future[Outcome]: ...
 
     def close(self) -> None: ...
 
@@ -117,6 +124,7 @@ def perform(
     show_locals: bool = False,
     post_mortem: Callable[[BaseException], None] | None = None,
     capture: str | None = None,
+    store: str | None = None,
 ) -> Outcome:
     """Call a task and serialize what it returned; its own errors become the outcome's.
 
@@ -128,14 +136,17 @@ def perform(
     alive (`--pdb`). `capture` takes what the task prints: "sys" (sys.stdout and sys.stderr,
     in lp's process), "fd" (the file descriptors too, in a worker) or None (`-s`); warnings
     it raises are kept either way. Ctrl-C (KeyboardInterrupt) stops the run; in a worker,
-    which has no Ctrl-C of its own, it fails the task like any other exception.
+    which has no Ctrl-C of its own, it fails the task like any other exception. `store`
+    names the result's format (store/formats.py; None: chosen by the value).
     """
     import warnings
 
     box = Captured()
     with capturing(capture, box), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
-        outcome = _perform(name, invoke, in_worker, prepare, attempts, show_locals, post_mortem)
+        outcome = _perform(
+            name, invoke, in_worker, prepare, attempts, show_locals, post_mortem, store
+        )
     found = tuple(
         f"{where(w.filename)}:{w.lineno}: {w.category.__name__}: {w.message}" for w in caught
     )
@@ -150,6 +161,7 @@ def _perform(
     attempts: Attempts | None,
     show_locals: bool,
     post_mortem: Callable[[BaseException], None] | None,
+    store: str | None = None,
 ) -> Outcome:
     attempts = attempts or Attempts()
     started = time.perf_counter()
@@ -186,14 +198,16 @@ def _perform(
         return Outcome(None, time.perf_counter() - started, trouble, failures=tuple(failures))
     duration = time.perf_counter() - started
     try:
-        data = serialize(value)
+        fmt, data = formats.dumps(value, store)
     except Exception as exc:
         what = "sent back from a worker process or stored" if in_worker else "stored"
         message = (
             f"task '{name}' returned a {type(value).__qualname__}, which cannot be {what}: {exc}"
         )
         return Outcome(None, duration, (type(exc).__name__, message, ""))
-    return Outcome(data, duration, digest=value_digest(value, data), failures=tuple(failures))
+    # a pickle's digest is of the value; another format's, of its data: equal frames, equal files
+    found = value_digest(value, data) if fmt == formats.PICKLE else "f" + digest(fmt, data)
+    return Outcome(data, duration, digest=found, failures=tuple(failures), store=fmt)
 
 
 def log_lines(outcome: Outcome, attempts: Attempts | None) -> list[tuple[str, str]]:
@@ -211,28 +225,25 @@ def log_lines(outcome: Outcome, attempts: Attempts | None) -> list[tuple[str, st
     return lines
 
 
-def _upstream_values(
-    modules: Any, upstream: Mapping[str, tuple[bytes, str | None]]
-) -> dict[str, Any]:
-    """Unpickle upstream results here, importing the tasks file a result's class lives in.
+def _upstream_values(modules: Any, upstream: Mapping[str, Payload]) -> dict[str, Any]:
+    """Read upstream results here, importing the tasks file a result's class (or its format,
+    if registered there) lives in.
 
     A result that does not unpickle raises UnreadableResult, which lp's process answers by
     running that upstream task again (see Inline._remade).
     """
-    import pickle
-
     from little_pipelines.store.entries import UnreadableResult
 
     values = {}
-    for name, (data, path) in upstream.items():
+    for name, (data, path, store) in upstream.items():
         try:
             try:
-                values[name] = pickle.loads(data)
-            except ModuleNotFoundError:
+                values[name] = formats.loads(store, data)
+            except (ModuleNotFoundError, LookupError):
                 if path is None:
                     raise
                 modules.load(Path(path))
-                values[name] = pickle.loads(data)
+                values[name] = formats.loads(store, data)
         except ModuleNotFoundError:
             raise
         except Exception as exc:
@@ -242,7 +253,7 @@ def _upstream_values(
 
 def run_remote(
     call: RemoteCall,
-    upstream: Mapping[str, tuple[bytes, str | None]],
+    upstream: Mapping[str, Payload],
     importers: MutableMapping[str, Any],
     logs: MutableMapping[str, Any] | None = None,
     on_start: Callable[[], None] | None = None,
@@ -301,6 +312,7 @@ def run_remote(
             attempts=call.attempts,
             show_locals=call.show_locals,
             capture="fd" if call.capture else None,
+            store=call.store,
         )
         if task_logs is not None and entered:
             for level, line in log_lines(outcome, call.attempts):

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import Any
 
-from little_pipelines.engine.execute import Outcome, RemoteCall
+from little_pipelines.engine.execute import Outcome, Payload, RemoteCall
 from little_pipelines.engine.workers import Slot
 
 __all__ = ["DaskExecutor", "ProcessExecutor"]
@@ -47,9 +47,7 @@ class ProcessExecutor:
             self._abort = threading.Event()
             self._slots = [Slot(self._jobs, context, self._abort) for _ in range(self.jobs)]
 
-    def submit(
-        self, call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]
-    ) -> Future[Outcome]:
+    def submit(self, call: RemoteCall, upstream: Mapping[str, Payload]) -> Future[Outcome]:
         """Queue one task for the next free worker; the future holds its Outcome."""
         self.start()
         future: Future[Outcome] = Future()
@@ -118,9 +116,7 @@ class DaskExecutor:
     def start(self) -> None:
         """The cluster's workers are running already."""
 
-    def submit(
-        self, call: RemoteCall, upstream: Mapping[str, tuple[bytes, str | None]]
-    ) -> Future[Outcome]:
+    def submit(self, call: RemoteCall, upstream: Mapping[str, Payload]) -> Future[Outcome]:
         future: Future[Outcome] = Future()
         from little_pipelines.engine.dask_worker import run_on_worker
 

@@ -126,6 +126,7 @@ class Inline(Recorder):
                 show_locals=self.show_locals,
                 post_mortem=self.post_mortem,
                 capture="sys" if self.capture else None,
+                store=spec.store,
             )
         except KeyboardInterrupt as exc:  # Ctrl-C (or SIGTERM, SIGHUP): the run stops
             self._forget(spec.name)

@@ -25,6 +25,7 @@ from little_pipelines.fingerprint.inputs import (
     output_stamps,
 )
 from little_pipelines.outcomes import PlannedTask, Reason
+from little_pipelines.store import formats
 from little_pipelines.store.cache import Entry, ResultCache
 
 __all__ = ["Planner", "decide", "process_session"]
@@ -222,8 +223,19 @@ class Planner:
         return data
 
     def result(self, name: str) -> Any:
-        """A new copy of `name`'s result, unpickled from its stored bytes."""
-        return self.cache.loads(name, self.data(name))
+        """A new copy of `name`'s result, read from its stored bytes."""
+        data = self.data(name)
+        store = self.store_of(name)
+        prepare = self.graph[name].prepare
+        if prepare is not None and not formats.known(store):
+            prepare()  # its tasks file registers the format it was stored in
+        return self.cache.loads(name, data, store)
+
+    def store_of(self, name: str) -> str:
+        """The format `name`'s stored result is in (store/formats.py)."""
+        entry = self.entry(name)
+        store = entry.extra.get("store") if entry is not None else None
+        return store if isinstance(store, str) else "pickle"
 
     def decide_now(self, spec: TaskSpec) -> tuple[Entry | None, Reason | None]:
         """The reason to run, decided when the task's turn comes (upstream tasks are done)."""

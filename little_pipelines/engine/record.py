@@ -91,12 +91,17 @@ class Recorder(Planner):
                 return TaskReport(spec.name, Status.FAILED, reason, outcome.duration_s, error=error)
         result = outcome.digest or pickle_digest(outcome.data)
         previous = self.entries.get(spec.name)
-        self.digests[spec.name] = self._store(spec, outcome.data, outcome.duration_s, result)
+        self.digests[spec.name] = self._store(
+            spec, outcome.data, outcome.duration_s, result, outcome.store
+        )
         detail = _expired_how(previous) if reason is Reason.EXPIRED else ""
         return TaskReport(spec.name, Status.EXECUTED, reason, outcome.duration_s, detail=detail)
 
-    def _store(self, spec: TaskSpec, data: bytes, duration: float, result: str) -> str:
-        """Store a result's bytes under its canonical digest `result` (which it returns)."""
+    def _store(
+        self, spec: TaskSpec, data: bytes, duration: float, result: str, store: str = "pickle"
+    ) -> str:
+        """Store a result's bytes (in format `store`) under its canonical digest `result`
+        (which it returns)."""
         self.ran.add(spec.name)
         now = self.clock()
         entry = Entry(
@@ -118,6 +123,8 @@ class Recorder(Planner):
             entry.extra["inputs"] = self.input_files(spec)[1]
         if spec.outputs:
             entry.extra["outputs"] = self.outputs_of(spec)  # as the task left them
+        if store != "pickle":
+            entry.extra["store"] = store
         policy = spec.policy()
         if policy is not None:
             self._expiry(entry, policy, now)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from little_pipelines.engine.execute import Executor
+from little_pipelines.engine.execute import Executor, Payload
 from little_pipelines.engine.graph import TaskGraph
 from little_pipelines.engine.guard import InProcess
 from little_pipelines.engine.inline import Inline, Interrupted, interrupted, locate
@@ -291,12 +291,14 @@ class _Run(Inline):
             self.report.tasks.append(locate(late, self.graph[rest]))
             self.reporter.task_finished(late)
 
-    def _payload(self, spec: TaskSpec) -> dict[str, tuple[bytes, str | None]]:
-        """Upstream results as stored (bytes), each with the tasks file that can read it."""
+    def _payload(self, spec: TaskSpec) -> dict[str, Payload]:
+        """Upstream results as stored (bytes), each with the tasks file that can read it and
+        its format."""
         payload = {}
         for dep in spec.deps if spec.arguments is None else spec.arguments:
             remote = self.graph[dep].remote
-            payload[dep] = (self.data(dep), remote.path if remote else None)
+            data = self.data(dep)
+            payload[dep] = (data, remote.path if remote else None, self.store_of(dep))
         return payload
 
     def _lost(self, spec: TaskSpec, reason: Reason, exc: BaseException) -> TaskReport:

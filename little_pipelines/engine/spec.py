@@ -80,6 +80,7 @@ class TaskSpec:
     cache: bool = True
     tags: tuple[str, ...] = ()  # words that `-m` selects by
     group: str = ""  # the name that stands for it and its siblings (a parametrized function)
+    store: str | None = None  # its result's format (store/formats.py; None: by the value)
     outputs: tuple[str, ...] = ()  # files it writes, relative to `input_root` (or absolute)
     arguments: tuple[str, ...] | None = None  # the deps it receives (None: all of them)
     attempts: Attempts | None = None  # retries and timeout (None: one try, unbounded)

@@ -25,6 +25,7 @@ class TaskOptions:
     retries: int = 0
     retry_delay: float = 0.0
     timeout: float | None = None
+    store: str | None = None
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,6 +50,7 @@ class TaskDecorator:
         retries: int = 0,
         retry_delay: float = 0.0,
         timeout: float | None = None,
+        store: str | None = None,
     ) -> Callable[[F], F]: ...
     def __call__(
         self,
@@ -63,6 +65,7 @@ class TaskDecorator:
         retries: int = 0,
         retry_delay: float = 0.0,
         timeout: float | None = None,
+        store: str | None = None,
     ) -> Any:
         """Set a runner task's options: `@lp.task(expire=..., inputs=[...], outputs=[...], ...)`.
 
@@ -71,15 +74,17 @@ class TaskDecorator:
         is missing or changed, and a task whose `inputs` name one runs after it); `cache=False`
         runs the task every time; `tags` are words that `lp run -m EXPR` selects by. A task
         that fails is tried `retries` more times, `retry_delay` seconds apart, and each try
-        stops after `timeout` seconds. In a parametrized task, `{name}` in an input or output
-        is that parameter's value. Write the options as literals: they are read from the file
-        without importing it.
+        stops after `timeout` seconds. `store` is the result's format: "pickle", "parquet"
+        (a pandas or polars DataFrame), "json", or one registered with `lp.register_format`;
+        by default a DataFrame is stored as Parquet (with pyarrow for pandas), anything else
+        pickled. In a parametrized task, `{name}` in an input or output is that parameter's
+        value. Write the options as literals: they are read from the file without importing it.
         """
         paths = _strings(inputs, "inputs must be a path or a list of paths")
         made = check_outputs(_strings(outputs, OUTPUTS_ARE))
         tries = check_attempts(retries, retry_delay, timeout)
         tagged = check_tags(_strings(tags, TAGS_ARE))
-        options = TaskOptions(expire, paths, cache, tagged, made, *tries)
+        options = TaskOptions(expire, paths, cache, tagged, made, *tries, check_store(store))
 
         def mark(f: Callable[..., Any]) -> Callable[..., Any]:
             f.__lp_task__ = options  # type: ignore[attr-defined]
@@ -164,6 +169,16 @@ def check_outputs(outputs: tuple[str, ...]) -> tuple[str, ...]:
                 " name each file, without wildcards)"
             )
     return outputs
+
+
+def check_store(store: Any) -> str | None:
+    """`store=` as given, if it names a format (a non-empty string) or is None."""
+    if store is not None and (not isinstance(store, str) or not store.strip()):
+        raise ValueError(
+            "@lp.task store must name a format (pickle, parquet, json, or one registered with"
+            f" lp.register_format), not {store!r}"
+        )
+    return store
 
 
 def check_tags(tags: tuple[str, ...]) -> tuple[str, ...]:

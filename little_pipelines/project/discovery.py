@@ -52,7 +52,9 @@ def _task_decorator(node: ast.FunctionDef) -> ast.expr | None:
     return None
 
 
-_OPTIONS = ("expire", "inputs", "outputs", "cache", "tags", "retries", "retry_delay", "timeout")
+_OPTIONS = (
+    "expire", "inputs", "outputs", "cache", "tags", "retries", "retry_delay", "timeout", "store",
+)  # fmt: skip
 _ATTEMPTS = ("retries", "retry_delay", "timeout")
 
 
@@ -81,6 +83,13 @@ def _static_options(node: ast.FunctionDef, rel: str) -> dict[str, Any] | None:
             options[keyword.arg] = _words(keyword.arg, value, keyword.value, rel, deco.lineno)
         elif keyword.arg == "cache":
             options["cache"] = bool(value)
+        elif keyword.arg == "store":
+            from little_pipelines.project.decorator import check_store
+
+            try:
+                options["store"] = check_store(value)
+            except ValueError as exc:
+                raise DiscoveryError.at(str(exc), rel, deco.lineno) from None
         else:
             options[keyword.arg] = value
     if any(name in options for name in _ATTEMPTS):

@@ -56,7 +56,7 @@ def tasks_by_import(
                 known.inputs, known.cache = tuple(options.inputs), options.cache
                 known.tags, known.outputs = options.tags, options.outputs
                 known.retries, known.retry_delay = options.retries, options.retry_delay
-                known.timeout = options.timeout
+                known.timeout, known.store = options.timeout, options.store
             tasks.extend(_expanded(known, value) if known.live_marks else read)
         elif value.__module__ == module.__name__:  # (imported from elsewhere: not a task here)
             whole = whole or _whole_file(index, path, rel)
@@ -123,6 +123,7 @@ def _built_task(
         retries=options.retries if options else 0,
         retry_delay=options.retry_delay if options else 0.0,
         timeout=options.timeout if options else None,
+        store=options.store if options else None,
         dynamic=True,
         live=value,
         notes=whole[1],

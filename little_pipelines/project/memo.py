@@ -30,7 +30,7 @@ __all__ = ["ReadCache"]
 _KEPT = (
     "name", "line", "function", "params", "defaults", "code", "inputs", "cache", "expire_text",
     "notes", "tags", "outputs", "retries", "retry_delay", "timeout", "group", "instance_id",
-    "instance_index", "bound", "values_text",
+    "instance_index", "bound", "values_text", "store",
 )  # fmt: skip
 _STRINGS = ("params", "defaults", "inputs", "notes", "tags", "outputs", "bound")
 
@@ -49,6 +49,8 @@ def _memo_task_ok(t: dict[str, Any]) -> bool:
     if type(t["retries"]) is not int or type(t["retry_delay"]) is not float:
         return False
     if t["timeout"] is not None and type(t["timeout"]) is not float:
+        return False
+    if t["store"] is not None and type(t["store"]) is not str:
         return False
     return all(isinstance(t[k], list) and all(isinstance(x, str) for x in t[k]) for k in _STRINGS)
 

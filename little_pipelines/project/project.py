@@ -31,6 +31,7 @@ from little_pipelines.project.memo import ReadCache
 from little_pipelines.project.outputs import made_before, producers
 from little_pipelines.project.params import Binding
 from little_pipelines.project.specs import Names, TaskDef, dependencies, function_spec
+from little_pipelines.store import formats
 from little_pipelines.store.cache import DamagedResult, ResultCache
 
 if TYPE_CHECKING:
@@ -280,7 +281,11 @@ class Project:
                 f"{exc} (a value file of the cache was deleted or changed), so it counts as no"
                 f" result; run the task again: lp run {name}"
             ) from None
-        return self.cache.loads(name, data)
+        store = entry.extra.get("store", "pickle") if entry is not None else "pickle"
+        definition = self.defs.get(name)
+        if definition is not None and not formats.known(store):
+            self._function(definition)  # its tasks file registers the format
+        return self.cache.loads(name, data, store)
 
     def close(self) -> None:
         """Close the cache and take the project's importer off sys.path and sys.meta_path."""

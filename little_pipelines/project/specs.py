@@ -64,6 +64,7 @@ class TaskDef:
     retries: int = 0
     retry_delay: float = 0.0
     timeout: float | None = None
+    store: str | None = None  # its result's format (None: chosen by the value)
     dynamic: bool = False  # built by code: the imported function is the task
     live: Callable[..., Any] | None = None
     notes: tuple[str, ...] = ()  # where reading its code fell back to something coarser
@@ -230,7 +231,9 @@ def function_spec(
     if not task.dynamic:
         wants_this = "this" in task.params
         args = (task.name, str(index.root), str(task.path), task.function, wants_this, log_dir)
-        remote = RemoteCall(*args, modules=worker_modules, attempts=attempts, bind=binding)
+        remote = RemoteCall(
+            *args, modules=worker_modules, attempts=attempts, bind=binding, store=task.store
+        )
     call = _FunctionCall(task, deps, load, index, binding)
     return TaskSpec(
         name=task.name,
@@ -247,6 +250,7 @@ def function_spec(
         cache=task.cache,
         tags=task.tags,
         group=task.group,
+        store=task.store,
         file=task.rel,
         line=task.line,
         meta={

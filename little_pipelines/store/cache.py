@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pickle
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -172,15 +171,25 @@ class ResultCache(Table):
             raise DamagedResult(name, Loss.DAMAGED)
         return data
 
-    def loads(self, name: str, data: bytes) -> Any:
-        """Unpickle the stored bytes of `name` into a new value (a copy of its own)."""
+    def loads(self, name: str, data: bytes, store: str = "pickle") -> Any:
+        """Read the stored bytes of `name` (in format `store`) into a new value (a copy of
+        its own)."""
+        from little_pipelines.store import formats
+
+        fmt = formats.find(store)
+        if fmt is None:
+            raise CacheError(
+                f"the stored result of '{name}' is in the format '{store}', which nothing"
+                " registered here: register it with lp.register_format in the tasks file"
+                " (or a module it imports)"
+            )
         try:
             try:
-                return pickle.loads(data)
+                return fmt.loads(data)
             except ModuleNotFoundError as exc:
                 if self.import_module is None or not exc.name or not self.import_module(exc.name):
                     raise
-                return pickle.loads(data)
+                return fmt.loads(data)
         except ModuleNotFoundError as exc:  # e.g. a DataFrame, where pandas is not installed
             raise CacheError(
                 f"the stored result of '{name}' needs the module '{exc.name}', which cannot be"
@@ -191,7 +200,9 @@ class ResultCache(Table):
 
     def load(self, name: str) -> Any:
         """The stored result of `name` (KeyError when absent, DamagedResult when damaged)."""
-        return self.loads(name, self.load_bytes(name))
+        entry = self.entry(name)
+        store = entry.extra.get("store", "pickle") if entry is not None else "pickle"
+        return self.loads(name, self.load_bytes(name, entry), store)
 
     def store(
         self, name: str, data: bytes, entry: Entry, source: tuple[str, str] | None = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -131,7 +131,7 @@ def print_value(value: object) -> None:
     if isinstance(value, str):
         text = value
     elif type(value).__module__.partition(".")[0] in ("pandas", "polars", "numpy"):
-        text = str(value)  # their own tables
+        text = _head(value)  # their own tables
     elif sys.stdout.isatty():
         from rich.console import Console
         from rich.pretty import Pretty
@@ -143,6 +143,25 @@ def print_value(value: object) -> None:
 
         text = pprint.pformat(value, width=100, sort_dicts=False)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+_HEAD = 10  # the rows `lp show` prints of a long data frame
+
+
+def _head(value: Any) -> str:
+    """A data frame's first rows as its library prints them, with its size under them when
+    there are more; another pandas, polars or numpy object as it prints itself."""
+    shape = getattr(value, "shape", None)
+    head = getattr(value, "head", None)
+    if type(value).__name__ != "DataFrame" or not callable(head) or not shape:
+        return str(value)
+    rows, columns = shape[0], shape[1]
+    if rows <= 2 * _HEAD:
+        return str(value)
+    return (
+        f"{head(_HEAD)}\n... the first {_HEAD} of {rows:,} rows ({columns:,} columns);"
+        " lp.load() gives the whole frame"
+    )
 
 
 def clean(

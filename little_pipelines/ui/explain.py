@@ -85,6 +85,10 @@ class _Explainer:
             self.lines.append(tags)
         if spec.attempts is not None and not indent:
             self.lines.append(f"  {_tries(spec.attempts)}")
+        if entry is not None and not indent and entry.extra.get("store"):
+            self.lines.append(f"  its result is stored as {entry.extra['store']}")
+        elif spec.store and not indent:
+            self.lines.append(f"  its result is stored as {spec.store} (store=)")
         if spec.group and not indent:
             siblings = len(self.graph.groups.get(spec.group, ()))
             values = spec.meta.get("values") or "its values"

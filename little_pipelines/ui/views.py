@@ -62,6 +62,7 @@ def list_rows(project: Project) -> list[dict[str, Any]]:
                 "retries": spec.attempts.retries if spec.attempts else 0,
                 "retry_delay": spec.attempts.delay if spec.attempts else 0.0,
                 "timeout": spec.attempts.timeout if spec.attempts else None,
+                "store": spec.store,
                 "state": state,
                 "reason": None if reason is None else str(reason),
                 "expiry": expiry,
