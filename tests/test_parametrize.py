@@ -246,3 +246,34 @@ def test_duplicate_ids_get_pytests_suffixes(tmp_path: Path) -> None:
     assert list(p.listing()) == ["f[a0]", "f[a1]", "f[1_0]", "f[1_1]", "f[x4]"]
     p.run()
     assert p.lp("show", "f[x4]").out.strip() == "(1, 2)"
+
+
+def test_watch_reruns_the_instance_whose_input_was_saved(tmp_path: Path) -> None:
+    from test_watch import WatchProcess, write
+
+    p = regions(tmp_path)
+    watching = WatchProcess(p.root)
+    try:
+        first = watching.next_run()
+        assert len(first["tasks"]) == 6
+        write(p.root / "data" / "north.csv", "100\n1\n")
+        run = watching.until(lambda r: r["trigger"] == ["data/north.csv"])
+        ran = {
+            t["name"]: (t["status"], t["reason"]) for t in run["tasks"] if t["status"] != "cached"
+        }
+        assert ran == {"clean[north]": ("executed", "inputs"), "total": ("executed", "upstream")}
+        assert watching.stop() == 0
+    finally:
+        if watching.proc.poll() is None:
+            watching.proc.kill()
+
+
+def test_instances_run_on_a_dask_cluster(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    p = regions(tmp_path)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        data = p.run("--executor", "dask", "--address", cluster.scheduler_address)
+    assert len(executed(data)) == 6
+    assert p.lp("show", "total").out.strip() == "{'sum': 536, 'ids': ['east', 'north', 'west']}"
