@@ -65,13 +65,18 @@ def test_a_value_its_store_cannot_write_fails_its_task_saying_why(tmp_path: Path
         "import little_pipelines as lp\n\n\n"
         '@lp.task(store="json")\ndef task_a():\n    return {1, 2}\n\n\n'
         '@lp.task(store="parquet")\ndef task_b():\n    return [1]\n\n\n'
-        '@lp.task(store="arrow")\ndef task_c():\n    return 1\n',
+        "def task_c():\n    return 1\n",
     )
     data = p.run(rc=1)
-    errors = {t["name"]: t["error"]["message"] for t in data["tasks"]}
+    errors = {t["name"]: t["error"]["message"] for t in data["tasks"] if t["error"]}
     assert "store='json' cannot write a set" in errors["a"]
     assert "store='parquet' takes a pandas or polars DataFrame, not a list" in errors["b"]
-    assert "store='arrow' is no format (formats: pickle, parquet, json;" in errors["c"]
+    assert "c" not in errors
+    p.replace("tasks_s.py", "def task_c():", '@lp.task(store="arrow")\ndef task_c():')
+    result = p.lp("run")  # a format no one registered: before anything runs
+    assert result.rc == 2
+    assert "tasks_s.py:15: @lp.task store='arrow' is no format" in result.flat_err
+    assert p.states()["c"] == ("stale", "code")  # nothing ran
 
 
 @pytest.mark.parametrize(
@@ -115,9 +120,6 @@ class Point:
 class PointFormat:
     name = "point"
 
-    def accepts(self, value):
-        return isinstance(value, Point)
-
     def dumps(self, value):
         return f"{value.x},{value.y}".encode()
 
@@ -125,6 +127,7 @@ class PointFormat:
         return Point(*map(int, data.decode().split(",")))
 
 
+@lp.task(store="point")
 def task_origin():
     return Point(1, 2)
 
@@ -155,9 +158,6 @@ def test_register_format_checks_what_it_is_given() -> None:
 
     class Named:
         name = "json"
-
-        def accepts(self, value: Any) -> bool:
-            return False
 
         def dumps(self, value: Any) -> bytes:
             return b""
@@ -247,3 +247,38 @@ def test_a_frame_parquet_cannot_hold_is_pickled_without_store(tmp_path: Path) ->
     )
     p.run()
     assert stored(p, "f")[0] == "pickle"
+
+
+def test_a_change_to_a_registered_formats_code_reruns_its_tasks(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write("tasks_p.py", CUSTOM)
+    p.run()
+    old = 'Point(*map(int, data.decode().split(",")))'
+    p.replace("tasks_p.py", old, 'Point(*(int(v) * 100 for v in data.decode().split(",")))')
+    assert "the code of the format its result is stored in (PointFormat, in" in (
+        p.lp("why", "origin").out
+    )
+    got = statuses(p.run())
+    assert got == {"origin": ("executed", "code"), "moved": ("executed", "upstream")}
+    assert p.lp("show", "moved").out.strip() == "(110, 200)"
+    assert executed(p.run()) == set()
+
+
+def test_a_frame_parquet_would_change_is_pickled_and_comes_back_as_it_was(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    p = Project(tmp_path)
+    p.write(
+        "tasks_f.py",
+        "import pandas as pd\n\n\ndef task_f():\n"
+        "    return pd.DataFrame({'o': pd.Series([1, None], dtype=object)})\n\n\n"
+        "def task_g():\n    return pd.DataFrame({'n': [1.5, 2.5]}, index=[3, 7])\n",
+    )
+    p.run()
+    assert stored(p, "f")[0] == "pickle"
+    assert stored(p, "g")[0] == "parquet"
+    frame = lp.load("f", root=p.root)
+    assert frame["o"].dtype == object and list(frame["o"]) == [1, None]
+    pd.testing.assert_frame_equal(
+        lp.load("g", root=p.root), pd.DataFrame({"n": [1.5, 2.5]}, index=[3, 7])
+    )

@@ -184,6 +184,7 @@ def test_marks_that_are_not_literals_are_read_by_importing_and_v_says_so(
         ('"region", ["a"], ids=["a/b"]', "id 'a/b' is not a usable id"),
         ('"region, rates", ["a"]', "needs a row of 2 values for each task, not 'a'"),
         ('"region", ["a"], idz=["x"]', "has no option 'idz' (names, values, ids)"),
+        ('"region", {"a", "b"}', "not a set (a set's order changes from one process"),
     ],
 )
 def test_a_wrong_mark_is_an_error_naming_the_file_and_line(
@@ -199,6 +200,21 @@ def test_a_wrong_mark_is_an_error_naming_the_file_and_line(
     assert result.rc == 2, result
     assert "tasks_t.py:4" in result.flat_err
     assert says in result.flat_err
+
+
+def test_an_input_naming_no_parametrized_name_is_an_error(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write(
+        "tasks_t.py",
+        "import little_pipelines as lp\n\n\n"
+        '@lp.task.parametrize("r", ["a"])\n@lp.task(inputs=["data/{region}.csv"])\n'
+        "def task_clean(r):\n    pass\n",
+    )
+    result = p.lp("list")
+    assert result.rc == 2
+    assert "tasks_t.py:4: task 'clean': 'data/{region}.csv' names {region}, which is not a" in (
+        result.flat_err
+    )
 
 
 def test_an_id_shared_by_two_functions_is_no_parameter_and_a_clash_is_an_error(
@@ -277,3 +293,63 @@ def test_instances_run_on_a_dask_cluster(tmp_path: Path) -> None:
         data = p.run("--executor", "dask", "--address", cluster.scheduler_address)
     assert len(executed(data)) == 6
     assert p.lp("show", "total").out.strip() == "{'sum': 536, 'ids': ['east', 'north', 'west']}"
+
+
+def test_function_values_count_by_the_code_they_reach(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write(
+        "helpers.py", "def double(v):\n    return v * 2\n\n\ndef triple(v):\n    return v * 3\n"
+    )
+    p.write(
+        "tasks_f.py",
+        "import little_pipelines as lp\nfrom helpers import double, triple\n\n\n"
+        '@lp.task.parametrize("op", [double, triple])\ndef task_apply(op):\n    return op(10)\n',
+    )
+    assert executed(p.run()) == {"apply[double]", "apply[triple]"}
+    p.replace("helpers.py", "v * 2", "v * 200")
+    got = statuses(p.run())
+    assert got["apply[double]"] == ("executed", "code")
+    assert p.lp("show", "apply[double]").out.strip() == "2000"
+
+
+def test_reordered_values_rerun_what_reads_them_all_in_their_new_order(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write(
+        "tasks_o.py",
+        "import little_pipelines as lp\n\n\n"
+        '@lp.task.parametrize("r", ["east", "west"])\ndef task_reg(r):\n    return r\n\n\n'
+        "def task_first(reg):\n    return list(reg)\n",
+    )
+    p.run()
+    p.replace("tasks_o.py", '["east", "west"]', '["west", "east"]')
+    assert "its upstream tasks come in another order now" in p.lp("why", "first").out
+    got = statuses(p.run())
+    assert got["first"] == ("executed", "upstream")
+    assert got["reg[east]"] == got["reg[west]"] == ("cached", None)
+    assert p.lp("show", "first").out.strip() == "['west', 'east']"
+
+
+def test_each_instance_gets_its_own_copy_of_a_mutable_value(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write(
+        "tasks_m.py",
+        "import little_pipelines as lp\n\n\n"
+        '@lp.task.parametrize("seen", [[]], ids=["s"])\n'
+        '@lp.task.parametrize("k", ["a", "b"])\n'
+        "def task_c(seen, k):\n    seen.append(k)\n    return list(seen)\n",
+    )
+    p.run()
+    assert p.lp("show", "c[b-s]").out.strip() == "['b']"
+    assert p.lp("show", "c[a-s]").out.strip() == "['a']"
+
+
+def test_an_lp_task_named_like_a_parametrized_function_is_a_duplicate(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write(
+        "tasks_d.py",
+        "import little_pipelines as lp\n\nclean = lp.Task('clean')\n\n\n"
+        '@lp.task.parametrize("r", ["a"])\ndef task_clean(r):\n    return r\n',
+    )
+    result = p.lp("list")
+    assert result.rc == 2
+    assert "clean" in result.flat_err and "an lp.Task object" in result.flat_err

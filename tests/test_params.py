@@ -52,11 +52,11 @@ def test_a_binding_fills_values_groups_and_single_instances() -> None:
     def task_f(region: str, clean: dict[str, int], one: int) -> None: ...
 
     group = (("east", "clean[east]"), ("west", "clean[west]"))
-    binding = Binding("f[west]", (("clean", group), ("one", "clean[east]")), (1, "west"))
+    binding = Binding("f[west]", (("clean", group), ("one", "clean[east]")), ("west", None))
     upstream = {"clean[east]": 1, "clean[west]": 2}
     filled = binding(task_f, upstream)
     assert filled == {"region": "west", "clean": {"east": 1, "west": 2}, "one": 1}
-    stale = Binding("f[north]", (), (1, "north"))
+    stale = Binding("f[north]", (), ("north", None))
     with pytest.raises(RuntimeError, match="changed while lp was reading its file"):
         stale(task_f, {})
 
@@ -76,8 +76,25 @@ def test_fill_puts_values_into_paths_and_leaves_other_braces() -> None:
         ((3, [1]), "names must be a name"),
         (("x", [1], "one"), "ids must be a list of ids"),
         (("x", [1], [""]), "is not a usable id"),
+        (("x", [1], lambda v: "../up"), "ids gave '../up' for 1, which is not a usable id"),
+        (("this", [1]), "cannot fill 'this': lp fills it"),
     ],
 )
 def test_bad_marks_say_what_is_wrong(args: tuple[object, ...], error: str) -> None:
     with pytest.raises((TypeError, ValueError), match=error):
         make_mark(*args)
+
+
+def test_values_that_differ_from_those_lp_read_are_refused() -> None:
+    @lp.task.parametrize("x", ["a", "b"])
+    def task_f(x: str) -> str:
+        return x
+
+    read = expand(getattr(task_f, ATTRIBUTE))[1]
+    wrong = Binding("f[b]", (), ("b", "a digest of other values"))
+    with pytest.raises(RuntimeError, match="differ from one process to the next"):
+        wrong(task_f, {})
+    from little_pipelines.project.params import values_digest
+
+    right = Binding("f[b]", (), ("b", values_digest(read)[0]))
+    assert right(task_f, {}) == {"x": "b"}

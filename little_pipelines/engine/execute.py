@@ -82,6 +82,7 @@ class Outcome:
     stderr: str = ""
     warnings: tuple[str, ...] = ()  # the warnings it raised: "file:line: Category: message"
     store: str = "pickle"  # the format of `data` (store/formats.py)
+    format_source: tuple[str, str] | None = None  # a registered format's file and class
 
 
 class Executor(Protocol):
@@ -205,9 +206,20 @@ def _perform(
             f"task '{name}' returned a {type(value).__qualname__}, which cannot be {what}: {exc}"
         )
         return Outcome(None, duration, (type(exc).__name__, message, ""))
-    # a pickle's digest is of the value; another format's, of its data: equal frames, equal files
-    found = value_digest(value, data) if fmt == formats.PICKLE else "f" + digest(fmt, data)
-    return Outcome(data, duration, digest=found, failures=tuple(failures), store=fmt)
+    # a pickle's digest is of the value; another format's, of its data and of the format's
+    # code (a new `loads` reads the same bytes as another value): equal frames, equal files
+    if fmt == formats.PICKLE:
+        found = value_digest(value, data)
+    else:
+        found = "f" + digest(fmt, formats.code_of(fmt), data)
+    return Outcome(
+        data,
+        duration,
+        digest=found,
+        failures=tuple(failures),
+        store=fmt,
+        format_source=formats.source_of(fmt),
+    )
 
 
 def log_lines(outcome: Outcome, attempts: Attempts | None) -> list[tuple[str, str]]:

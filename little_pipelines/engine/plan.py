@@ -105,6 +105,8 @@ class Planner:
         # tasks the plan found fresh, with the entry it found them fresh by (run.py books
         # them as cached at their turn while nothing they were decided by changed)
         self.fresh: dict[str, Entry] = {}
+        self._formats: dict[tuple[str, str], str] = {}  # see format_code
+        self._index: Any = None  # a SourceIndex, made to read a registered format's code
 
     def select(self, targets: Sequence[str] | None, *, no_upstream: bool) -> list[str]:
         if not targets:
@@ -182,15 +184,42 @@ class Planner:
             current = digests.get(dep)
             if current is None or upstream.get(dep) != current:
                 return Reason.UPSTREAM
-        if len(upstream) != len(spec.deps):  # one it read is no longer upstream (a value gone)
-            return Reason.UPSTREAM
+        deps = spec.deps
+        if len(upstream) != len(deps) or (len(deps) > 1 and tuple(upstream) != deps):
+            return Reason.UPSTREAM  # one it read is no longer upstream, or it reads them in
+            # another order (a parametrize's values reordered: its {id: result} is too)
         if spec.outputs and entry.extra.get("outputs") != self.outputs_of(spec):
             return Reason.OUTPUTS  # one is missing, or not what the task wrote
+        if "format" in entry.extra and self.format_changed(entry):
+            return Reason.CODE  # the code of the format its result is stored in
         if entry.session is not None and entry.session != self.session:
             return Reason.EXPIRED
         if entry.expires_at is not None and self.clock() >= entry.expires_at:
             return Reason.EXPIRED
         return None
+
+    def format_changed(self, entry: Entry) -> bool:
+        """Whether the registered format a result is stored in has other code now than when
+        it stored it (read from its file: nothing is imported to decide)."""
+        kept = entry.extra.get("format")
+        if not isinstance(kept, list) or len(kept) != 3 or not all(type(x) is str for x in kept):
+            return True
+        return bool(self.format_code(kept[0], kept[1]) != kept[2])
+
+    def format_code(self, path: str, name: str) -> str:
+        """The code digest of the class `name` in the file at `path` (once per run)."""
+        key = path, name
+        if key not in self._formats:
+            from little_pipelines.fingerprint.code import SourceIndex
+
+            if self._index is None:
+                self._index = SourceIndex(self.root or Path(path).parent)
+            try:
+                found = self._index.definition_digest(Path(path), name) or "missing"
+            except (OSError, SyntaxError, ValueError):
+                found = "unreadable"
+            self._formats[key] = found
+        return self._formats[key]
 
     def plan(self, selected: list[str]) -> list[PlannedTask]:
         """Decide every selected task as if upstream tasks that must run change their result."""

@@ -91,17 +91,15 @@ class Recorder(Planner):
                 return TaskReport(spec.name, Status.FAILED, reason, outcome.duration_s, error=error)
         result = outcome.digest or pickle_digest(outcome.data)
         previous = self.entries.get(spec.name)
-        self.digests[spec.name] = self._store(
-            spec, outcome.data, outcome.duration_s, result, outcome.store
-        )
+        self.digests[spec.name] = self._store(spec, outcome, result)
         detail = _expired_how(previous) if reason is Reason.EXPIRED else ""
         return TaskReport(spec.name, Status.EXECUTED, reason, outcome.duration_s, detail=detail)
 
-    def _store(
-        self, spec: TaskSpec, data: bytes, duration: float, result: str, store: str = "pickle"
-    ) -> str:
-        """Store a result's bytes (in format `store`) under its canonical digest `result`
-        (which it returns)."""
+    def _store(self, spec: TaskSpec, outcome: Outcome, result: str) -> str:
+        """Store a result's bytes (in its format) under its canonical digest `result` (which
+        it returns)."""
+        data, duration = outcome.data, outcome.duration_s
+        assert data is not None
         self.ran.add(spec.name)
         now = self.clock()
         entry = Entry(
@@ -123,8 +121,11 @@ class Recorder(Planner):
             entry.extra["inputs"] = self.input_files(spec)[1]
         if spec.outputs:
             entry.extra["outputs"] = self.outputs_of(spec)  # as the task left them
-        if store != "pickle":
-            entry.extra["store"] = store
+        if outcome.store != "pickle":
+            entry.extra["store"] = outcome.store
+        if outcome.format_source is not None:  # a registered format: its code counts too
+            path, name = outcome.format_source
+            entry.extra["format"] = [path, name, self.format_code(path, name)]
         policy = spec.policy()
         if policy is not None:
             self._expiry(entry, policy, now)

@@ -249,6 +249,9 @@ def _read_file(index: SourceIndex, path: Path, rel: str) -> FileTasks:
             elif options is None and marks:  # its inputs are filled from the live options
                 marks = None
             closure = task_closure(index, path, stmt)
+            marked = ""  # with its marks too: for values that are not plain data (specs.py)
+            if marks is None or marks:
+                marked = index.closure_digest(task_closure(index, path, stmt, strip=False))
             task = TaskDef(
                 name=stmt.name[len(TASK_PREFIX) :],
                 path=path,
@@ -261,6 +264,7 @@ def _read_file(index: SourceIndex, path: Path, rel: str) -> FileTasks:
                 notes=tuple(index.closure_notes(closure)),
                 live_options=options is None,
                 live_marks=marks is None,
+                marked_code=marked,
                 **(options or {}),
             )
             first = next((d.lineno for d in stmt.decorator_list if is_mark(d)), stmt.lineno)
@@ -318,7 +322,8 @@ def read_project(
             rel, _, line = where.rpartition(":")
             raise DuplicateTaskError(group, seen[group], where, file=rel, line=int(line))
     for task in objects:
-        if task.name in seen:
-            raise DuplicateTaskError(task.name, seen[task.name], "an lp.Task object")
+        first = seen.get(task.name) or groups.get(task.name)
+        if first is not None:
+            raise DuplicateTaskError(task.name, first, "an lp.Task object")
         seen[task.name] = "an lp.Task object"
     return defs, objects

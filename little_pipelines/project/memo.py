@@ -30,7 +30,7 @@ __all__ = ["ReadCache"]
 _KEPT = (
     "name", "line", "function", "params", "defaults", "code", "inputs", "cache", "expire_text",
     "notes", "tags", "outputs", "retries", "retry_delay", "timeout", "group", "instance_id",
-    "instance_index", "bound", "values_text", "store",
+    "instance_index", "bound", "values_text", "values_code", "store",
 )  # fmt: skip
 _STRINGS = ("params", "defaults", "inputs", "notes", "tags", "outputs", "bound")
 
@@ -40,7 +40,7 @@ def _memo_task_ok(t: dict[str, Any]) -> bool:
     if set(t) != set(_KEPT):
         return False
     texts = (t["name"], t["function"], t["code"], t["expire_text"], t["group"], t["instance_id"])
-    if not all(isinstance(x, str) for x in (*texts, t["values_text"])):
+    if not all(isinstance(x, str) for x in (*texts, t["values_text"], t["values_code"])):
         return False
     if type(t["line"]) is not int or type(t["instance_index"]) is not int:
         return False

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "FIELD",
     "Binding",
     "Instance",
     "Mark",
@@ -67,12 +68,21 @@ def make_mark(names: Any, values: Any, ids: Any = None) -> Mark:
             f"@lp.task.parametrize names must be a name, 'a, b' or a list of names, not {names!r}"
         )
     for name in split:
-        if not name.isidentifier() or name == "this":
+        if name == "this":
+            raise ValueError(
+                "@lp.task.parametrize cannot fill 'this': lp fills it (the task's context)"
+            )
+        if not name.isidentifier():
             raise ValueError(f"@lp.task.parametrize name {name!r} is not a parameter's name")
     if len(set(split)) < len(split):
         raise ValueError(f"@lp.task.parametrize names {', '.join(split)} repeat a name")
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
         raise TypeError(f"@lp.task.parametrize values must be a list, not {values!r}")
+    if isinstance(values, set | frozenset):  # its order differs from one process to the next
+        raise TypeError(
+            "@lp.task.parametrize values must be a list, not a set (a set's order changes from"
+            " one process to the next): write a list, or sorted(...)"
+        )
     rows: list[tuple[Any, ...]] = []
     for value in values:
         if len(split) == 1:
@@ -115,6 +125,11 @@ def _ids(names: tuple[str, ...], rows: list[tuple[Any, ...]], ids: Any) -> tuple
         parts = []
         for name, value in zip(names, row, strict=True):
             made = ids(value) if callable(ids) else None
+            if isinstance(made, str) and made and _UNSAFE.search(made):
+                raise ValueError(
+                    f"@lp.task.parametrize ids gave {made!r} for {value!r}, which is not a usable"
+                    " id (a non-empty string without / \\ [ ] or control characters)"
+                )
             parts.append(made if isinstance(made, str) and made else _id_of(value, name, index))
         out.append("-".join(parts))
     return tuple(out)
@@ -186,7 +201,7 @@ def instance_name(base: str, id_: str) -> str:
     return f"{base}[{id_}]"
 
 
-_FIELD = re.compile(r"\{(\w+)\}")
+FIELD = re.compile(r"\{(\w+)\}")
 
 
 def fill(paths: tuple[str, ...], values: Mapping[str, Any]) -> tuple[str, ...]:
@@ -194,7 +209,7 @@ def fill(paths: tuple[str, ...], values: Mapping[str, Any]) -> tuple[str, ...]:
     if not values:
         return paths
     return tuple(
-        _FIELD.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], p) for p in paths
+        FIELD.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], p) for p in paths
     )
 
 
@@ -207,11 +222,12 @@ class Binding:
     """How a function task's parameters are filled from its upstream results (picklable, so a
     worker fills them the same way): each parameter from one task, or from every instance of
     a parametrized task as `{id: result}`; an instance's own values come from the imported
-    function's marks (`instance`: its position and id)."""
+    function's marks (`instance`: its id, and the digest of the values lp read, which they
+    must still have; None when they could not be digested)."""
 
     task: str
     sources: tuple[tuple[str, Source], ...]
-    instance: tuple[int, str] | None = None
+    instance: tuple[str, str | None] | None = None
 
     def __call__(self, func: Callable[..., Any], upstream: Mapping[str, Any]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
@@ -224,22 +240,32 @@ class Binding:
             kwargs.update(self.values(func))
         return kwargs
 
-    def values(self, func: Callable[..., Any]) -> Mapping[str, Any]:
-        """This instance's values, read off the imported function's marks."""
+    def values(self, func: Callable[..., Any]) -> dict[str, Any]:
+        """This instance's values, read off the imported function's marks: a copy of its own
+        (a list in the values is not shared by the instances), checked to be those lp read."""
         assert self.instance is not None
-        index, id_ = self.instance
+        id_, expected = self.instance
         marks = getattr(func, ATTRIBUTE, ())
         known = getattr(func, _EXPANDED, None)  # expanded once for all its instances' calls
         if known is None or known[0] is not marks:
-            known = (marks, expand(marks))
+            known = (marks, {i.id: i for i in expand(marks)})
             setattr(func, _EXPANDED, known)
-        instances = known[1]
-        if index >= len(instances) or instances[index].id != id_:
+        instance = known[1].get(id_)
+        if instance is None:
             raise RuntimeError(
                 f"the parametrize of task '{self.task}' changed while lp was reading its file;"
                 " save it again"
             )
-        return instances[index].values
+        if expected is not None and values_digest(instance)[0] != expected:
+            raise RuntimeError(
+                f"the values of task '{self.task}' are not those lp read from its file: they"
+                " differ from one process to the next (a set's order, a random value?); make"
+                " them the same in every process, such as a sorted list"
+            )
+        try:
+            return copy.deepcopy(dict(instance.values))
+        except Exception:  # (a value that cannot be copied is passed as it is)
+            return dict(instance.values)
 
 
 def is_mark(node: ast.expr) -> bool:

@@ -22,6 +22,7 @@ from little_pipelines.fingerprint.code import Definition, SourceIndex, digest
 from little_pipelines.paths import PathFilter
 from little_pipelines.project.loader import worker_modules
 from little_pipelines.project.params import (
+    FIELD,
     Binding,
     Mark,
     Source,
@@ -32,6 +33,8 @@ from little_pipelines.project.params import (
     values_digest,
     without_marks,
 )
+from little_pipelines.store import formats
+from little_pipelines.store.formats import STORE_CHOICES
 
 __all__ = [
     "FileTasks",
@@ -77,6 +80,8 @@ class TaskDef:
     instance_index: int = -1
     bound: tuple[str, ...] = ()
     values_text: str = ""
+    values_code: str = ""  # the digest of its values ("" when they cannot be digested)
+    marked_code: str = ""  # the function's code with its parametrize marks (see `instances`)
 
 
 @dataclass(slots=True)
@@ -90,16 +95,19 @@ class FileTasks:
     uses: set[Path] = field(default_factory=set)  # the project files its tasks' code reaches
 
 
-def task_closure(index: SourceIndex, path: Path, node: ast.AST) -> list[tuple[Path, Definition]]:
+def task_closure(
+    index: SourceIndex, path: Path, node: ast.AST, *, strip: bool = True
+) -> list[tuple[Path, Definition]]:
     """A task function's code: its definition (with every other binding of its name, and
     whatever changes it) and all the project code that reaches. A parametrized function's
-    marks are left out when it is bound once: each instance counts its own values."""
+    marks are left out (`strip`) when it is bound once: each instance counts its own values."""
     module = index.module(path)
     definition = module.defs.get(getattr(node, "name", ""))
     if definition is None or node not in _statements(definition.node):
         definition = Definition.of(node, module.lines)
     elif (
-        definition.node is node
+        strip
+        and definition.node is node
         and isinstance(node, ast.FunctionDef)
         and any(is_mark(d) for d in node.decorator_list)
     ):
@@ -113,15 +121,27 @@ def instances(task: TaskDef, marks: Sequence[Mark]) -> list[TaskDef]:
     ValueError for marks that do not fit the function."""
     if not marks:
         return [task]
+    named = {name for mark in marks for name in mark.names}
+    for path in (*task.inputs, *task.outputs):
+        unknown = sorted(set(FIELD.findall(path)) - named)
+        if unknown:
+            raise ValueError(
+                f"{path!r} names {{{unknown[0]}}}, which is not a parametrized name"
+                f" ({', '.join(sorted(named))})"
+            )
     out = []
     for instance in expand(marks, task.params):
         values, note = values_digest(instance)
         shown = ", ".join(f"{k}={v!r}" for k, v in instance.values.items())
+        # values that are plain data count as themselves; any other (a function, a class,
+        # an object) also counts by the code the marks reach, which its digest does not hold
+        plain = all(_plain(v) for v in instance.values.values())
+        code = task.code if plain else (task.marked_code or task.code)
         out.append(
             dataclasses.replace(
                 task,
                 name=instance_name(task.name, instance.id),
-                code=digest(task.code, "values", values),
+                code=digest(code, "values", values),
                 inputs=fill(task.inputs, instance.values),
                 outputs=fill(task.outputs, instance.values),
                 group=task.name,
@@ -129,10 +149,27 @@ def instances(task: TaskDef, marks: Sequence[Mark]) -> list[TaskDef]:
                 instance_index=instance.index,
                 bound=tuple(instance.values),
                 values_text=shown if len(shown) <= 120 else shown[:119] + "…",
+                values_code="" if note is not None else values,
                 notes=task.notes if note is None else (*task.notes, note),
             )
         )
     return out
+
+
+_PLAIN = (str, bytes, int, float, complex, bool, type(None))
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Whether a value is data alone (what a literal can be), so its digest is all of it."""
+    if type(value) in _PLAIN:
+        return True
+    if depth > 50:
+        return False
+    if type(value) in (tuple, list, frozenset, set):
+        return all(_plain(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in value.items())
+    return False
 
 
 def _statements(node: ast.AST) -> list[ast.AST]:
@@ -203,7 +240,7 @@ def dependencies(task: TaskDef, names: Names) -> tuple[tuple[str, ...], Binding 
             raise UnknownDependencyError(task.name, param, known, file=task.rel, line=task.line)
     binding = None
     if not plain or task.group:
-        instance = (task.instance_index, task.instance_id) if task.group else None
+        instance = (task.instance_id, task.values_code or None) if task.group else None
         binding = Binding(task.name, tuple(sources), instance)
     return tuple(dict.fromkeys(deps)), binding
 
@@ -289,6 +326,15 @@ class _FunctionCall:
     def prepare(self) -> None:
         options = getattr(self.load(self.task), "__lp_task__", None)
         self.policy = options.expire if options is not None else None
+        store = self.task.store  # a format its tasks file registers is known once imported
+        if store is not None and store not in STORE_CHOICES and not formats.known(store):
+            raise DiscoveryError.at(
+                f"@lp.task store='{store}' is no format (formats: {', '.join(STORE_CHOICES)},"
+                " and those registered with lp.register_format in the tasks file or a module"
+                " it imports)",
+                self.task.rel,
+                self.task.line,
+            )
 
     def expire(self) -> Any:
         return self.policy  # None (never) until prepared

@@ -3,14 +3,17 @@
 A format turns a value into bytes and back. The stored bytes are the format's own (a Parquet
 file is a Parquet file, which other tools open), and the format's name is kept in the
 result's entry. Every format but pickle takes a result's digest (for early cutoff) from its
-bytes. `register_format` adds a format for a type of your own: register it in a tasks file,
-or a module one imports, so that lp finds it wherever it reads such a result.
+bytes. `register_format` adds a format for a type of your own, which a task names with
+`store=`: register it in that task's tasks file, or a module it imports, so that lp finds it
+wherever it reads such a result. A registered format's code counts as the code of the
+tasks whose results it stores (see `source_of`).
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import io
 import json
 import pickle
@@ -33,19 +36,21 @@ PICKLE = "pickle"
 
 @runtime_checkable
 class Format(Protocol):
-    """A way to store results: a name, which values it takes when no `store=` is given, and
-    the bytes both ways. `loads(dumps(v))` must give back a value equal to `v`, and equal
-    values should give equal bytes (else what reads the result reruns: safe, but slower)."""
+    """A way to store results, for `@lp.task(store=name)`: a name and the bytes both ways.
+
+    `loads(dumps(v))` must give back a value equal to `v`, and equal values should give equal
+    bytes (else what reads the result reruns: safe, but slower).
+    """
 
     name: str
 
-    def accepts(self, value: Any) -> bool:
-        """Whether a result of a task without `store=` is stored in this format."""
+    def dumps(self, value: Any) -> bytes:
+        """The bytes a result is stored as."""
         ...
 
-    def dumps(self, value: Any) -> bytes: ...
-
-    def loads(self, data: bytes) -> Any: ...
+    def loads(self, data: bytes) -> Any:
+        """A result from the bytes `dumps` made."""
+        ...
 
 
 class FormatError(ValueError):
@@ -54,9 +59,6 @@ class FormatError(ValueError):
 
 class _Pickle:
     name = PICKLE
-
-    def accepts(self, value: Any) -> bool:
-        return True
 
     def dumps(self, value: Any) -> bytes:
         return pickle.dumps(value, protocol=5)
@@ -69,9 +71,6 @@ class _Json:
     """JSON as `json.dumps` writes it (keys in their order; a tuple comes back a list)."""
 
     name = "json"
-
-    def accepts(self, value: Any) -> bool:
-        return False  # only when asked for: JSON changes tuples into lists
 
     def dumps(self, value: Any) -> bytes:
         return json.dumps(value, ensure_ascii=False, allow_nan=False).encode()
@@ -86,9 +85,10 @@ def _frame_of(value: Any, library: str) -> bool:
 
 
 class _PandasParquet:
-    """A pandas DataFrame as a Parquet file, written by pyarrow (index and dtypes kept)."""
+    """A pandas DataFrame as a Parquet file, written by pyarrow."""
 
     name = "parquet"
+    library = "pandas"
 
     def accepts(self, value: Any) -> bool:
         return _frame_of(value, "pandas") and importlib.util.find_spec("pyarrow") is not None
@@ -102,11 +102,27 @@ class _PandasParquet:
         pandas = importlib.import_module("pandas")  # (an optional library, typed or not)
         return pandas.read_parquet(io.BytesIO(data), engine="pyarrow")
 
+    def same(self, value: Any, back: Any) -> bool:
+        """Whether a frame read back is the frame written: values, dtypes, labels, index."""
+        return bool(
+            type(back) is type(value)
+            and value.equals(back)
+            and value.dtypes.equals(back.dtypes)
+            and value.columns.equals(back.columns)
+            and type(value.columns) is type(back.columns)
+            and value.index.equals(back.index)
+            and type(value.index) is type(back.index)
+            and value.index.dtype == back.index.dtype
+            and list(value.index.names) == list(back.index.names)
+            and value.attrs == back.attrs
+        )
+
 
 class _PolarsParquet:
     """A polars DataFrame as a Parquet file, written by polars."""
 
     name = "parquet/polars"
+    library = "polars"
 
     def accepts(self, value: Any) -> bool:
         return _frame_of(value, "polars")
@@ -120,29 +136,31 @@ class _PolarsParquet:
         polars = importlib.import_module("polars")
         return polars.read_parquet(io.BytesIO(data))
 
+    def same(self, value: Any, back: Any) -> bool:
+        return bool(value.schema == back.schema and value.equals(back))
 
-BUILTIN: dict[str, Format] = {
-    f.name: f for f in (_Pickle(), _Json(), _PandasParquet(), _PolarsParquet())
-}
+
+_PARQUET = (_PandasParquet(), _PolarsParquet())
+BUILTIN: dict[str, Format] = {f.name: f for f in (_Pickle(), _Json(), *_PARQUET)}
 STORE_CHOICES = ("pickle", "parquet", "json")  # what `store=` names besides registered formats
 
 # formats registered by the user's code (`register_format`), by name, in this process
 _registered: dict[str, Format] = {}
 
 
-def register_format(fmt: Format) -> Format:
-    """Store results in `fmt` (see `Format`): those of tasks with `store=fmt.name`, and,
-    without `store=`, those it `accepts`. Returns it, so it can decorate a class."""
-    if isinstance(fmt, type):
-        fmt = fmt()
-    if not isinstance(fmt, Format) or not isinstance(fmt.name, str) or not fmt.name:
+def register_format(fmt: Any) -> Any:
+    """Store the results of tasks with `@lp.task(store=fmt.name)` in `fmt`: a class (or an
+    instance of one) with a `name` and `dumps(value) -> bytes` and `loads(data)` methods.
+    Returns what it was given, so it can decorate the class."""
+    made = fmt() if isinstance(fmt, type) else fmt
+    if not isinstance(made, Format) or not isinstance(made.name, str) or not made.name:
         raise TypeError(
-            "lp.register_format takes a format: an object with a name and accepts(value),"
-            f" dumps(value) and loads(data) methods, not {fmt!r}"
+            "lp.register_format takes a format: a class with a name and dumps(value) and"
+            f" loads(data) methods, not {fmt!r}"
         )
-    if fmt.name in BUILTIN or fmt.name in STORE_CHOICES:
-        raise ValueError(f"lp.register_format: '{fmt.name}' is lp's own format's name")
-    _registered[fmt.name] = fmt
+    if "/" in made.name or made.name in BUILTIN or made.name in STORE_CHOICES:
+        raise ValueError(f"lp.register_format: '{made.name}' is lp's own format's name")
+    _registered[made.name] = made
     return fmt
 
 
@@ -151,18 +169,12 @@ def find(name: str) -> Format | None:
     return BUILTIN.get(name) or _registered.get(name)
 
 
-def choose(value: Any, store: str | None) -> Format:
-    """The format a task's result is stored in: as `store=` says, else the first that
-    accepts it (registered formats first, then Parquet for data frames, then pickle)."""
-    if store is None:
-        for fmt in (*_registered.values(), BUILTIN["parquet"], BUILTIN["parquet/polars"]):
-            if fmt.accepts(value):
-                return fmt
-        return BUILTIN[PICKLE]
+def choose(value: Any, store: str) -> Format:
+    """The format `store=` names for this value (FormatError when there is none)."""
     if store == "parquet":
-        for fmt in (BUILTIN["parquet"], BUILTIN["parquet/polars"]):
-            if _frame_of(value, fmt.name.partition("/")[2] or "pandas"):
-                return fmt
+        for parquet in _PARQUET:
+            if _frame_of(value, parquet.library):
+                return parquet
         raise FormatError(
             f"store='parquet' takes a pandas or polars DataFrame, not a {type(value).__qualname__}"
         )
@@ -179,18 +191,64 @@ def choose(value: Any, store: str | None) -> Format:
 def dumps(value: Any, store: str | None) -> tuple[str, bytes]:
     """A result as stored: its format's name and bytes (FormatError saying why it cannot be).
 
-    Without `store=`, a value its chosen format cannot write (a frame Parquet cannot hold)
-    is pickled instead.
+    Without `store=`, a data frame is stored as Parquet, unless Parquet cannot hold it or
+    would give it back changed (an object column of ints and None comes back floats): then,
+    like anything else, it is pickled, so a reader gets what the task returned.
     """
+    if store is None:
+        for parquet in _PARQUET:
+            if parquet.accepts(value):
+                try:
+                    data = parquet.dumps(value)
+                    if parquet.same(value, parquet.loads(data)):
+                        return parquet.name, data
+                except Exception:  # (pickled instead)
+                    pass
+                break
+        return PICKLE, pickle.dumps(value, protocol=5)
     fmt = choose(value, store)
+    if fmt.name == PICKLE:
+        return PICKLE, pickle.dumps(value, protocol=5)
     try:
-        return fmt.name, fmt.dumps(value)
+        data = fmt.dumps(value)
+        if not isinstance(data, bytes):
+            raise TypeError(f"its dumps gave a {type(data).__qualname__}, not bytes")
     except Exception as exc:
-        if store is None and fmt.name != PICKLE:
-            return PICKLE, BUILTIN[PICKLE].dumps(value)
         raise FormatError(
             f"store='{fmt.name}' cannot write a {type(value).__qualname__}: {exc}"
         ) from exc
+    return fmt.name, data
+
+
+def source_of(name: str) -> tuple[str, str] | None:
+    """Where a registered format's class is defined: its file and name (None for lp's own
+    formats, and for a class that is not at the top of a module, which cannot be found)."""
+    if name in BUILTIN or name not in _registered:
+        return None
+    kind = type(_registered[name])
+    try:
+        path = inspect.getsourcefile(kind)
+    except (TypeError, OSError):
+        return None
+    if path is None or "." in kind.__qualname__:
+        return None
+    return path, kind.__qualname__
+
+
+def code_of(name: str) -> str:
+    """A digest of a registered format's code as it runs here ("" for lp's own formats)."""
+    fmt = find(name)
+    if fmt is None or name in BUILTIN:
+        return ""
+    from little_pipelines.fingerprint.digests import digest, object_code_digest
+
+    kind = type(fmt)
+    parts = [
+        object_code_digest(v.__code__)
+        for k, v in sorted(vars(kind).items())
+        if callable(v) and hasattr(v, "__code__")
+    ]
+    return digest(kind.__qualname__, *parts)
 
 
 def known(name: str) -> bool:

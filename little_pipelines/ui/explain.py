@@ -133,6 +133,12 @@ class _Explainer:
             assert entry is not None
             lines.append(f"{head} — an output file is not what the task wrote:")
             lines.extend(_output_changes(spec, entry.extra.get("outputs", {}), indent))
+        elif reason is Reason.CODE and entry is not None and entry.code == spec.code:
+            kept = entry.extra.get("format") or ["?", "?"]
+            lines.append(
+                f"{head} — the code of the format its result is stored in ({kept[1]}, in"
+                f" {kept[0]}) changed since it stored the result"
+            )
         elif reason is Reason.CODE:
             assert entry is not None
             lines.append(f"{head} — its code changed:")
@@ -159,6 +165,16 @@ class _Explainer:
             self.lines.append(
                 f"{indent}'{task}'{where} would run: upstream — it was made from tasks that are"
                 f" no longer upstream of it: {', '.join(gone)}"
+            )
+            return
+        if (
+            entry is not None
+            and list(entry.upstream) != list(spec.deps)
+            and not any(reasons[d] is not None or self._changed(entry, d) for d in spec.deps)
+        ):
+            self.lines.append(
+                f"{indent}'{task}'{where} would run: upstream — its upstream tasks come in"
+                f" another order now: {', '.join(spec.deps)}"
             )
             return
         if any(reasons[d] is None and self._changed(entry, d) for d in spec.deps):
