@@ -157,3 +157,32 @@ def test_a_same_size_rewrite_with_its_old_mtime_is_seen(tmp_path):
     os.utime(helpers, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert os.stat(helpers).st_size == st.st_size
     assert reasons(tmp_path) == {"raw": None, "scaled": "code"}
+
+
+def test_a_remembered_reading_gives_back_instances_and_options_as_read(tmp_path):
+    (tmp_path / ".little_pipelines").mkdir()
+    write(
+        tmp_path / "tasks_p.py",
+        """
+        import little_pipelines as lp
+
+        @lp.task.parametrize("r", ["east", ("w", 2)])
+        @lp.task(inputs=["data/{r}.csv"], store="json")
+        def task_clean(r):
+            return str(r)
+
+        def task_all(clean):
+            return clean
+        """,
+    )
+    project = Project(tmp_path)
+    project.run()
+    fresh = read_file(project.index, tmp_path / "tasks_p.py", tmp_path)
+    remembered = ReadCache(project.cache, tmp_path).get(tmp_path / "tasks_p.py")
+    assert remembered is not None
+    fields = [f for f in fresh.tasks[0].__dataclass_fields__ if f not in ("live", "marked_code")]
+    for kept, read in zip(remembered.tasks, fresh.tasks, strict=True):
+        assert {f: getattr(kept, f) for f in fields} == {f: getattr(read, f) for f in fields}
+    assert [t.name for t in remembered.tasks] == ["clean[east]", "clean[r1]", "all"]
+    project.cache.close()
+    assert reasons(tmp_path) == {"clean[east]": None, "clean[r1]": None, "all": None}

@@ -184,10 +184,10 @@ class Planner:
             current = digests.get(dep)
             if current is None or upstream.get(dep) != current:
                 return Reason.UPSTREAM
-        deps = spec.deps
-        if len(upstream) != len(deps) or (len(deps) > 1 and tuple(upstream) != deps):
-            return Reason.UPSTREAM  # one it read is no longer upstream, or it reads them in
-            # another order (a parametrize's values reordered: its {id: result} is too)
+        if len(upstream) != len(spec.deps):  # one it read is no longer upstream (a value gone)
+            return Reason.UPSTREAM
+        if spec.ordered and tuple(upstream) != spec.deps:  # its {id: result} in a new order
+            return Reason.UPSTREAM
         if spec.outputs and entry.extra.get("outputs") != self.outputs_of(spec):
             return Reason.OUTPUTS  # one is missing, or not what the task wrote
         if "format" in entry.extra and self.format_changed(entry):

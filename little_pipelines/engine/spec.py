@@ -83,6 +83,7 @@ class TaskSpec:
     store: str | None = None  # its result's format (store/formats.py; None: by the value)
     outputs: tuple[str, ...] = ()  # files it writes, relative to `input_root` (or absolute)
     arguments: tuple[str, ...] | None = None  # the deps it receives (None: all of them)
+    ordered: bool = False  # it receives its deps in their order (a dict of instances' results)
     attempts: Attempts | None = None  # retries and timeout (None: one try, unbounded)
     on_upstream_error: OnUpstreamError = OnUpstreamError.FAIL
     file: str | None = None

@@ -29,30 +29,58 @@ __all__ = ["ReadCache"]
 
 _KEPT = (
     "name", "line", "function", "params", "defaults", "code", "inputs", "cache", "expire_text",
-    "notes", "tags", "outputs", "retries", "retry_delay", "timeout", "group", "instance_id",
-    "instance_index", "bound", "values_text", "values_code", "store",
+    "notes", "tags", "outputs", "retries", "retry_delay", "timeout",
 )  # fmt: skip
-_STRINGS = ("params", "defaults", "inputs", "notes", "tags", "outputs", "bound")
+_STRINGS = ("params", "defaults", "inputs", "notes", "tags", "outputs")
+# written only when a task has them (most have not): a format, and being an instance
+_OPTIONAL = frozenset({"store", "instance"})
+_INSTANCE = ("group", "instance_id", "instance_index", "bound", "values_text", "values_code")
 
 
 def _memo_task_ok(t: dict[str, Any]) -> bool:
     """Whether a remembered task has exactly the fields put() writes, each of its type."""
-    if set(t) != set(_KEPT):
+    if len(t) != len(_KEPT) and not (set(t) - set(_KEPT) <= _OPTIONAL):
         return False
-    texts = (t["name"], t["function"], t["code"], t["expire_text"], t["group"], t["instance_id"])
-    if not all(isinstance(x, str) for x in (*texts, t["values_text"], t["values_code"])):
+    if not all(k in t for k in _KEPT):
         return False
-    if type(t["line"]) is not int or type(t["instance_index"]) is not int:
+    texts = (t["name"], t["function"], t["code"], t["expire_text"])
+    if not all(isinstance(x, str) for x in texts):
         return False
-    if type(t["cache"]) is not bool:
+    if type(t["line"]) is not int or type(t["cache"]) is not bool:
+        return False
+    if "store" in t and type(t["store"]) is not str:
+        return False
+    if "instance" in t and not _instance_ok(t["instance"]):
         return False
     if type(t["retries"]) is not int or type(t["retry_delay"]) is not float:
         return False
     if t["timeout"] is not None and type(t["timeout"]) is not float:
         return False
-    if t["store"] is not None and type(t["store"]) is not str:
-        return False
     return all(isinstance(t[k], list) and all(isinstance(x, str) for x in t[k]) for k in _STRINGS)
+
+
+def _instance_ok(kept: Any) -> bool:
+    """Whether a remembered instance is [group, id, index, bound, values text, digest]."""
+    if type(kept) is not list or len(kept) != len(_INSTANCE):
+        return False
+    group, id_, index, bound, text, code = kept
+    if not all(type(x) is str for x in (group, id_, text, code)) or type(index) is not int:
+        return False
+    return type(bound) is list and all(type(x) is str for x in bound)
+
+
+def _task_of(t: dict[str, Any], path: Path, rel: str) -> TaskDef:
+    """A remembered task (checked by _memo_task_ok) as the TaskDef it was."""
+    fields = {k: t[k] for k in _KEPT}
+    fields["defaults"] = set(t["defaults"])
+    for k in ("inputs", "notes", "tags", "outputs"):
+        fields[k] = tuple(t[k])
+    if "store" in t:
+        fields["store"] = t["store"]
+    if "instance" in t:
+        fields.update(zip(_INSTANCE, t["instance"], strict=True))
+        fields["bound"] = tuple(fields["bound"])
+    return TaskDef(path=path, rel=rel, **fields)
 
 
 _SETTLE_S = 2.0  # a stamp this old when taken proves a file unchanged (coarse file clocks)
@@ -197,22 +225,7 @@ class ReadCache:
         if refreshed != seen and self.cache.writable:  # next time, the stamps may do
             self.cache.put_data(self._key(path), {**data, "seen": refreshed})
         rel = path.relative_to(self.root).as_posix()
-        found = [
-            TaskDef(
-                path=path,
-                rel=rel,
-                **{
-                    **t,
-                    "defaults": set(t["defaults"]),
-                    "inputs": tuple(t["inputs"]),
-                    "notes": tuple(t["notes"]),
-                    "tags": tuple(t["tags"]),
-                    "outputs": tuple(t["outputs"]),
-                    "bound": tuple(t["bound"]),
-                },
-            )
-            for t in tasks
-        ]
+        found = [_task_of(t, path, rel) for t in tasks]
         self.kept[path] = (refreshed, FileTasks(path, found))
         return self.kept[path][1]
 
@@ -241,11 +254,19 @@ class ReadCache:
             if (before is None and not kept[-1]) or (before and before.digest != now.digest):
                 return
             seen[str(folder)] = kept
-        tasks = [{k: getattr(t, k) for k in _KEPT} for t in found.tasks]
-        for t in tasks:
+        tasks = []
+        for task in found.tasks:
+            t = {k: getattr(task, k) for k in _KEPT}
             t["defaults"], t["inputs"] = sorted(t["defaults"]), list(t["inputs"])
             t["notes"], t["tags"] = list(t["notes"]), list(t["tags"])
-            t["outputs"], t["bound"] = list(t["outputs"]), list(t["bound"])
+            t["outputs"] = list(t["outputs"])
+            if task.store is not None:
+                t["store"] = task.store
+            if task.group:
+                kept = [getattr(task, k) for k in _INSTANCE]
+                kept[3] = list(task.bound)
+                t["instance"] = kept
+            tasks.append(t)
         memo = {"scheme": SCHEME, "seen": seen, "tasks": tasks}
         self.cache.put_data(self._key(found.path), memo)
         self.kept[found.path] = (seen, found)

@@ -242,7 +242,7 @@ def dependencies(task: TaskDef, names: Names) -> tuple[tuple[str, ...], Binding 
     if not plain or task.group:
         instance = (task.instance_id, task.values_code or None) if task.group else None
         binding = Binding(task.name, tuple(sources), instance)
-    return tuple(dict.fromkeys(deps)), binding
+    return (tuple(deps) if plain else tuple(dict.fromkeys(deps))), binding
 
 
 def function_spec(
@@ -278,6 +278,7 @@ def function_spec(
         code=task.code,
         deps=deps + after,
         arguments=deps if after else None,
+        ordered=binding is not None and any(type(s) is not str for _, s in binding.sources),
         inputs=task.inputs,
         outputs=task.outputs,
         attempts=attempts,
