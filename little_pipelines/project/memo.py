@@ -34,14 +34,17 @@ _KEPT = (
 _STRINGS = ("params", "defaults", "inputs", "notes", "tags", "outputs")
 # written only when a task has them (most have not): a format, and being an instance
 _OPTIONAL = frozenset({"store", "instance"})
+_KEPT_SET = frozenset(_KEPT)
 _INSTANCE = ("group", "instance_id", "instance_index", "bound", "values_text", "values_code")
 
 
 def _memo_task_ok(t: dict[str, Any]) -> bool:
     """Whether a remembered task has exactly the fields put() writes, each of its type."""
-    if len(t) != len(_KEPT) and not (set(t) - set(_KEPT) <= _OPTIONAL):
-        return False
-    if not all(k in t for k in _KEPT):
+    keys = t.keys()
+    if len(keys) == len(_KEPT):
+        if keys != _KEPT_SET:
+            return False
+    elif not (keys > _KEPT_SET and keys - _KEPT_SET <= _OPTIONAL):
         return False
     texts = (t["name"], t["function"], t["code"], t["expire_text"])
     if not all(isinstance(x, str) for x in texts):
@@ -71,14 +74,13 @@ def _instance_ok(kept: Any) -> bool:
 
 def _task_of(t: dict[str, Any], path: Path, rel: str) -> TaskDef:
     """A remembered task (checked by _memo_task_ok) as the TaskDef it was."""
-    fields = {k: t[k] for k in _KEPT}
+    fields = dict(t)
     fields["defaults"] = set(t["defaults"])
-    for k in ("inputs", "notes", "tags", "outputs"):
-        fields[k] = tuple(t[k])
-    if "store" in t:
-        fields["store"] = t["store"]
-    if "instance" in t:
-        fields.update(zip(_INSTANCE, t["instance"], strict=True))
+    fields["inputs"], fields["notes"] = tuple(t["inputs"]), tuple(t["notes"])
+    fields["tags"], fields["outputs"] = tuple(t["tags"]), tuple(t["outputs"])
+    instance = fields.pop("instance", None)
+    if instance is not None:
+        fields.update(zip(_INSTANCE, instance, strict=True))
         fields["bound"] = tuple(fields["bound"])
     return TaskDef(path=path, rel=rel, **fields)
 
