@@ -195,7 +195,7 @@ def test_a_pandas_frame_round_trips_through_parquet_and_is_cut_off_when_equal(
 ) -> None:
     pd = pytest.importorskip("pandas")
     pytest.importorskip("pyarrow")
-    p = Project(tmp_path, process=True)
+    p = Project(tmp_path, process=jobs == "2")  # (real processes, and in this one)
     p.write("tasks_f.py", FRAMES)
     assert executed(p.run("-j", jobs)) == {"sales", "total", "pickled"}
     fmt, data = stored(p, "sales")

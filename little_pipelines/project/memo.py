@@ -21,6 +21,7 @@ from typing import Any
 from little_pipelines.fingerprint.code import SCHEME, SourceIndex
 from little_pipelines.fingerprint.digests import content_digest, digest
 from little_pipelines.fingerprint.modules import Seen
+from little_pipelines.project.discovery import TASK_PREFIX
 from little_pipelines.project.specs import FileTasks, TaskDef
 from little_pipelines.store.cache import ResultCache
 
@@ -35,41 +36,58 @@ _STRINGS = ("params", "defaults", "inputs", "notes", "tags", "outputs")
 # written only when a task has them (most have not): a format, and being an instance
 _OPTIONAL = frozenset({"store", "instance"})
 _KEPT_SET = frozenset(_KEPT)
-_INSTANCE = ("group", "instance_id", "instance_index", "bound", "values_text", "values_code")
+_TEXTS = ("name", "function", "code", "expire_text")
 
 
 def _memo_task_ok(t: dict[str, Any]) -> bool:
-    """Whether a remembered task has exactly the fields put() writes, each of its type."""
+    """Whether a remembered task has exactly the fields put() writes, each of its type.
+
+    (A no-op run checks every task's memo: plain loops, no generator per field.)
+    """
     keys = t.keys()
     if len(keys) == len(_KEPT):
         if keys != _KEPT_SET:
             return False
     elif not (keys > _KEPT_SET and keys - _KEPT_SET <= _OPTIONAL):
         return False
-    texts = (t["name"], t["function"], t["code"], t["expire_text"])
-    if not all(isinstance(x, str) for x in texts):
-        return False
+    for k in _TEXTS:
+        if type(t[k]) is not str:
+            return False
     if type(t["line"]) is not int or type(t["cache"]) is not bool:
-        return False
-    if "store" in t and type(t["store"]) is not str:
-        return False
-    if "instance" in t and not _instance_ok(t["instance"]):
         return False
     if type(t["retries"]) is not int or type(t["retry_delay"]) is not float:
         return False
     if t["timeout"] is not None and type(t["timeout"]) is not float:
         return False
-    return all(isinstance(t[k], list) and all(isinstance(x, str) for x in t[k]) for k in _STRINGS)
+    if "store" in t and type(t["store"]) is not str:
+        return False
+    if "instance" in t and not _instance_ok(t["instance"], t["name"], t["function"]):
+        return False
+    for k in _STRINGS:  # noqa: SIM110 (a loop makes no generator: it runs per task)
+        if not _words(t[k]):
+            return False
+    return True
 
 
-def _instance_ok(kept: Any) -> bool:
-    """Whether a remembered instance is [group, id, index, bound, values text, digest]."""
-    if type(kept) is not list or len(kept) != len(_INSTANCE):
+def _words(value: Any) -> bool:
+    """Whether a remembered value is a list of strings."""
+    if type(value) is not list:
         return False
-    group, id_, index, bound, text, code = kept
-    if not all(type(x) is str for x in (group, id_, text, code)) or type(index) is not int:
+    for x in value:  # noqa: SIM110 (as above)
+        if type(x) is not str:
+            return False
+    return True
+
+
+def _instance_ok(kept: Any, name: str, function: str) -> bool:
+    """Whether a remembered instance is [bound names, values as text, values' digest], of a
+    task named `group[id]` after its function (`task_group`)."""
+    if type(kept) is not list or len(kept) != 3 or not _words(kept[0]):
         return False
-    return type(bound) is list and all(type(x) is str for x in bound)
+    if type(kept[1]) is not str or type(kept[2]) is not str:
+        return False
+    group = function[len(TASK_PREFIX) :]
+    return name.startswith(group) and name[len(group) : len(group) + 1] == "[" and name[-1] == "]"
 
 
 def _task_of(t: dict[str, Any], path: Path, rel: str) -> TaskDef:
@@ -80,8 +98,10 @@ def _task_of(t: dict[str, Any], path: Path, rel: str) -> TaskDef:
     fields["tags"], fields["outputs"] = tuple(t["tags"]), tuple(t["outputs"])
     instance = fields.pop("instance", None)
     if instance is not None:
-        fields.update(zip(_INSTANCE, instance, strict=True))
-        fields["bound"] = tuple(fields["bound"])
+        group = t["function"][len(TASK_PREFIX) :]
+        fields["group"], fields["instance_id"] = group, t["name"][len(group) + 1 : -1]
+        fields["bound"], fields["values_text"], fields["values_code"] = instance
+        fields["bound"] = tuple(instance[0])
     return TaskDef(path=path, rel=rel, **fields)
 
 
@@ -264,10 +284,8 @@ class ReadCache:
             t["outputs"] = list(t["outputs"])
             if task.store is not None:
                 t["store"] = task.store
-            if task.group:
-                kept = [getattr(task, k) for k in _INSTANCE]
-                kept[3] = list(task.bound)
-                t["instance"] = kept
+            if task.group:  # (its group and id are in its names)
+                t["instance"] = [list(task.bound), task.values_text, task.values_code]
             tasks.append(t)
         memo = {"scheme": SCHEME, "seen": seen, "tasks": tasks}
         self.cache.put_data(self._key(found.path), memo)

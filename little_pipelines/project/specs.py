@@ -77,7 +77,6 @@ class TaskDef:
     # `clean[east]`), its id and position, the parameters its values fill, and those values
     group: str = ""
     instance_id: str = ""
-    instance_index: int = -1
     bound: tuple[str, ...] = ()
     values_text: str = ""
     values_code: str = ""  # the digest of its values ("" when they cannot be digested)
@@ -146,7 +145,6 @@ def instances(task: TaskDef, marks: Sequence[Mark]) -> list[TaskDef]:
                 outputs=fill(task.outputs, instance.values),
                 group=task.name,
                 instance_id=instance.id,
-                instance_index=instance.index,
                 bound=tuple(instance.values),
                 values_text=shown if len(shown) <= 120 else shown[:119] + "…",
                 values_code="" if note is not None else values,
