@@ -34,8 +34,11 @@ _KEPT = (
 )  # fmt: skip
 _STRINGS = ("params", "defaults", "inputs", "notes", "tags", "outputs")
 # written only when a task has them (most have not): a format, and being an instance
-_OPTIONAL = frozenset({"store", "instance"})
-_KEPT_SET = frozenset(_KEPT)
+_OPTIONAL = ("store", "instance")
+# the fields of a remembered task: those of every task, and any of the optional ones
+_LAYOUTS = [
+    frozenset((*_KEPT, *extra)) for extra in ((), ("instance",), ("store",), ("store", "instance"))
+]
 _TEXTS = ("name", "function", "code", "expire_text")
 
 
@@ -44,11 +47,7 @@ def _memo_task_ok(t: dict[str, Any]) -> bool:
 
     (A no-op run checks every task's memo: plain loops, no generator per field.)
     """
-    keys = t.keys()
-    if len(keys) == len(_KEPT):
-        if keys != _KEPT_SET:
-            return False
-    elif not (keys > _KEPT_SET and keys - _KEPT_SET <= _OPTIONAL):
+    if t.keys() not in _LAYOUTS:
         return False
     for k in _TEXTS:
         if type(t[k]) is not str:
@@ -86,8 +85,7 @@ def _instance_ok(kept: Any, name: str, function: str) -> bool:
         return False
     if type(kept[1]) is not str or type(kept[2]) is not str:
         return False
-    group = function[len(TASK_PREFIX) :]
-    return name.startswith(group) and name[len(group) : len(group) + 1] == "[" and name[-1] == "]"
+    return name[-1:] == "]" and name.startswith(function[len(TASK_PREFIX) :] + "[")
 
 
 def _task_of(t: dict[str, Any], path: Path, rel: str) -> TaskDef:

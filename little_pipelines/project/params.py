@@ -228,6 +228,7 @@ class Binding:
     task: str
     sources: tuple[tuple[str, Source], ...]
     instance: tuple[str, str | None] | None = None
+    ordered: bool = False  # it gives a parameter {id: result}, whose order it keeps
 
     def __call__(self, func: Callable[..., Any], upstream: Mapping[str, Any]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}

@@ -208,7 +208,7 @@ def dependencies(task: TaskDef, names: Names) -> tuple[tuple[str, ...], Binding 
     name none. A parameter named like a parametrized function gets `{id: result}`."""
     deps: list[str] = []
     sources: list[tuple[str, Source]] = []
-    plain = True
+    plain, grouped = True, False
     for param in task.params:
         if param == "this" or param in task.bound:
             continue
@@ -219,7 +219,7 @@ def dependencies(task: TaskDef, names: Names) -> tuple[tuple[str, ...], Binding 
             members = names.groups[param]
             deps.extend(name for _, name in members)
             sources.append((param, members))
-            plain = False
+            plain, grouped = False, True
         elif param in names.ids:
             found = names.ids[param]
             if len(found) > 1:
@@ -239,7 +239,7 @@ def dependencies(task: TaskDef, names: Names) -> tuple[tuple[str, ...], Binding 
     binding = None
     if not plain or task.group:
         instance = (task.instance_id, task.values_code or None) if task.group else None
-        binding = Binding(task.name, tuple(sources), instance)
+        binding = Binding(task.name, tuple(sources), instance, grouped)
     return (tuple(deps) if plain else tuple(dict.fromkeys(deps))), binding
 
 
@@ -276,7 +276,7 @@ def function_spec(
         code=task.code,
         deps=deps + after,
         arguments=deps if after else None,
-        ordered=binding is not None and any(type(s) is not str for _, s in binding.sources),
+        ordered=binding is not None and binding.ordered,
         inputs=task.inputs,
         outputs=task.outputs,
         attempts=attempts,
