@@ -8,6 +8,8 @@ head and `lp.load` returns the frame; `store=` chooses; `lp.register_format` add
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -152,22 +154,91 @@ def test_a_registered_format_stores_its_type_everywhere(tmp_path: Path, jobs: st
     assert p.lp("show", "moved").out.strip() == "(21, 2)"
 
 
+class Named:
+    """A format class at the top of a module, named like one of lp's own."""
+
+    name = "json"
+
+    def dumps(self, value: Any) -> bytes:
+        return b""
+
+    def loads(self, data: bytes) -> Any:
+        return None
+
+
 def test_register_format_checks_what_it_is_given() -> None:
-    with pytest.raises(TypeError, match="takes a format"):
-        lp.register_format(object())  # type: ignore[arg-type]
-
-    class Named:
-        name = "json"
-
-        def dumps(self, value: Any) -> bytes:
-            return b""
-
-        def loads(self, data: bytes) -> Any:
-            return None
-
+    with pytest.raises(TypeError, match="takes a format's class"):
+        lp.register_format(Named())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="'json' is lp's own format's name"):
-        lp.register_format(Named())
+        lp.register_format(Named)
+
+    class Inner(Named):
+        name = "inner"
+
+    with pytest.raises(TypeError, match=r"define .*Inner at the top of a module"):
+        lp.register_format(Inner)
     assert formats.dumps((1, 2), None) == ("pickle", formats.BUILTIN["pickle"].dumps((1, 2)))
+
+
+TWO_FORMATS = """import little_pipelines as lp
+
+
+@lp.register_format
+class {cls}:
+    name = "num"
+
+    def dumps(self, value):
+        return str(value).encode()
+
+    def loads(self, data):
+        return int(data)
+
+
+@lp.task(store="num")
+def task_{task}():
+    return 1
+"""
+
+
+def test_two_classes_registered_under_one_name_are_an_error(tmp_path: Path) -> None:
+    p = Project(tmp_path, process=True)
+    p.write("tasks_a.py", TWO_FORMATS.format(cls="A", task="a"))
+    p.write("tasks_b.py", TWO_FORMATS.format(cls="B", task="b"))
+    result = p.lp("run")
+    assert result.rc == 2
+    assert "'num' is the name of " in result.flat_err
+    assert "give B another name" in result.flat_err or "give A another name" in result.flat_err
+
+
+def test_a_copied_project_reads_its_own_files(tmp_path: Path) -> None:
+    """A copy of a project folder, cache included, does not trust the original's files."""
+    p = Project(tmp_path / "one")
+    p.write(
+        "fmt.py", CUSTOM.split("\n\n\ndef task_origin")[0].replace('@lp.task(store="point")', "")
+    )
+    p.write(
+        "tasks_c.py",
+        "import little_pipelines as lp\nimport fmt\n\n\ndef task_a():\n    return 1\n\n\n"
+        '@lp.task(store="point")\ndef task_p():\n    return fmt.Point(1, 2)\n\n\n'
+        "def task_q(p):\n    return p.x\n",
+    )
+    p.run()
+    for path in p.root.rglob("*"):  # settled stamps: the memo trusts them
+        os.utime(path, (time.time() - 60, time.time() - 60))
+    p.run()
+    copy = p.copy(tmp_path / "two")
+    copy.replace("tasks_c.py", "return 1", "return 2")
+    old = 'Point(*map(int, data.decode().split(",")))'
+    copy.replace("fmt.py", old, "Point(7, 7)")
+    got = statuses(copy.run())
+    assert got["a"] == ("executed", "code")
+    assert got["p"] == ("executed", "code") and got["q"] == ("executed", "upstream")
+    assert copy.lp("show", "q").out.strip() == "7"
+    assert statuses(p.run()) == {
+        "a": ("cached", None),
+        "p": ("cached", None),
+        "q": ("cached", None),
+    }
 
 
 FRAMES = """\
@@ -282,3 +353,24 @@ def test_a_frame_parquet_would_change_is_pickled_and_comes_back_as_it_was(tmp_pa
     pd.testing.assert_frame_equal(
         lp.load("g", root=p.root), pd.DataFrame({"n": [1.5, 2.5]}, index=[3, 7])
     )
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        "[decimal.Decimal('1.1'), decimal.Decimal('2.25')]",
+        "[{'j': 3, 'k': 4}, {'k': 1, 'j': 2}]",
+    ],
+)
+def test_objects_parquet_would_change_are_pickled(tmp_path: Path, column: str) -> None:
+    pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    p = Project(tmp_path)
+    p.write(
+        "tasks_f.py",
+        "import decimal\n\nimport pandas as pd\n\n\n"
+        f"def task_f():\n    return pd.DataFrame({{'o': {column}}})\n",
+    )
+    p.run()
+    assert stored(p, "f")[0] == "pickle"
+    assert repr(list(lp.load("f", root=p.root)["o"])) == column.replace("decimal.", "")

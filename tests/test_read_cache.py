@@ -186,3 +186,16 @@ def test_a_remembered_reading_gives_back_instances_and_options_as_read(tmp_path)
     assert [t.name for t in remembered.tasks] == ["clean[east]", "clean[r1]", "all"]
     project.cache.close()
     assert reasons(tmp_path) == {"clean[east]": None, "clean[r1]": None, "all": None}
+
+
+@pytest.mark.parametrize(("field", "value"), [("reader", "0.0.1/1"), ("root", "/elsewhere")])
+def test_a_reading_by_another_version_or_for_another_root_is_not_used(tmp_path, field, value):
+    make_project(tmp_path)
+    project = Project(tmp_path)
+    project.run()
+    key = "discovery:tasks_main.py"
+    memo = project.cache.get_data(key)
+    assert ReadCache(project.cache, tmp_path).get(tmp_path / "tasks_main.py") is not None
+    project.cache.put_data(key, {**memo, field: value})
+    assert ReadCache(project.cache, tmp_path).get(tmp_path / "tasks_main.py") is None
+    project.cache.close()

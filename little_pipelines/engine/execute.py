@@ -206,12 +206,9 @@ def _perform(
             f"task '{name}' returned a {type(value).__qualname__}, which cannot be {what}: {exc}"
         )
         return Outcome(None, duration, (type(exc).__name__, message, ""))
-    # a pickle's digest is of the value; another format's, of its data and of the format's
-    # code (a new `loads` reads the same bytes as another value): equal frames, equal files
-    if fmt == formats.PICKLE:
-        found = value_digest(value, data)
-    else:
-        found = "f" + digest(fmt, formats.code_of(fmt), data)
+    # a pickle's digest is of the value; another format's, of its data (equal frames, equal
+    # files), to which lp's process adds a registered format's code (record.py)
+    found = value_digest(value, data) if fmt == formats.PICKLE else "f" + digest(fmt, data)
     return Outcome(
         data,
         duration,

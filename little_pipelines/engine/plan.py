@@ -190,7 +190,7 @@ class Planner:
             return Reason.UPSTREAM
         if spec.outputs and entry.extra.get("outputs") != self.outputs_of(spec):
             return Reason.OUTPUTS  # one is missing, or not what the task wrote
-        if "format" in entry.extra and self.format_changed(entry):
+        if "format" in entry.extra and self.format_changed(spec, entry):
             return Reason.CODE  # the code of the format its result is stored in
         if entry.session is not None and entry.session != self.session:
             return Reason.EXPIRED
@@ -198,28 +198,36 @@ class Planner:
             return Reason.EXPIRED
         return None
 
-    def format_changed(self, entry: Entry) -> bool:
+    def format_changed(self, spec: TaskSpec, entry: Entry) -> bool:
         """Whether the registered format a result is stored in has other code now than when
         it stored it (read from its file: nothing is imported to decide)."""
         kept = entry.extra.get("format")
         if not isinstance(kept, list) or len(kept) != 3 or not all(type(x) is str for x in kept):
             return True
-        return bool(self.format_code(kept[0], kept[1]) != kept[2])
+        return bool(self.format_code(spec, kept[0], kept[1]) != kept[2])
 
-    def format_code(self, path: str, name: str) -> str:
-        """The code digest of the class `name` in the file at `path` (once per run)."""
-        key = path, name
+    def format_code(self, spec: TaskSpec, path: str, name: str) -> str:
+        """The code digest of the class `name` in the file at `path`, relative to the task's
+        root (as a copy of the project has it) unless outside it; read once per run."""
+        root = self._root(spec)
+        file = root / path
+        key = str(file), name
         if key not in self._formats:
             from little_pipelines.fingerprint.code import SourceIndex
 
             if self._index is None:
-                self._index = SourceIndex(self.root or Path(path).parent)
+                self._index = SourceIndex(root)
             try:
-                found = self._index.definition_digest(Path(path), name) or "missing"
+                found = self._index.definition_digest(file, name) or "missing"
             except (OSError, SyntaxError, ValueError):
                 found = "unreadable"
             self._formats[key] = found
         return self._formats[key]
+
+    def format_file(self, spec: TaskSpec, path: str) -> str:
+        """How an entry names a format's file: relative to the task's root when inside it."""
+        file, root = Path(path), self._root(spec)
+        return file.relative_to(root).as_posix() if file.is_relative_to(root) else str(file)
 
     def plan(self, selected: list[str]) -> list[PlannedTask]:
         """Decide every selected task as if upstream tasks that must run change their result."""

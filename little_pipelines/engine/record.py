@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from little_pipelines.engine.execute import Outcome
 from little_pipelines.engine.plan import Planner
 from little_pipelines.engine.spec import TaskSpec
+from little_pipelines.fingerprint.digests import digest
 from little_pipelines.fingerprint.inputs import output_stamps
 from little_pipelines.fingerprint.values import pickle_digest
 from little_pipelines.outcomes import Reason, Status, TaskError, TaskReport
@@ -100,6 +101,12 @@ class Recorder(Planner):
         it returns)."""
         data, duration = outcome.data, outcome.duration_s
         assert data is not None
+        kept_format = None
+        if outcome.format_source is not None:  # a registered format: its code counts too
+            path, name = outcome.format_source  # (a new `loads` reads the same bytes anew)
+            file = self.format_file(spec, path)
+            kept_format = [file, name, self.format_code(spec, file, name)]
+            result = digest(result, kept_format[2])
         self.ran.add(spec.name)
         now = self.clock()
         entry = Entry(
@@ -123,9 +130,8 @@ class Recorder(Planner):
             entry.extra["outputs"] = self.outputs_of(spec)  # as the task left them
         if outcome.store != "pickle":
             entry.extra["store"] = outcome.store
-        if outcome.format_source is not None:  # a registered format: its code counts too
-            path, name = outcome.format_source
-            entry.extra["format"] = [path, name, self.format_code(path, name)]
+        if kept_format is not None:
+            entry.extra["format"] = kept_format
         policy = spec.policy()
         if policy is not None:
             self._expiry(entry, policy, now)

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from little_pipelines._version import __version__
 from little_pipelines.fingerprint.code import SCHEME, SourceIndex
 from little_pipelines.fingerprint.digests import content_digest, digest
 from little_pipelines.fingerprint.modules import Seen
@@ -102,6 +103,10 @@ def _task_of(t: dict[str, Any], path: Path, rel: str) -> TaskDef:
         fields["bound"] = tuple(instance[0])
     return TaskDef(path=path, rel=rel, **fields)
 
+
+# what made a memo: it is used only by the same reader, for the same root (a copy of a
+# project's folder, cache included, holds paths of the original, which did not change)
+_READER = f"{__version__}/2"  # (the number after the slash goes up when reading changes)
 
 _SETTLE_S = 2.0  # a stamp this old when taken proves a file unchanged (coarse file clocks)
 
@@ -234,6 +239,8 @@ class ReadCache:
         data = self.cache.get_data(self._key(path))
         if not isinstance(data, dict) or data.get("scheme") != SCHEME:
             return None
+        if data.get("reader") != _READER or data.get("root") != str(self.root):
+            return None  # another version's reading, or a copy of the project's cache
         seen, tasks = data.get("seen"), data.get("tasks")
         if not isinstance(seen, dict) or not isinstance(tasks, list):
             return None
@@ -285,6 +292,9 @@ class ReadCache:
             if task.group:  # (its group and id are in its names)
                 t["instance"] = [list(task.bound), task.values_text, task.values_code]
             tasks.append(t)
-        memo = {"scheme": SCHEME, "seen": seen, "tasks": tasks}
+        memo = {
+            "scheme": SCHEME, "reader": _READER, "root": str(self.root), "seen": seen,
+            "tasks": tasks,
+        }  # fmt: skip
         self.cache.put_data(self._key(found.path), memo)
         self.kept[found.path] = (seen, found)

@@ -17,6 +17,7 @@ import inspect
 import io
 import json
 import pickle
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
@@ -103,8 +104,13 @@ class _PandasParquet:
         return pandas.read_parquet(io.BytesIO(data), engine="pyarrow")
 
     def same(self, value: Any, back: Any) -> bool:
-        """Whether a frame read back is the frame written: values, dtypes, labels, index."""
-        return bool(
+        """Whether a frame read back is the frame written: values, dtypes, labels, index.
+
+        `equals` takes Decimal("1.1") for Decimal("1.10") and {"a": 1, "b": 2} for
+        {"b": 2, "a": 1}: Python objects (object columns and labels) are compared as their
+        reprs too, which tell those apart.
+        """
+        if not (
             type(back) is type(value)
             and value.equals(back)
             and value.dtypes.equals(back.dtypes)
@@ -114,7 +120,16 @@ class _PandasParquet:
             and type(value.index) is type(back.index)
             and value.index.dtype == back.index.dtype
             and list(value.index.names) == list(back.index.names)
+            and getattr(value.index, "freq", None) == getattr(back.index, "freq", None)
             and value.attrs == back.attrs
+        ):
+            return False
+        shown = [(value.index, back.index), (value.columns, back.columns)]
+        for position, dtype in enumerate(value.dtypes):
+            if dtype.kind == "O":
+                shown.append((value.iloc[:, position], back.iloc[:, position]))
+        return all(
+            a.dtype.kind != "O" or list(map(repr, a)) == list(map(repr, b)) for a, b in shown
         )
 
 
@@ -148,11 +163,20 @@ STORE_CHOICES = ("pickle", "parquet", "json")  # what `store=` names besides reg
 _registered: dict[str, Format] = {}
 
 
-def register_format(fmt: Any) -> Any:
-    """Store the results of tasks with `@lp.task(store=fmt.name)` in `fmt`: a class (or an
-    instance of one) with a `name` and `dumps(value) -> bytes` and `loads(data)` methods.
-    Returns what it was given, so it can decorate the class."""
-    made = fmt() if isinstance(fmt, type) else fmt
+def register_format(fmt: type) -> type:
+    """Store the results of tasks with `@lp.task(store=fmt.name)` in the format `fmt`: a class,
+    defined at the top of a module, with a `name` and `dumps(value) -> bytes` and
+    `loads(data)` methods; lp makes its instance. Returns the class, so it can decorate it.
+
+    Its code counts as the code of the tasks whose results it stores, read from its module:
+    so it takes no arguments (they would be state no file shows), and one name is one class.
+    """
+    if not isinstance(fmt, type):
+        raise TypeError(
+            "lp.register_format takes a format's class (a class with a name and dumps(value)"
+            f" and loads(data) methods, made without arguments), not {fmt!r}"
+        )
+    made = fmt()
     if not isinstance(made, Format) or not isinstance(made.name, str) or not made.name:
         raise TypeError(
             "lp.register_format takes a format: a class with a name and dumps(value) and"
@@ -160,8 +184,40 @@ def register_format(fmt: Any) -> Any:
         )
     if "/" in made.name or made.name in BUILTIN or made.name in STORE_CHOICES:
         raise ValueError(f"lp.register_format: '{made.name}' is lp's own format's name")
-    _registered[made.name] = made
+    where = _source(fmt)
+    if where is None:
+        raise TypeError(
+            f"lp.register_format: define {fmt.__qualname__} at the top of a module, where lp"
+            " can read its code (not inside a function or another class)"
+        )
+    other = _registered.get(made.name)
+    known = _source(type(other)) if other is not None else None
+    if known is not None and known != where and _near(known[0], where[0]):
+        first = type(other)
+        raise ValueError(
+            f"lp.register_format: '{made.name}' is the name of {first.__module__}."
+            f"{first.__qualname__} already; give {fmt.__qualname__} another name"
+        )
+    _registered[made.name] = made  # (the same class, imported again after an edit, replaces it)
     return fmt
+
+
+def _near(one: str, other: str) -> bool:
+    """Whether two files may be of one project: in one folder, or one below the other's
+    (a process that reads two projects, such as a test suite, registers each one's own)."""
+    a, b = Path(one).parent, Path(other).parent
+    return a == b or a in b.parents or b in a.parents
+
+
+def _source(kind: type) -> tuple[str, str] | None:
+    """A class's file and name, when it is at the top of a module whose source lp can read."""
+    try:
+        path = inspect.getsourcefile(kind)
+    except (TypeError, OSError):
+        return None
+    if path is None or "." in kind.__qualname__ or "<" in kind.__qualname__:
+        return None
+    return path, kind.__qualname__
 
 
 def find(name: str) -> Format | None:
@@ -221,34 +277,11 @@ def dumps(value: Any, store: str | None) -> tuple[str, bytes]:
 
 
 def source_of(name: str) -> tuple[str, str] | None:
-    """Where a registered format's class is defined: its file and name (None for lp's own
-    formats, and for a class that is not at the top of a module, which cannot be found)."""
+    """Where a registered format's class is defined, its file and name (None for lp's own
+    formats). lp reads its code there, to decide and to digest the results it stores."""
     if name in BUILTIN or name not in _registered:
         return None
-    kind = type(_registered[name])
-    try:
-        path = inspect.getsourcefile(kind)
-    except (TypeError, OSError):
-        return None
-    if path is None or "." in kind.__qualname__:
-        return None
-    return path, kind.__qualname__
-
-
-def code_of(name: str) -> str:
-    """A digest of a registered format's code as it runs here ("" for lp's own formats)."""
-    fmt = find(name)
-    if fmt is None or name in BUILTIN:
-        return ""
-    from little_pipelines.fingerprint.digests import digest, object_code_digest
-
-    kind = type(fmt)
-    parts = [
-        object_code_digest(v.__code__)
-        for k, v in sorted(vars(kind).items())
-        if callable(v) and hasattr(v, "__code__")
-    ]
-    return digest(kind.__qualname__, *parts)
+    return _source(type(_registered[name]))
 
 
 def known(name: str) -> bool:
