@@ -99,6 +99,12 @@ def _leave(code: int) -> None:
     main_thread = threading.main_thread()
     if any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate()):
         os._exit(code)
+    import gc
+
+    # The process ends: the final collection would walk every object still alive (0.05 to
+    # 0.1 s at 10,000 tasks) only for the system to free them all. Frozen, it skips them;
+    # the work is done, the cache closed, and exit handlers still run.
+    gc.freeze()
     sys.exit(code)
 
 
