@@ -374,3 +374,32 @@ def test_objects_parquet_would_change_are_pickled(tmp_path: Path, column: str) -
     p.run()
     assert stored(p, "f")[0] == "pickle"
     assert repr(list(lp.load("f", root=p.root)["o"])) == column.replace("decimal.", "")
+
+
+def test_a_format_moved_to_another_module_may_take_its_name_again(tmp_path: Path) -> None:
+    """As in `lp watch`: a class moved out of an edited module, now defined in another."""
+    import importlib.util
+    import sys
+
+    source = TWO_FORMATS.format(cls="Moved", task="x").replace('"num"', '"moved"')
+
+    def load(name: str) -> None:
+        path = tmp_path / f"{name}.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+
+    try:
+        load("lp_fmt_first")
+        with pytest.raises(ValueError, match=r"'moved' is the name of lp_fmt_first\.Moved"):
+            load("lp_fmt_second")
+        del sys.modules["lp_fmt_first"].Moved  # imported again without it
+        load("lp_fmt_second")
+        assert type(formats.find("moved")).__module__ == "lp_fmt_second"
+    finally:
+        sys.modules.pop("lp_fmt_first", None)
+        sys.modules.pop("lp_fmt_second", None)
+        formats._registered.pop("moved", None)

@@ -17,6 +17,7 @@ import inspect
 import io
 import json
 import pickle
+import sys
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -191,7 +192,7 @@ def register_format(fmt: type) -> type:
             " can read its code (not inside a function or another class)"
         )
     other = _registered.get(made.name)
-    known = _source(type(other)) if other is not None else None
+    known = _source(type(other)) if other is not None and _current(type(other)) else None
     if known is not None and known != where and _near(known[0], where[0]):
         first = type(other)
         raise ValueError(
@@ -200,6 +201,13 @@ def register_format(fmt: type) -> type:
         )
     _registered[made.name] = made  # (the same class, imported again after an edit, replaces it)
     return fmt
+
+
+def _current(kind: type) -> bool:
+    """Whether a class is still what its module defines under its name (an edited module,
+    imported again, may have moved it elsewhere: `lp watch`)."""
+    module = sys.modules.get(kind.__module__)
+    return module is not None and getattr(module, kind.__qualname__, None) is kind
 
 
 def _near(one: str, other: str) -> bool:
