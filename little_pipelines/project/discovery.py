@@ -21,9 +21,11 @@ from little_pipelines.errors import (
 from little_pipelines.fingerprint.code import SourceIndex
 from little_pipelines.fingerprint.scopes import module_bindings
 from little_pipelines.project.config import Config
+from little_pipelines.project.instances import instances
 from little_pipelines.project.loader import Modules
-from little_pipelines.project.params import Mark, is_mark, literal_marks
-from little_pipelines.project.specs import FileTasks, TaskDef, instances, task_closure
+from little_pipelines.project.marks import is_mark, literal_marks
+from little_pipelines.project.params import Mark
+from little_pipelines.project.specs import FileTasks, TaskDef, task_closure
 
 if TYPE_CHECKING:
     from little_pipelines.project.memo import ReadCache

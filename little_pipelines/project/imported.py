@@ -16,9 +16,10 @@ from little_pipelines.engine.spec import SpecSource
 from little_pipelines.errors import DiscoveryError
 from little_pipelines.fingerprint.code import SourceIndex, digest
 from little_pipelines.project.discovery import TASK_PREFIX
+from little_pipelines.project.instances import instances
 from little_pipelines.project.loader import Modules
 from little_pipelines.project.params import ATTRIBUTE, Mark
-from little_pipelines.project.specs import FileTasks, TaskDef, instances
+from little_pipelines.project.specs import FileTasks, TaskDef
 
 __all__ = ["tasks_by_import"]
 

@@ -26,11 +26,12 @@ from little_pipelines.fingerprint.code import SourceIndex
 from little_pipelines.outcomes import Reason, Reporter, RunReport
 from little_pipelines.project.config import Config, find_root, load_config
 from little_pipelines.project.discovery import find_task_files, read_project
+from little_pipelines.project.instances import Names, dependencies
 from little_pipelines.project.loader import Modules
 from little_pipelines.project.memo import ReadCache
 from little_pipelines.project.outputs import made_before, producers
 from little_pipelines.project.params import Binding
-from little_pipelines.project.specs import Names, TaskDef, dependencies, function_spec
+from little_pipelines.project.specs import TaskDef, function_spec
 from little_pipelines.store import formats
 from little_pipelines.store.cache import DamagedResult, ResultCache
 
