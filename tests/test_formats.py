@@ -403,3 +403,43 @@ def test_a_format_moved_to_another_module_may_take_its_name_again(tmp_path: Path
         sys.modules.pop("lp_fmt_first", None)
         sys.modules.pop("lp_fmt_second", None)
         formats._registered.pop("moved", None)
+
+
+SCALED = """\
+import little_pipelines as lp
+
+
+@lp.register_format
+class Scaled:
+    name = "scaled"
+
+    def dumps(self, value):
+        return str(value * {scale}).encode()
+
+    def loads(self, data):
+        return int(data) // {scale}
+
+
+@lp.task(store="scaled")
+def task_n():
+    return 1
+"""
+
+
+def test_a_result_is_read_by_the_format_class_that_stored_it(tmp_path: Path) -> None:
+    """One process, two projects with a format of one name: each result is read by its own."""
+    import sys
+
+    a, b = Project(tmp_path / "a"), Project(tmp_path / "b")
+    a.write("tasks_a.py", SCALED.format(scale=1))
+    b.write("tasks_b.py", SCALED.format(scale=1000))
+    a.run()
+    b.run()
+    try:
+        assert lp.load("n", root=b.root) == 1  # `scaled` is b's class in this process now
+        assert lp.load("n", root=a.root) == 1  # read by a's, imported again to read it
+    finally:
+        formats._registered.pop("scaled", None)
+        for name, module in list(sys.modules.items()):
+            if str(getattr(module, "__file__", "") or "").startswith(str(tmp_path)):
+                del sys.modules[name]

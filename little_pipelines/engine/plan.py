@@ -263,10 +263,13 @@ class Planner:
         """A new copy of `name`'s result, read from its stored bytes."""
         data = self.data(name)
         store = self.store_of(name)
-        prepare = self.graph[name].prepare
-        if prepare is not None and not formats.known(store):
-            prepare()  # its tasks file registers the format it was stored in
-        return self.cache.loads(name, data, store)
+        spec = self.graph[name]
+        entry = self.entry(name)
+        kept = entry.extra.get("format") if entry is not None else None
+        stored_by = formats.stored_by(kept, self._root(spec)) if kept is not None else None
+        if spec.prepare is not None and not formats.known(store, stored_by):
+            spec.prepare()  # its tasks file registers the format it was stored in
+        return self.cache.loads(name, data, store, stored_by)
 
     def store_of(self, name: str) -> str:
         """The format `name`'s stored result is in (store/formats.py)."""

@@ -283,10 +283,12 @@ class Project:
                 f" result; run the task again: lp run {name}"
             ) from None
         store = entry.extra.get("store", "pickle") if entry is not None else "pickle"
+        kept = entry.extra.get("format") if entry is not None else None
+        stored_by = formats.stored_by(kept, self.root) if kept is not None else None
         definition = self.defs.get(name)
-        if definition is not None and not formats.known(store):
+        if definition is not None and not formats.known(store, stored_by):
             self._function(definition)  # its tasks file registers the format
-        return self.cache.loads(name, data, store)
+        return self.cache.loads(name, data, store, stored_by)
 
     def close(self) -> None:
         """Close the cache and take the project's importer off sys.path and sys.meta_path."""

@@ -171,9 +171,15 @@ class ResultCache(Table):
             raise DamagedResult(name, Loss.DAMAGED)
         return data
 
-    def loads(self, name: str, data: bytes, store: str = "pickle") -> Any:
-        """Read the stored bytes of `name` (in format `store`) into a new value (a copy of
-        its own)."""
+    def loads(
+        self,
+        name: str,
+        data: bytes,
+        store: str = "pickle",
+        stored_by: tuple[str, str] | None = None,
+    ) -> Any:
+        """Read the stored bytes of `name` (in format `store`, written by the format class
+        `stored_by` when given: its file and name) into a new value (a copy of its own)."""
         from little_pipelines.store import formats
 
         fmt = formats.find(store)
@@ -182,6 +188,15 @@ class ResultCache(Table):
                 f"the stored result of '{name}' is in the format '{store}', which nothing"
                 " registered here: register it with lp.register_format in the tasks file"
                 " (or a module it imports)"
+            )
+        if not formats.serves(store, stored_by):
+            assert stored_by is not None
+            raise UnreadableResult(
+                name,
+                LookupError(
+                    f"it was stored by {stored_by[1]} ({stored_by[0]}), and '{store}' is"
+                    " another class here"
+                ),
             )
         try:
             try:

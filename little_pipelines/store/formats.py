@@ -16,6 +16,7 @@ import importlib.util
 import inspect
 import io
 import json
+import os
 import pickle
 import sys
 from pathlib import Path
@@ -292,9 +293,27 @@ def source_of(name: str) -> tuple[str, str] | None:
     return _source(type(_registered[name]))
 
 
-def known(name: str) -> bool:
-    """Whether results in format `name` can be read in this process."""
-    return name in BUILTIN or name in _registered
+def stored_by(kept: Any, root: Path) -> tuple[str, str] | None:
+    """The class an entry's `format` record names ([file relative to root, class name]), as
+    `source_of` gives it; None when the record is not one."""
+    if not isinstance(kept, list) or len(kept) != 3 or not all(type(x) is str for x in kept):
+        return None
+    return os.path.realpath(root / kept[0]), kept[1]
+
+
+def serves(name: str, stored: tuple[str, str] | None) -> bool:
+    """Whether the format registered as `name` here is the class that stored a result (a
+    process that read another project may have registered another class under that name)."""
+    if stored is None:
+        return True
+    here = source_of(name)
+    return here is not None and (os.path.realpath(here[0]), here[1]) == stored
+
+
+def known(name: str, stored: tuple[str, str] | None = None) -> bool:
+    """Whether results in format `name` (stored by the class `stored`, when given) can be
+    read in this process."""
+    return name in BUILTIN or (name in _registered and serves(name, stored))
 
 
 def loads(name: str, data: bytes) -> Any:
