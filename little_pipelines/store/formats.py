@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from little_pipelines.store.entries import serialize
+
 __all__ = [
     "BUILTIN",
     "Format",
@@ -64,7 +66,7 @@ class _Pickle:
     name = PICKLE
 
     def dumps(self, value: Any) -> bytes:
-        return pickle.dumps(value, protocol=5)
+        return serialize(value)
 
     def loads(self, data: bytes) -> Any:
         return pickle.loads(data)
@@ -270,10 +272,10 @@ def dumps(value: Any, store: str | None) -> tuple[str, bytes]:
                 except Exception:  # (pickled instead)
                     pass
                 break
-        return PICKLE, pickle.dumps(value, protocol=5)
+        return PICKLE, serialize(value)
     fmt = choose(value, store)
     if fmt.name == PICKLE:
-        return PICKLE, pickle.dumps(value, protocol=5)
+        return PICKLE, serialize(value)
     try:
         data = fmt.dumps(value)
         if not isinstance(data, bytes):
